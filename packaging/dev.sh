@@ -1,0 +1,108 @@
+#!/usr/bin/env bash
+# Sidestream's one entry point for people and CI: it installs whatever is
+# missing (Debian/Ubuntu system packages, a virtualenv with the project), then
+#   run   [ARGS...]  starts the app (the built-in demo provider when none is configured)
+#   test  [PYTEST ARGS...]  runs ruff, mypy and the whole test suite
+#   build            builds the frozen one-dir app with PyInstaller
+#   bench            runs the benchmarks and prints their figures
+set -euo pipefail
+
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+venv="$root/.venv"
+cmd=${1:-run}
+[ $# -gt 0 ] && shift
+
+# Qt's runtime libraries (offscreen and X11), fonts, and the tools the
+# end-to-end and notification tests drive (Xvfb, a private D-Bus, dunst, xdotool).
+qt_pkgs=(libegl1 libgl1 libglib2.0-0 libdbus-1-3 libfontconfig1 libfreetype6 libxkbcommon0
+  libx11-6 fonts-dejavu-core libx11-xcb1 libxkbcommon-x11-0 libxcb-cursor0 libxcb-icccm4
+  libxcb-keysyms1 libxcb-image0 libxcb-randr0 libxcb-render-util0 libxcb-shape0
+  libxcb-xfixes0 libxcb-xkb1 libxcb-sync1 libxcb-shm0)
+test_pkgs=(xvfb xauth x11-utils dbus dbus-x11 dunst xdotool imagemagick)
+py_pkgs=(python3 python3-venv python3-dev)
+
+log() { printf '[sidestream] %s\n' "$*" >&2; }
+
+ensure_apt() {
+  local missing=() p
+  for p in "$@"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  if ! command -v apt-get >/dev/null; then
+    log "Missing system packages (install them with your package manager): ${missing[*]}"
+    return 1
+  fi
+  local sudo=()
+  if [ "$(id -u)" -ne 0 ]; then
+    command -v sudo >/dev/null || { log "Need root to install: ${missing[*]}"; return 1; }
+    sudo=(sudo)
+  fi
+  log "Installing system packages: ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  "${sudo[@]}" apt-get update -qq
+  "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+pick_python() {
+  # PySide6-Essentials needs CPython >= 3.11 (pyproject pins the Qt version per Python).
+  local c
+  for c in python3.12 python3.13 python3.11 python3; do
+    if command -v "$c" >/dev/null && "$c" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then
+      echo "$c"; return 0
+    fi
+  done
+  log "Sidestream needs Python 3.11 or newer."; return 1
+}
+
+ensure_venv() {
+  local stamp="$venv/.installed" py
+  if [ ! -x "$venv/bin/python" ]; then
+    py=$(pick_python)
+    "$py" -m venv "$venv" 2>/dev/null || { ensure_apt "${py_pkgs[@]}"; rm -rf "$venv"; "$py" -m venv "$venv"; }
+  fi
+  if [ ! -f "$stamp" ] || [ "$root/pyproject.toml" -nt "$stamp" ]; then
+    log "Installing Sidestream and its Python dependencies into $venv"
+    "$venv/bin/python" -m pip install -q --disable-pip-version-check --upgrade pip >/dev/null
+    "$venv/bin/python" -m pip install -q --disable-pip-version-check -e "$root[dev]"
+    touch "$stamp"
+  fi
+}
+
+case "$cmd" in
+  run)
+    ensure_apt "${qt_pkgs[@]}"
+    ensure_venv
+    if [ -z "${DISPLAY:-}" ] && [ -z "${WAYLAND_DISPLAY:-}" ] && [ -z "${QT_QPA_PLATFORM:-}" ]; then
+      log "No display found (DISPLAY is unset): starting the app on a virtual X display (Xvfb)."
+      ensure_apt xvfb xauth
+      exec "$venv/bin/python" -m desktop.xvfb_run "$venv/bin/python" -m desktop "$@"
+    fi
+    exec "$venv/bin/python" -m desktop "$@"
+    ;;
+  test)
+    ensure_apt "${qt_pkgs[@]}" "${test_pkgs[@]}"
+    ensure_venv
+    cd "$root"
+    log "ruff"; "$venv/bin/ruff" check desktop tests benchmarks packaging
+    "$venv/bin/ruff" format --check desktop tests benchmarks packaging
+    log "mypy (strict on desktop/)"; "$venv/bin/mypy"
+    log "pytest"
+    export QT_QPA_PLATFORM=offscreen
+    exec "$venv/bin/python" -m pytest "$@"
+    ;;
+  build)
+    ensure_apt "${qt_pkgs[@]}"
+    ensure_venv
+    exec "$venv/bin/python" "$root/packaging/build.py" "$@"
+    ;;
+  bench)
+    ensure_apt "${qt_pkgs[@]}"
+    ensure_venv
+    cd "$root"
+    export QT_QPA_PLATFORM=${QT_QPA_PLATFORM:-offscreen}
+    exec "$venv/bin/python" -m benchmarks "$@"
+    ;;
+  *)
+    log "usage: $0 run|test|build|bench [ARGS...]"; exit 2 ;;
+esac
