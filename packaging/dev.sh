@@ -76,7 +76,7 @@ case "$cmd" in
     if [ -z "${DISPLAY:-}" ] && [ -z "${WAYLAND_DISPLAY:-}" ] && [ -z "${QT_QPA_PLATFORM:-}" ]; then
       log "No display found (DISPLAY is unset): starting the app on a virtual X display (Xvfb)."
       ensure_apt xvfb xauth
-      exec "$venv/bin/python" -m desktop.xvfb_run "$venv/bin/python" -m desktop "$@"
+      exec xvfb-run -a -s "-screen 0 1280x800x24" "$venv/bin/python" -m desktop "$@"
     fi
     exec "$venv/bin/python" -m desktop "$@"
     ;;

@@ -67,6 +67,7 @@ class Session:
     muted: bool
     created_at: datetime
     updated_at: datetime
+    unread: bool = False
 
 
 @dataclass(slots=True)

@@ -1,0 +1,105 @@
+"""``sidestream export``: chats as JSON or Markdown, straight from the store (no Qt)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from desktop.core.models import Message, Session
+from desktop.core.states import MessageStatus, Role
+from desktop.store import Store, StoreError, resolve_data_dir
+
+log = logging.getLogger("sidestream.export")
+
+_ROLE_HEADINGS = {Role.USER: "You", Role.ASSISTANT: "Assistant", Role.SYSTEM: "System"}
+
+
+def _chats(store: Store, chat_ids: Sequence[int] | None) -> list[tuple[Session, list[Message]]]:
+    if chat_ids:
+        sessions = []
+        for chat_id in chat_ids:
+            session = store.get_session(chat_id)
+            if session is None:
+                raise LookupError(f"there is no chat with id {chat_id}")
+            sessions.append(session)
+    else:
+        sessions = sorted(store.list_sessions(), key=lambda s: s.id)
+    return [(s, store.list_messages(s.id)) for s in sessions]
+
+
+def _message_json(m: Message) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "id": m.id,
+        "role": m.role.value,
+        "content": m.content,
+        "status": m.status.value,
+        "created_at": m.created_at.isoformat(),
+    }
+    for key in ("error", "reason", "model", "input_tokens", "output_tokens"):
+        value = getattr(m, key)
+        if value is not None:
+            data[key] = value
+    return data
+
+
+def export_json(store: Store, chat_ids: Sequence[int] | None = None) -> str:
+    chats = [
+        {
+            "id": s.id,
+            "title": s.title,
+            "model": s.model,
+            "muted": s.muted,
+            "created_at": s.created_at.isoformat(),
+            "updated_at": s.updated_at.isoformat(),
+            "messages": [_message_json(m) for m in messages],
+        }
+        for s, messages in _chats(store, chat_ids)
+    ]
+    return json.dumps({"format": "sidestream-export", "version": 1, "chats": chats}, indent=2)
+
+
+def export_markdown(store: Store, chat_ids: Sequence[int] | None = None) -> str:
+    out: list[str] = []
+    for session, messages in _chats(store, chat_ids):
+        out.append(f"# {session.title}\n")
+        model = session.model or "default model"
+        meta = f"_Chat {session.id}, {model}, {session.created_at:%Y-%m-%d %H:%M}_"
+        out.append(meta + "\n")
+        for m in messages:
+            heading = _ROLE_HEADINGS[m.role]
+            if m.status is not MessageStatus.COMPLETE:
+                heading += f" ({m.status.value}"
+                heading += f": {m.reason})" if m.reason else ")"
+            out.append(f"## {heading}\n")
+            if m.content:
+                out.append(m.content.rstrip() + "\n")
+            if m.error:
+                out.append(f"> Error: {m.error}\n")
+        out.append("")
+    return "\n".join(out)
+
+
+def export_main(
+    data_dir: Path | None, fmt: str, chat_ids: Sequence[int] | None, output: Path | None
+) -> int:
+    try:
+        store = Store.open(resolve_data_dir(data_dir))
+    except StoreError as exc:
+        sys.stderr.write(f"sidestream export: {exc.message}\n")
+        return 1
+    try:
+        text = export_json(store, chat_ids) if fmt == "json" else export_markdown(store, chat_ids)
+    except LookupError as exc:
+        sys.stderr.write(f"sidestream export: {exc}\n")
+        return 1
+    finally:
+        store.close()
+    if output is None:
+        sys.stdout.write(text if text.endswith("\n") else text + "\n")
+    else:
+        output.write_text(text, encoding="utf-8")
+    return 0

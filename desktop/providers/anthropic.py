@@ -1,0 +1,218 @@
+"""Anthropic Messages (``POST {base}/v1/messages``).
+
+``base_url`` is the host without ``/v1`` (e.g. ``https://api.anthropic.com``);
+a trailing ``/v1`` is tolerated. Not resumable. Continue sends the partial
+reply as an assistant prefill, so the deltas go on from it.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import AsyncGenerator, Sequence
+from typing import Any
+
+import httpx
+
+from desktop.core.errors import ErrorKind, ProviderError
+from desktop.core.events import (
+    Failed,
+    Finished,
+    ReasoningDelta,
+    StreamEvent,
+    TextDelta,
+    UsageReport,
+)
+from desktop.core.models import ChatRequest, ProviderConfig
+from desktop.core.states import Role
+from desktop.providers.http import (
+    HttpProvider,
+    error_data_to_error,
+    error_from_payload,
+    get_json,
+    join_url,
+    malformed,
+    stream_exchange,
+)
+from desktop.providers.sse import SSEEvent
+
+log = logging.getLogger("sidestream.provider")
+
+API_VERSION = "2023-06-01"
+_NOTHING: tuple[StreamEvent, ...] = ()
+# Anthropic's error types map onto our kinds; anything else is a server error.
+_ERROR_KINDS = {
+    "overloaded_error": ErrorKind.OVERLOADED,
+    "rate_limit_error": ErrorKind.RATE_LIMIT,
+    "authentication_error": ErrorKind.AUTH,
+    "permission_error": ErrorKind.AUTH,
+    "not_found_error": ErrorKind.NOT_FOUND,
+    "invalid_request_error": ErrorKind.BAD_REQUEST,
+    "request_too_large": ErrorKind.BAD_REQUEST,
+}
+
+
+def api_root(base_url: str) -> str:
+    base = base_url.rstrip("/")
+    return base[: -len("/v1")] if base.endswith("/v1") else base
+
+
+def build_body(request: ChatRequest) -> tuple[dict[str, Any], str]:
+    """The request body, and the whitespace cut off the end of a prefill.
+
+    Anthropic rejects a final assistant turn that ends in whitespace, so the
+    prefill is sent stripped; the caller's copy of the text still has it.
+    """
+    system_parts = [request.system] if request.system else []
+    messages: list[dict[str, str]] = []
+    for turn in request.turns:
+        if turn.role is Role.SYSTEM:
+            system_parts.append(turn.content)  # Messages takes no system turns
+        else:
+            messages.append({"role": str(turn.role), "content": turn.content})
+    cut = ""
+    if request.continue_partial and messages and messages[-1]["role"] == "assistant":
+        partial = messages[-1]["content"]
+        prefill = partial.rstrip()
+        cut = partial[len(prefill) :]
+        if prefill:
+            messages[-1] = {"role": "assistant", "content": prefill}
+        else:
+            messages.pop()
+    body: dict[str, Any] = {
+        "model": request.model,
+        "max_tokens": request.max_tokens,
+        "messages": messages,
+        "stream": True,
+    }
+    if system_parts:
+        body["system"] = "\n\n".join(system_parts)
+    return body, cut
+
+
+class MessagesParser:
+    """Messages stream events -> stream events."""
+
+    __slots__ = ("_skip_space", "done", "input_tokens", "model", "stop_reason")
+
+    def __init__(self, cut_whitespace: str = "") -> None:
+        self.done = False
+        self.model: str | None = None
+        self.input_tokens: int | None = None
+        self.stop_reason: str | None = None
+        # The prefill lost this much trailing whitespace, which the caller's text
+        # still has; the model's continuation usually re-sends it.
+        self._skip_space = len(cut_whitespace)
+
+    def _fail(self, error: ProviderError) -> tuple[StreamEvent, ...]:
+        self.done = True
+        return (Failed(error),)
+
+    def feed(self, sse: SSEEvent) -> Sequence[StreamEvent]:
+        data = sse.data
+        try:
+            payload = json.loads(data)
+        except ValueError as exc:
+            if sse.event == "error":
+                return self._fail(error_data_to_error(data))
+            if not data.strip():
+                return _NOTHING
+            self.done = True
+            return (malformed(data, exc),)
+        if not isinstance(payload, dict):
+            return _NOTHING
+        kind = payload.get("type") or sse.event
+        if kind == "content_block_delta":
+            delta = payload.get("delta") or {}
+            delta_type = delta.get("type")
+            if delta_type == "text_delta":
+                text = delta.get("text")
+                if text and self._skip_space:
+                    text = self._skip_leading_space(text)
+                return (TextDelta(text),) if text else _NOTHING
+            if delta_type == "thinking_delta":
+                thinking = delta.get("thinking")
+                return (ReasoningDelta(thinking),) if thinking else _NOTHING
+            return _NOTHING
+        if kind == "message_start":
+            message = payload.get("message") or {}
+            self.model = message.get("model") or self.model
+            usage = message.get("usage") or {}
+            self.input_tokens = usage.get("input_tokens", self.input_tokens)
+            return _NOTHING
+        if kind == "message_delta":
+            delta = payload.get("delta") or {}
+            self.stop_reason = delta.get("stop_reason") or self.stop_reason
+            usage = payload.get("usage")
+            if not usage:
+                return _NOTHING
+            self.input_tokens = usage.get("input_tokens") or self.input_tokens
+            return (UsageReport(self.input_tokens, usage.get("output_tokens")),)
+        if kind == "message_stop":
+            self.done = True
+            return (Finished(self.stop_reason, self.model),)
+        if kind == "error":
+            error = payload.get("error")
+            error_type = error.get("type") if isinstance(error, dict) else None
+            kind_ = _ERROR_KINDS.get(str(error_type), ErrorKind.SERVER)
+            return self._fail(ProviderError(kind_, error_from_payload(payload).detail))
+        return _NOTHING  # ping, content_block_start/stop, and types yet to come
+
+    def _skip_leading_space(self, text: str) -> str:
+        """Drop up to the prefill's cut whitespace from the start of the continuation."""
+        i = 0
+        while i < len(text) and i < self._skip_space and text[i].isspace():
+            i += 1
+        self._skip_space = 0 if i < len(text) else self._skip_space - i
+        return text[i:]
+
+    def end(self) -> StreamEvent:
+        self.done = True
+        if self.stop_reason is not None:
+            return Finished(self.stop_reason, self.model)
+        return Failed(
+            ProviderError(ErrorKind.CONNECTION, "the stream ended before the reply was complete")
+        )
+
+
+class AnthropicProvider(HttpProvider):
+    """An Anthropic Messages endpoint."""
+
+    def __init__(self, config: ProviderConfig, *, client: httpx.AsyncClient | None = None) -> None:
+        super().__init__(config, client=client)
+        auth = {"anthropic-version": API_VERSION}
+        if config.api_key:
+            auth["x-api-key"] = config.api_key
+        self._headers = self.headers_with(auth)
+        self._root = api_root(config.base_url)
+
+    def stream(self, request: ChatRequest) -> AsyncGenerator[StreamEvent, None]:
+        body, cut = build_body(request)
+        return stream_exchange(
+            self.client,
+            "POST",
+            join_url(self._root, "/v1/messages"),
+            config=self.config,
+            headers=self._headers,
+            parser=MessagesParser(cut),
+            json_body=body,
+        )
+
+    async def list_models(self) -> list[str]:
+        """Model ids from ``GET {base}/v1/models``, sorted; raises ProviderError."""
+        payload = await get_json(
+            self.client,
+            join_url(self._root, "/v1/models?limit=1000"),
+            config=self.config,
+            headers=self._headers,
+        )
+        data = payload.get("data") if isinstance(payload, dict) else None
+        if not isinstance(data, list):
+            raise ProviderError(ErrorKind.PROTOCOL, "the model list has no data array")
+        return sorted(
+            {
+                item["id"]
+                for item in data
+                if isinstance(item, dict) and isinstance(item.get("id"), str)
+            }
+        )

@@ -1,0 +1,296 @@
+"""OpenAI Responses (``POST {base}/responses``), the resumable dialect.
+
+Replies run as stored background responses, so a cut stream can be picked up
+again with ``GET {base}/responses/{id}?stream=true&starting_after=N``, its
+status asked with ``GET {base}/responses/{id}`` and the generation stopped with
+``POST {base}/responses/{id}/cancel``.
+
+Cursor format: ``"{response_id}:{sequence_number}"``, the sequence number of
+the last event the consumer has seen; resuming from it replays nothing and
+skips nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import AsyncGenerator, Sequence
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+
+from desktop.core.errors import ErrorKind, ProviderError
+from desktop.core.events import (
+    CursorUpdate,
+    Failed,
+    Finished,
+    ReasoningDelta,
+    StreamEvent,
+    TextDelta,
+    UsageReport,
+)
+from desktop.core.models import ChatRequest, ProviderConfig, RemoteStatus
+from desktop.core.states import Role
+from desktop.providers.http import (
+    HttpProvider,
+    error_data_to_error,
+    error_from_payload,
+    get_json,
+    join_url,
+    malformed,
+    stream_exchange,
+)
+from desktop.providers.openai_chat import CONTINUE_PROMPT, model_ids
+from desktop.providers.sse import SSEEvent
+
+log = logging.getLogger("sidestream.provider")
+
+_NOTHING: tuple[StreamEvent, ...] = ()
+_REASONING_DELTAS = frozenset(
+    {"response.reasoning_text.delta", "response.reasoning_summary_text.delta"}
+)
+
+
+def make_cursor(response_id: str, sequence_number: int) -> str:
+    return f"{response_id}:{sequence_number}"
+
+
+def parse_cursor(cursor: str) -> tuple[str, int]:
+    """Split a cursor into (response id, sequence number); ValueError if malformed."""
+    response_id, sep, seq = cursor.rpartition(":")
+    if not sep or not response_id:
+        raise ValueError(f"not a Responses cursor: {cursor!r}")
+    return response_id, int(seq)
+
+
+def build_body(request: ChatRequest) -> dict[str, Any]:
+    items: list[dict[str, str]] = [
+        {"role": str(turn.role), "content": turn.content} for turn in request.turns
+    ]
+    if request.continue_partial:
+        if request.turns and request.turns[-1].role is Role.ASSISTANT:
+            items.append({"role": "user", "content": CONTINUE_PROMPT})
+        else:
+            log.debug("continue_partial without a final assistant turn; sent as is")
+    body: dict[str, Any] = {
+        "model": request.model,
+        "input": items,
+        "max_output_tokens": request.max_tokens,
+        "stream": True,
+        # Background + stored is what makes the reply resumable and pollable.
+        "background": True,
+        "store": True,
+    }
+    if request.system:
+        body["instructions"] = request.system
+    return body
+
+
+class ResponsesParser:
+    """Responses stream events -> stream events, dropping replays by sequence number."""
+
+    __slots__ = ("done", "last_seq", "model", "response_id")
+
+    def __init__(self, response_id: str | None = None, last_seq: int = -1) -> None:
+        self.done = False
+        self.response_id = response_id
+        self.last_seq = last_seq
+        self.model: str | None = None
+
+    def _cursor(self) -> str | None:
+        if self.response_id is None:
+            return None
+        return make_cursor(self.response_id, self.last_seq)
+
+    def _fail(self, error: ProviderError) -> tuple[StreamEvent, ...]:
+        self.done = True
+        return (Failed(error),)
+
+    def feed(self, sse: SSEEvent) -> Sequence[StreamEvent]:
+        data = sse.data
+        try:
+            payload = json.loads(data)
+        except ValueError as exc:
+            if sse.event == "error":
+                return self._fail(error_data_to_error(data))
+            if not data.strip() or data == "[DONE]":
+                return _NOTHING
+            self.done = True
+            return (malformed(data, exc),)
+        if not isinstance(payload, dict):
+            return _NOTHING
+        seq = payload.get("sequence_number")
+        if isinstance(seq, int):
+            if seq <= self.last_seq:
+                return _NOTHING  # already delivered before a reconnect
+            self.last_seq = seq
+        kind = payload.get("type") or sse.event
+        if kind == "response.output_text.delta" or kind == "response.refusal.delta":
+            delta = payload.get("delta")
+            return (TextDelta(delta, self._cursor()),) if delta else _NOTHING
+        if kind in _REASONING_DELTAS:
+            delta = payload.get("delta")
+            if not delta:
+                return _NOTHING
+            # ReasoningDelta carries no cursor; without this update a resume
+            # would replay the reasoning after the last text delta.
+            cursor = self._cursor()
+            if cursor is None:
+                return (ReasoningDelta(delta),)
+            return (ReasoningDelta(delta), CursorUpdate(cursor))
+        if kind == "response.created":
+            response = payload.get("response") or {}
+            self.response_id = response.get("id") or self.response_id
+            self.model = response.get("model") or self.model
+            cursor = self._cursor()
+            return (CursorUpdate(cursor),) if cursor else _NOTHING
+        if kind == "response.completed":
+            return self._completed(payload.get("response") or {})
+        if kind == "response.incomplete":
+            return self._incomplete(payload.get("response") or {})
+        if kind == "response.failed":
+            response = payload.get("response") or {}
+            error = response.get("error")
+            if error:
+                return self._fail(error_from_payload(error))
+            return self._fail(ProviderError(ErrorKind.SERVER, "the reply failed on the server"))
+        if kind == "response.cancelled":
+            return self._fail(
+                ProviderError(ErrorKind.SERVER, "the reply was cancelled on the server")
+            )
+        if kind == "error" or sse.event == "error":
+            return self._fail(error_from_payload(payload))
+        return _NOTHING
+
+    def _usage(self, response: dict[str, Any]) -> list[StreamEvent]:
+        self.model = response.get("model") or self.model
+        usage = response.get("usage")
+        if not usage:
+            return []
+        return [UsageReport(usage.get("input_tokens"), usage.get("output_tokens"))]
+
+    def _completed(self, response: dict[str, Any]) -> Sequence[StreamEvent]:
+        events = self._usage(response)
+        events.append(Finished(response.get("status") or "stop", self.model))
+        self.done = True
+        return events
+
+    def _incomplete(self, response: dict[str, Any]) -> Sequence[StreamEvent]:
+        # Running out of max_output_tokens (or a content filter) ends the reply
+        # like Chat Completions' "length": finished, with the reason kept.
+        events = self._usage(response)
+        details = response.get("incomplete_details") or {}
+        events.append(Finished(details.get("reason") or "incomplete", self.model))
+        self.done = True
+        return events
+
+    def end(self) -> StreamEvent:
+        self.done = True
+        return Failed(
+            ProviderError(ErrorKind.CONNECTION, "the stream ended before the reply was complete")
+        )
+
+
+async def _failing(error: ProviderError) -> AsyncGenerator[StreamEvent, None]:
+    yield Failed(error)
+
+
+def output_text(response: Any) -> str | None:
+    """The reply text of a stored response: its message items' output_text parts."""
+    if not isinstance(response, dict) or not isinstance(response.get("output"), list):
+        return None
+    parts: list[str] = []
+    for item in response["output"]:
+        if not isinstance(item, dict) or item.get("type", "message") != "message":
+            continue
+        for part in item.get("content") or ():
+            if isinstance(part, dict) and part.get("type") == "output_text":
+                parts.append(str(part.get("text") or ""))
+    return "".join(parts)
+
+
+class OpenAIResponsesProvider(HttpProvider):
+    """An OpenAI Responses endpoint; replies are resumable."""
+
+    def __init__(self, config: ProviderConfig, *, client: httpx.AsyncClient | None = None) -> None:
+        super().__init__(config, client=client)
+        auth = {"Authorization": f"Bearer {config.api_key}"} if config.api_key else {}
+        self._headers = self.headers_with(auth)
+
+    @property
+    def resumable(self) -> bool:
+        return True
+
+    def _url(self, path: str) -> str:
+        return join_url(self.config.base_url, path)
+
+    def stream(self, request: ChatRequest) -> AsyncGenerator[StreamEvent, None]:
+        return stream_exchange(
+            self.client,
+            "POST",
+            self._url("/responses"),
+            config=self.config,
+            headers=self._headers,
+            parser=ResponsesParser(),
+            json_body=build_body(request),
+        )
+
+    def resume(self, cursor: str) -> AsyncGenerator[StreamEvent, None]:
+        """Replay the events after ``cursor`` and go on live."""
+        try:
+            response_id, seq = parse_cursor(cursor)
+        except ValueError as exc:
+            return _failing(ProviderError(ErrorKind.PROTOCOL, str(exc)))
+        url = self._url(
+            f"/responses/{quote(response_id, safe='')}?stream=true&starting_after={seq}"
+        )
+        return stream_exchange(
+            self.client,
+            "GET",
+            url,
+            config=self.config,
+            headers=self._headers,
+            parser=ResponsesParser(response_id, seq),
+        )
+
+    async def status(self, cursor: str) -> RemoteStatus | None:
+        """How the stored response stands; raises ProviderError if the request fails."""
+        try:
+            response_id, _ = parse_cursor(cursor)
+        except ValueError:
+            return None
+        payload = await get_json(
+            self.client,
+            self._url(f"/responses/{quote(response_id, safe='')}"),
+            config=self.config,
+            headers=self._headers,
+        )
+        if not isinstance(payload, dict) or not isinstance(payload.get("status"), str):
+            raise ProviderError(ErrorKind.PROTOCOL, "the response has no status")
+        return RemoteStatus(payload["status"], output_text(payload))
+
+    async def cancel(self, cursor: str) -> None:
+        """Ask the server to stop generating; failures are logged, never raised."""
+        try:
+            response_id, _ = parse_cursor(cursor)
+        except ValueError:
+            log.warning("cannot cancel: malformed cursor")
+            return
+        try:
+            await get_json(
+                self.client,
+                self._url(f"/responses/{quote(response_id, safe='')}/cancel"),
+                config=self.config,
+                headers=self._headers,
+                method="POST",
+            )
+        except ProviderError as exc:
+            log.info("cancelling response %s failed: %s", response_id, exc.message)
+
+    async def list_models(self) -> list[str]:
+        """Model ids from ``GET {base}/models``, sorted; raises ProviderError."""
+        payload = await get_json(
+            self.client, self._url("/models"), config=self.config, headers=self._headers
+        )
+        return model_ids(payload)

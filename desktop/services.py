@@ -1,0 +1,93 @@
+"""The Qt-free services of one running Sidestream, built in one place.
+
+``app.py`` builds these for the window; tests and ``--self-test`` build the
+same objects without a window.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from desktop.core.models import Message
+from desktop.providers.base import Provider
+from desktop.providers.demo.server import DemoOptions, DemoServer
+from desktop.store import KeyStore, Store
+from desktop.streaming.chat import ChatService
+from desktop.streaming.directory import ProviderDirectory
+from desktop.streaming.manager import DEFAULT_LIMIT, RecoveryReport, StreamManager
+from desktop.streaming.settings import MAX_STREAMS_KEY, SettingsService
+
+log = logging.getLogger("sidestream.app")
+
+DEMO_DEFAULTS = DemoOptions(rate=40, tokens=320)
+
+
+@dataclass
+class Services:
+    store: Store
+    keys: KeyStore
+    demo: DemoServer | None
+    directory: ProviderDirectory
+    manager: StreamManager
+    chat: ChatService
+    settings: SettingsService
+    demo_only: bool
+
+    async def recover(self) -> RecoveryReport:
+        """Resume or settle replies a quit or crash left streaming (invariant 9)."""
+
+        def provider_for(message: Message) -> Provider | None:
+            session = self.store.get_session(message.session_id)
+            try:
+                provider, _ = self.directory.provider(session.provider_id if session else None)
+            except Exception as exc:
+                log.warning("no provider to recover message %s: %s", message.id, exc)
+                return None
+            return provider
+
+        report = await self.manager.recover(provider_for)
+        if report.resumed or report.interrupted or report.completed:
+            log.info(
+                "recovered replies: %d resumed, %d completed, %d interrupted",
+                len(report.resumed),
+                len(report.completed),
+                len(report.interrupted),
+            )
+        return report
+
+    async def aclose(self, *, interrupt: bool = True) -> None:
+        """Stop or park every reply, flush, and release everything."""
+        await self.manager.shutdown(interrupt=interrupt)
+        await self.directory.aclose()
+        if self.demo is not None:
+            self.demo.stop()
+        self.store.close()
+
+
+def build_services(
+    store: Store,
+    keys: KeyStore | None = None,
+    *,
+    start_demo: bool = True,
+    demo: DemoServer | None = None,
+    read_timeout: float = 60.0,
+) -> Services:
+    """Wire store, providers, manager and services together."""
+    keys = keys or KeyStore()
+    if demo is None and start_demo:
+        demo = DemoServer(defaults=DEMO_DEFAULTS)
+        demo.start()
+    demo_server = demo
+    directory = ProviderDirectory(
+        store,
+        keys,
+        demo_url=(lambda: demo_server.openai_base_url) if demo_server is not None else None,
+        read_timeout=read_timeout,
+    )
+    demo_only = directory.ensure_defaults()
+    limit = store.get_setting(MAX_STREAMS_KEY, DEFAULT_LIMIT)
+    manager = StreamManager(store, limit=int(limit) if isinstance(limit, int) else DEFAULT_LIMIT)
+    chat = ChatService(store, manager, directory)
+    settings = SettingsService(store, directory, manager)
+    return Services(store, keys, demo, directory, manager, chat, settings, demo_only)

@@ -1,0 +1,183 @@
+"""Schema versions and the forward migration runner.
+
+Every schema change is a new step at the end of :data:`STEPS`; a released step
+is never edited, because databases in the wild were built by it.  Steps are
+plain SQL frozen at the time they were written (not generated from today's
+peewee models), so replaying them always gives the schema that release had.
+
+Version 1 (release one): providers, sessions, messages.
+Version 2: ``message_chunks`` (append-only text of a streaming reply),
+``sessions.unread`` and ``settings``.
+
+Each step runs in its own ``BEGIN IMMEDIATE`` transaction together with the
+row recording its version, so a crash mid-migration leaves the previous
+version intact and two processes cannot both run the same step.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+from desktop.store.database import SidestreamDatabase, StoreError, StoreErrorKind, human_message
+
+log = logging.getLogger("sidestream.store")
+
+VERSION_TABLE = "schema_version"
+
+_V1 = (
+    """
+    CREATE TABLE providers (
+        id INTEGER NOT NULL PRIMARY KEY,
+        name TEXT NOT NULL UNIQUE,
+        kind TEXT NOT NULL,
+        base_url TEXT NOT NULL,
+        default_model TEXT NOT NULL DEFAULT '',
+        created_at DATETIME NOT NULL
+    )
+    """,
+    """
+    CREATE TABLE sessions (
+        id INTEGER NOT NULL PRIMARY KEY,
+        title TEXT NOT NULL,
+        provider_id INTEGER REFERENCES providers (id) ON DELETE SET NULL,
+        model TEXT NOT NULL DEFAULT '',
+        muted INTEGER NOT NULL DEFAULT 0,
+        created_at DATETIME NOT NULL,
+        updated_at DATETIME NOT NULL
+    )
+    """,
+    "CREATE INDEX sessions_updated_at ON sessions (updated_at)",
+    # Without it, deleting a provider scans every session for ON DELETE SET NULL.
+    "CREATE INDEX sessions_provider_id ON sessions (provider_id)",
+    """
+    CREATE TABLE messages (
+        id INTEGER NOT NULL PRIMARY KEY,
+        session_id INTEGER NOT NULL REFERENCES sessions (id) ON DELETE CASCADE,
+        role TEXT NOT NULL,
+        content TEXT NOT NULL DEFAULT '',
+        status TEXT NOT NULL,
+        error TEXT,
+        reason TEXT,
+        cursor TEXT,
+        input_tokens INTEGER,
+        output_tokens INTEGER,
+        model TEXT,
+        created_at DATETIME NOT NULL,
+        updated_at DATETIME NOT NULL
+    )
+    """,
+    "CREATE INDEX messages_session_id_id ON messages (session_id, id)",
+    "CREATE INDEX messages_status ON messages (status)",
+)
+
+_V2 = (
+    "ALTER TABLE sessions ADD COLUMN unread INTEGER NOT NULL DEFAULT 0",
+    # AUTOINCREMENT: chunk ids only ever grow, so "ORDER BY id" is the order
+    # the text arrived in even after rows were deleted.
+    """
+    CREATE TABLE message_chunks (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        message_id INTEGER NOT NULL REFERENCES messages (id) ON DELETE CASCADE,
+        text TEXT NOT NULL
+    )
+    """,
+    "CREATE INDEX message_chunks_message_id_id ON message_chunks (message_id, id)",
+    """
+    CREATE TABLE settings (
+        key TEXT NOT NULL PRIMARY KEY,
+        value TEXT NOT NULL
+    )
+    """,
+)
+
+
+def _run(statements: tuple[str, ...]) -> Callable[[SidestreamDatabase], None]:
+    def step(db: SidestreamDatabase) -> None:
+        for sql in statements:
+            db.execute_sql(sql)
+
+    return step
+
+
+Step = tuple[int, Callable[[SidestreamDatabase], None]]
+
+STEPS: tuple[Step, ...] = (
+    (1, _run(_V1)),
+    (2, _run(_V2)),
+)
+CURRENT_VERSION = STEPS[-1][0]
+
+
+def _has_version_table(db: SidestreamDatabase) -> bool:
+    row = db.execute_sql(
+        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (VERSION_TABLE,)
+    ).fetchone()
+    return row is not None
+
+
+def schema_version(db: SidestreamDatabase) -> int:
+    """The schema version of the database; 0 for an empty one."""
+    if not _has_version_table(db):
+        return 0
+    row = db.execute_sql(f"SELECT MAX(version) FROM {VERSION_TABLE}").fetchone()
+    return int(row[0] or 0)
+
+
+def _check_is_ours(db: SidestreamDatabase, path: Path) -> None:
+    if _has_version_table(db):
+        return
+    row = db.execute_sql(
+        "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' LIMIT 1"
+    ).fetchone()
+    if row is not None:
+        detail = f"it has tables ({row[0]}, ...) but no schema version: not a Sidestream database"
+        raise StoreError(StoreErrorKind.OTHER, human_message(StoreErrorKind.OTHER, path, detail))
+
+
+def check_not_too_new(version: int, path: Path) -> None:
+    if version > CURRENT_VERSION:
+        detail = (
+            f"Its schema version is {version}; this version of Sidestream knows up to "
+            f"{CURRENT_VERSION}. Update Sidestream, or start it with another --data-dir."
+        )
+        raise StoreError(
+            StoreErrorKind.TOO_NEW, human_message(StoreErrorKind.TOO_NEW, path, detail), path
+        )
+
+
+def migrate(db: SidestreamDatabase, path: Path, target: int = CURRENT_VERSION) -> int:
+    """Bring the database up to ``target``; returns the version it ends at.
+
+    Raises :class:`StoreError` (``TOO_NEW``) for a database from a newer
+    Sidestream. SQLite errors propagate to the caller, which translates them.
+    """
+    check_not_too_new(schema_version(db), path)
+    _check_is_ours(db, path)
+    # IMMEDIATE takes the write lock up front, which also proves on every
+    # start-up (even with nothing to migrate) that the file is writable.
+    with db.atomic("IMMEDIATE"):
+        db.execute_sql(
+            f"CREATE TABLE IF NOT EXISTS {VERSION_TABLE} ("
+            " version INTEGER NOT NULL PRIMARY KEY,"
+            " applied_at DATETIME NOT NULL)"
+        )
+    for version, step in STEPS:
+        if version > target:
+            break
+        with db.atomic("IMMEDIATE"):
+            # Read again under the write lock: another process may have
+            # migrated since we looked.
+            current = schema_version(db)
+            check_not_too_new(current, path)
+            if current >= version:
+                continue
+            log.info("Migrating %s to schema version %d", path, version)
+            step(db)
+            db.execute_sql(
+                f"INSERT INTO {VERSION_TABLE} (version, applied_at) VALUES (?, ?)",
+                (version, datetime.now(UTC).replace(tzinfo=None).isoformat(" ")),
+            )
+    return schema_version(db)

@@ -1,0 +1,197 @@
+"""Peewee models of the current schema, and their conversion to core records.
+
+The schema itself is created by :mod:`desktop.store.migrations`; these models
+only describe it for queries (a test checks that the two agree).
+
+The model classes are built per database by :func:`build_models` instead of
+being bound to one global database, so that two stores (two files) can be
+open in one process without rebinding classes under each other's feet.
+
+Timestamps are stored as naive UTC, so that sorting by them survives DST and
+time-zone changes, and handed out as naive local time like the defaults of
+the core records.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import peewee
+
+from desktop.core.models import Message, ProviderKind, Session, StoredProvider
+from desktop.core.states import MessageStatus, Role
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def to_local(stored: datetime) -> datetime:
+    # fromtimestamp gives naive local time, with the UTC offset of that
+    # instant (DST included), in one C call.
+    return datetime.fromtimestamp(stored.replace(tzinfo=UTC).timestamp())
+
+
+class UtcDateTimeField(peewee.DateTimeField):
+    """A naive-UTC timestamp stored as ISO text.
+
+    Parsing with ``fromisoformat`` (C) instead of peewee's list of strptime
+    formats keeps reading a 1,000-message chat cheap.
+    """
+
+    def db_value(self, value: object) -> object:
+        return value.isoformat(" ") if isinstance(value, datetime) else value
+
+    def python_value(self, value: object) -> object:
+        return datetime.fromisoformat(value) if isinstance(value, str) else value
+
+
+@dataclass(frozen=True, slots=True)
+class Models:
+    """The model classes bound to one database."""
+
+    provider: Any
+    session: Any
+    message: Any
+    chunk: Any
+    setting: Any
+
+    @property
+    def all(self) -> tuple[Any, ...]:
+        return (self.provider, self.session, self.message, self.chunk, self.setting)
+
+
+def build_models(db: peewee.Database) -> Models:
+    class BaseModel(peewee.Model):
+        class Meta:
+            database = db
+            legacy_table_names = False
+
+    class ProviderRow(BaseModel):
+        name = peewee.TextField(unique=True)
+        kind = peewee.TextField()
+        base_url = peewee.TextField()
+        default_model = peewee.TextField(default="")
+        created_at = UtcDateTimeField(default=utc_now)
+
+        class Meta:
+            table_name = "providers"
+
+    class SessionRow(BaseModel):
+        title = peewee.TextField()
+        provider = peewee.ForeignKeyField(
+            ProviderRow, null=True, on_delete="SET NULL", column_name="provider_id"
+        )
+        model = peewee.TextField(default="")
+        muted = peewee.BooleanField(default=False)
+        unread = peewee.BooleanField(default=False)
+        created_at = UtcDateTimeField(default=utc_now)
+        updated_at = UtcDateTimeField(default=utc_now, index=True)
+
+        class Meta:
+            table_name = "sessions"
+
+    class MessageRow(BaseModel):
+        session = peewee.ForeignKeyField(
+            SessionRow, on_delete="CASCADE", column_name="session_id", index=False
+        )
+        role = peewee.TextField()
+        content = peewee.TextField(default="")
+        status = peewee.TextField(index=True)
+        error = peewee.TextField(null=True)
+        reason = peewee.TextField(null=True)
+        cursor = peewee.TextField(null=True)
+        input_tokens = peewee.IntegerField(null=True)
+        output_tokens = peewee.IntegerField(null=True)
+        model = peewee.TextField(null=True)
+        created_at = UtcDateTimeField(default=utc_now)
+        updated_at = UtcDateTimeField(default=utc_now)
+
+        class Meta:
+            table_name = "messages"
+            indexes = ((("session", "id"), False),)
+
+    class ChunkRow(BaseModel):
+        message = peewee.ForeignKeyField(
+            MessageRow, on_delete="CASCADE", column_name="message_id", index=False
+        )
+        text = peewee.TextField()
+
+        class Meta:
+            table_name = "message_chunks"
+            indexes = ((("message", "id"), False),)
+
+    class SettingRow(BaseModel):
+        key = peewee.TextField(primary_key=True)
+        value = peewee.TextField()
+
+        class Meta:
+            table_name = "settings"
+
+    return Models(ProviderRow, SessionRow, MessageRow, ChunkRow, SettingRow)
+
+
+def session_record(row: Any) -> Session:
+    return Session(
+        id=row.id,
+        title=row.title,
+        provider_id=row.provider_id,
+        model=row.model,
+        muted=bool(row.muted),
+        created_at=to_local(row.created_at),
+        updated_at=to_local(row.updated_at),
+        unread=bool(row.unread),
+    )
+
+
+def message_columns(m: Any) -> tuple[Any, ...]:
+    """The columns :func:`message_record` reads, in its order (tuples are cheapest)."""
+    return (
+        m.id,
+        m.session,
+        m.role,
+        m.content,
+        m.status,
+        m.error,
+        m.reason,
+        m.cursor,
+        m.input_tokens,
+        m.output_tokens,
+        m.model,
+        m.created_at,
+        m.updated_at,
+    )
+
+
+def message_record(row: tuple[Any, ...], chunks: list[str] | None = None) -> Message:
+    """A message whose content includes the chunks flushed since it was last compacted."""
+    (mid, session_id, role, content, status, error, reason, cursor, tin, tout, model, ca, ua) = row
+    if chunks:
+        content = content + "".join(chunks)
+    return Message(
+        id=mid,
+        session_id=session_id,
+        role=Role(role),
+        content=content,
+        status=MessageStatus(status),
+        error=error,
+        reason=reason,
+        cursor=cursor,
+        input_tokens=tin,
+        output_tokens=tout,
+        model=model,
+        created_at=to_local(ca),
+        updated_at=to_local(ua),
+    )
+
+
+def provider_record(row: Any) -> StoredProvider:
+    return StoredProvider(
+        id=row.id,
+        name=row.name,
+        kind=ProviderKind(row.kind),
+        base_url=row.base_url,
+        default_model=row.default_model,
+    )

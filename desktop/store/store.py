@@ -1,0 +1,571 @@
+"""The ``Store`` facade: every read and write of chats, messages, providers, settings.
+
+All methods are synchronous and return core records, never peewee rows. Any
+thread may call them; each thread gets its own SQLite connection (peewee's
+thread-local connections), so the UI thread can read while the stream writer
+thread writes (WAL).
+
+Streaming replies are persisted without rewriting them: each flush appends the
+new text as one ``message_chunks`` row, and ``finish_message`` folds the whole
+text into ``messages.content`` and drops the chunks. Readers always see
+``content + chunks``, so a reader (or the next start after a crash) has all
+text flushed so far.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import sqlite3
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Concatenate, ParamSpec, Self, TypeVar
+
+import peewee
+
+from desktop.core.models import Message, ProviderKind, Session, StoredProvider
+from desktop.core.states import MessageStatus, Role
+from desktop.store import migrations, paths
+from desktop.store.database import (
+    SidestreamDatabase,
+    StoreError,
+    StoreErrorKind,
+    connect,
+    human_message,
+    os_error,
+    translate,
+)
+from desktop.store.models import (
+    Models,
+    build_models,
+    message_columns,
+    message_record,
+    provider_record,
+    session_record,
+    to_local,
+    utc_now,
+)
+
+log = logging.getLogger("sidestream.store")
+
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+
+def _translating(fn: Callable[Concatenate[Store, _P], _R]) -> Callable[Concatenate[Store, _P], _R]:
+    """Turn known SQLite/OS failures of a store method into :class:`StoreError`."""
+
+    @functools.wraps(fn)
+    def wrapper(self: Store, /, *args: _P.args, **kwargs: _P.kwargs) -> _R:
+        if self._closed:
+            raise RuntimeError("the store is closed")
+        try:
+            return fn(self, *args, **kwargs)
+        except (peewee.PeeweeException, sqlite3.Error, OSError) as exc:
+            error = translate(exc, self._path)
+            if error is None:
+                raise
+            raise error from exc
+
+    return wrapper
+
+
+@dataclass(frozen=True, slots=True)
+class StreamFlush:
+    """What one flush of a streaming reply writes.
+
+    ``append_text`` is only the text that arrived since the previous flush.
+    ``None`` in ``cursor``/``input_tokens``/``output_tokens``/``model`` leaves
+    the stored value as it is (a flush without a new cursor must not erase
+    the last one).
+    """
+
+    message_id: int
+    append_text: str = ""
+    status: MessageStatus = MessageStatus.STREAMING
+    cursor: str | None = None
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+    model: str | None = None
+
+
+def _unchanged_unless_given(m: Any, **values: object) -> dict[Any, object]:
+    return {getattr(m, name): value for name, value in values.items() if value is not None}
+
+
+class Store:
+    """One open ``sidestream.db``. Build it with :meth:`Store.open`."""
+
+    def __init__(
+        self, db: SidestreamDatabase, path: Path, recovered_from_corruption: Path | None
+    ) -> None:
+        self._db = db
+        self._path = path
+        self._m: Models = build_models(db)
+        self._closed = False
+        self.recovered_from_corruption = recovered_from_corruption
+        """Where the damaged database was moved to, when open() had to start afresh."""
+
+    # -- life cycle ---------------------------------------------------------
+
+    @classmethod
+    def open(cls, data_dir: Path) -> Store:
+        """Open (creating, migrating or recovering as needed) the store in ``data_dir``.
+
+        Raises :class:`StoreError` for a read-only folder, a full disk, a
+        database from a newer Sidestream, or a lock held by another program.
+        A damaged database is moved aside and replaced by a fresh one; see
+        :attr:`recovered_from_corruption`.
+        """
+        data_dir = Path(data_dir)
+        path = paths.database_path(data_dir)
+        try:
+            return cls(_open_checked(data_dir, path), path, None)
+        except StoreError as error:
+            if error.kind is not StoreErrorKind.CORRUPT:
+                raise
+        backup = _move_aside(path)
+        log.error("The database %s was damaged; moved it to %s and started afresh", path, backup)
+        return cls(_open_checked(data_dir, path), path, backup)
+
+    def close(self) -> None:
+        """Close every thread's connection. Idempotent."""
+        if self._closed:
+            return
+        self._closed = True
+        self._db.close_all()
+
+    def close_thread_connection(self) -> None:
+        """Close the calling thread's connection (e.g. when the writer thread ends)."""
+        if not self._closed:
+            self._db.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    @property
+    def path(self) -> Path:
+        return self._path
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    @_translating
+    def integrity_check(self) -> str:
+        """SQLite's full integrity check: ``"ok"``, or the problems found."""
+        rows = self._db.execute_sql("PRAGMA integrity_check").fetchall()
+        return "\n".join(str(row[0]) for row in rows)
+
+    @_translating
+    def schema_version(self) -> int:
+        return migrations.schema_version(self._db)
+
+    def _write(self) -> Any:
+        # IMMEDIATE: take the write lock at BEGIN, where busy_timeout applies,
+        # rather than failing on a lock upgrade half-way through.
+        return self._db.atomic("IMMEDIATE")
+
+    def _read(self) -> Any:
+        # A read transaction is one WAL snapshot: the messages and their
+        # chunks come from the same instant even while the writer commits.
+        return self._db.atomic("DEFERRED")
+
+    # -- sessions -------------------------------------------------------------
+
+    @_translating
+    def create_session(
+        self, title: str, provider_id: int | None = None, model: str = ""
+    ) -> Session:
+        now = utc_now()
+        row = self._m.session.create(
+            title=title, provider=provider_id, model=model, created_at=now, updated_at=now
+        )
+        return session_record(row)
+
+    @_translating
+    def get_session(self, session_id: int) -> Session | None:
+        row = self._m.session.get_or_none(self._m.session.id == session_id)
+        return None if row is None else session_record(row)
+
+    @_translating
+    def list_sessions(self, search: str | None = None, limit: int | None = None) -> list[Session]:
+        """Sessions, most recently updated first; ``search`` matches titles, any case."""
+        s = self._m.session
+        query = s.select().order_by(s.updated_at.desc(), s.id.desc())
+        if search:
+            folded = peewee.fn.sidestream_casefold(s.title)
+            query = query.where(peewee.fn.instr(folded, search.casefold()) > 0)
+        if limit is not None:
+            query = query.limit(limit)
+        return [session_record(row) for row in query]
+
+    @_translating
+    def count_sessions(self) -> int:
+        return int(self._m.session.select().count())
+
+    def _update_session(self, session_id: int, **values: object) -> None:
+        s = self._m.session
+        fields = {getattr(s, name): value for name, value in values.items()}
+        s.update(fields).where(s.id == session_id).execute()
+
+    # Only new messages and touch_session() count as activity (updated_at,
+    # the sidebar order): renaming or muting a chat must not make it jump.
+
+    @_translating
+    def rename_session(self, session_id: int, title: str) -> None:
+        self._update_session(session_id, title=title)
+
+    @_translating
+    def set_session_model(self, session_id: int, provider_id: int | None, model: str) -> None:
+        self._update_session(session_id, provider=provider_id, model=model)
+
+    @_translating
+    def set_muted(self, session_id: int, muted: bool) -> None:
+        self._update_session(session_id, muted=muted)
+
+    @_translating
+    def set_unread(self, session_id: int, unread: bool) -> None:
+        self._update_session(session_id, unread=unread)
+
+    @_translating
+    def is_unread(self, session_id: int) -> bool:
+        s = self._m.session
+        return bool(s.select(s.id).where((s.id == session_id) & s.unread).exists())
+
+    @_translating
+    def unread_session_ids(self) -> set[int]:
+        s = self._m.session
+        return {row[0] for row in s.select(s.id).where(s.unread).tuples()}
+
+    @_translating
+    def touch_session(self, session_id: int) -> None:
+        self._update_session(session_id, updated_at=utc_now())
+
+    @_translating
+    def delete_session(self, session_id: int) -> None:
+        """Delete a chat with its messages and their chunks (foreign-key cascade)."""
+        s = self._m.session
+        s.delete().where(s.id == session_id).execute()
+
+    # -- messages -------------------------------------------------------------
+
+    @_translating
+    def add_message(
+        self,
+        session_id: int,
+        role: Role,
+        content: str = "",
+        status: MessageStatus = MessageStatus.COMPLETE,
+        model: str | None = None,
+    ) -> Message:
+        """Append a message to a chat and mark the chat updated.
+
+        Raises ``LookupError`` when the chat does not exist (any more).
+        """
+        now = utc_now()
+        s = self._m.session
+        with self._write():
+            touched = s.update({s.updated_at: now}).where(s.id == session_id).execute()
+            if not touched:
+                raise LookupError(f"no chat with id {session_id}")
+            message_id = self._m.message.insert(
+                session=session_id,
+                role=role.value,
+                content=content,
+                status=status.value,
+                model=model,
+                created_at=now,
+                updated_at=now,
+            ).execute()
+        return Message(
+            id=message_id,
+            session_id=session_id,
+            role=role,
+            content=content,
+            status=status,
+            model=model,
+            created_at=to_local(now),
+            updated_at=to_local(now),
+        )
+
+    def _chunks_by_message(self, message_ids: Any) -> dict[int, list[str]]:
+        c = self._m.chunk
+        query = (
+            c.select(c.message, c.text).where(c.message.in_(message_ids)).order_by(c.id).tuples()
+        )
+        chunks: dict[int, list[str]] = {}
+        for message_id, text in query:
+            chunks.setdefault(message_id, []).append(text)
+        return chunks
+
+    def _select_messages(self, where: Any) -> Any:
+        m = self._m.message
+        return m.select(*message_columns(m)).where(where).order_by(m.id)
+
+    def _messages_with_chunks(self, where: Any) -> list[Message]:
+        """Messages matching ``where``, with their chunks: one query each, one snapshot."""
+        m = self._m.message
+        with self._read():
+            rows = list(self._select_messages(where).tuples())
+            if not rows:
+                return []
+            # The subquery re-selects the same messages, so the chunk query
+            # stays one statement however many messages there are.
+            chunks = self._chunks_by_message(m.select(m.id).where(where))
+        return [message_record(row, chunks.get(row[0])) for row in rows]
+
+    @_translating
+    def get_message(self, message_id: int) -> Message | None:
+        found = self._messages_with_chunks(self._m.message.id == message_id)
+        return found[0] if found else None
+
+    @_translating
+    def list_messages(self, session_id: int) -> list[Message]:
+        """A chat's messages in order; streaming ones include all text flushed so far."""
+        return self._messages_with_chunks(self._m.message.session == session_id)
+
+    @_translating
+    def messages_with_status(self, statuses: Iterable[MessageStatus]) -> list[Message]:
+        """Messages of any chat in one of ``statuses`` (start-up recovery), by id."""
+        wanted = [MessageStatus(status).value for status in statuses]
+        if not wanted:
+            return []
+        return self._messages_with_chunks(self._m.message.status.in_(wanted))
+
+    @_translating
+    def delete_message(self, message_id: int) -> None:
+        m = self._m.message
+        m.delete().where(m.id == message_id).execute()
+
+    @_translating
+    def update_message_status(
+        self,
+        message_id: int,
+        status: MessageStatus,
+        error: str | None = None,
+        reason: str | None = None,
+    ) -> None:
+        m = self._m.message
+        m.update(
+            {m.status: status.value, m.error: error, m.reason: reason, m.updated_at: utc_now()}
+        ).where(m.id == message_id).execute()
+
+    @_translating
+    def flush_streaming(self, items: Sequence[StreamFlush]) -> frozenset[int]:
+        """Persist one batch of streaming progress in one transaction.
+
+        Appends each item's new text as a chunk (nothing for empty text) and
+        updates status, cursor, usage and model. Returns the ids of messages
+        that no longer exist (their chat was deleted mid-stream); their items
+        are skipped. Raises :class:`StoreError` (e.g. ``DISK_FULL``), in which
+        case nothing of the batch was written.
+        """
+        if not items:
+            return frozenset()
+        m, c = self._m.message, self._m.chunk
+        now = utc_now()
+        missing: set[int] = set()
+        chunk_rows: list[dict[str, object]] = []
+        with self._write():
+            for item in items:
+                fields = _unchanged_unless_given(
+                    m,
+                    cursor=item.cursor,
+                    input_tokens=item.input_tokens,
+                    output_tokens=item.output_tokens,
+                    model=item.model,
+                )
+                fields.update({m.status: item.status.value, m.updated_at: now})
+                if not m.update(fields).where(m.id == item.message_id).execute():
+                    missing.add(item.message_id)
+                elif item.append_text:
+                    chunk_rows.append({"message": item.message_id, "text": item.append_text})
+            if chunk_rows:
+                # Rows of one multi-row INSERT get increasing ids in list order.
+                c.insert_many(chunk_rows).execute()
+        if missing:
+            log.debug("Flush skipped deleted messages %s", sorted(missing))
+        return frozenset(missing)
+
+    @_translating
+    def finish_message(
+        self,
+        message_id: int,
+        content: str,
+        status: MessageStatus,
+        error: str | None = None,
+        reason: str | None = None,
+        cursor: str | None = None,
+        input_tokens: int | None = None,
+        output_tokens: int | None = None,
+        model: str | None = None,
+    ) -> bool:
+        """Write a reply's full text and final state, and drop its chunks.
+
+        ``content`` is the complete text, replacing stored content and chunks.
+        ``None`` for cursor, usage or model leaves the stored value. Returns
+        False when the message no longer exists.
+        """
+        m, c = self._m.message, self._m.chunk
+        fields = _unchanged_unless_given(
+            m, cursor=cursor, input_tokens=input_tokens, output_tokens=output_tokens, model=model
+        )
+        fields.update(
+            {
+                m.content: content,
+                m.status: status.value,
+                m.error: error,
+                m.reason: reason,
+                m.updated_at: utc_now(),
+            }
+        )
+        with self._write():
+            found = bool(m.update(fields).where(m.id == message_id).execute())
+            c.delete().where(c.message == message_id).execute()
+        return found
+
+    # -- providers ------------------------------------------------------------
+
+    @_translating
+    def add_provider(
+        self, name: str, kind: ProviderKind, base_url: str, default_model: str = ""
+    ) -> StoredProvider:
+        """Add a provider; its API key goes to :class:`~desktop.store.secrets.KeyStore`.
+
+        Raises ``ValueError`` when a provider of that name exists (the name is
+        the key's keyring entry, so it must be unique).
+        """
+        try:
+            with self._write():
+                row = self._m.provider.create(
+                    name=name, kind=kind.value, base_url=base_url, default_model=default_model
+                )
+        except peewee.IntegrityError as exc:
+            raise ValueError(f"a provider named {name!r} exists already") from exc
+        return provider_record(row)
+
+    @_translating
+    def get_provider(self, provider_id: int) -> StoredProvider | None:
+        p = self._m.provider
+        row = p.get_or_none(p.id == provider_id)
+        return None if row is None else provider_record(row)
+
+    @_translating
+    def list_providers(self) -> list[StoredProvider]:
+        p = self._m.provider
+        return [provider_record(row) for row in p.select().order_by(p.id)]
+
+    @_translating
+    def update_provider(
+        self,
+        provider_id: int,
+        name: str | None = None,
+        kind: ProviderKind | None = None,
+        base_url: str | None = None,
+        default_model: str | None = None,
+    ) -> StoredProvider | None:
+        """Change the given fields; returns the updated provider, None if unknown.
+
+        Renaming does not move the API key: the caller re-files it under the
+        new name in the KeyStore.
+        """
+        p = self._m.provider
+        fields = _unchanged_unless_given(
+            p,
+            name=name,
+            kind=None if kind is None else kind.value,
+            base_url=base_url,
+            default_model=default_model,
+        )
+        try:
+            with self._write():
+                if fields:
+                    p.update(fields).where(p.id == provider_id).execute()
+                row = p.get_or_none(p.id == provider_id)
+        except peewee.IntegrityError as exc:
+            raise ValueError(f"a provider named {name!r} exists already") from exc
+        return None if row is None else provider_record(row)
+
+    @_translating
+    def delete_provider(self, provider_id: int) -> None:
+        """Delete a provider; its chats stay, without a provider (ON DELETE SET NULL)."""
+        p = self._m.provider
+        p.delete().where(p.id == provider_id).execute()
+
+    # -- settings -------------------------------------------------------------
+
+    @_translating
+    def get_setting(self, key: str, default: Any = None) -> Any:
+        st = self._m.setting
+        row = st.get_or_none(st.key == key)
+        return default if row is None else json.loads(row.value)
+
+    @_translating
+    def set_setting(self, key: str, value: Any) -> None:
+        """Store a JSON-serialisable value (``TypeError`` otherwise)."""
+        encoded = json.dumps(value)
+        st = self._m.setting
+        st.insert(key=key, value=encoded).on_conflict_replace().execute()
+
+
+def _open_checked(data_dir: Path, path: Path) -> SidestreamDatabase:
+    """Create the folder and file if needed, connect, check, migrate."""
+    try:
+        paths.ensure_data_dir(data_dir)
+        paths.ensure_private_file(path)
+    except OSError as exc:
+        raise os_error(exc, path) from exc
+    db = connect(path)
+    try:
+        # quick_check finds damaged pages in time linear in the file size but
+        # skips the slower index-versus-table cross check of integrity_check.
+        rows = db.execute_sql("PRAGMA quick_check").fetchall()
+        problems = [str(row[0]) for row in rows if row[0] != "ok"]
+        if problems:
+            log.warning("Integrity check of %s failed: %s", path, "; ".join(problems[:5]))
+            kind = StoreErrorKind.CORRUPT
+            raise StoreError(kind, human_message(kind, path), path)
+        migrations.migrate(db, path)
+    except BaseException as exc:
+        db.close_all()
+        error = translate(exc, path)
+        if error is None:
+            raise
+        raise error from exc
+    return db
+
+
+def _move_aside(path: Path) -> Path:
+    """Rename a damaged database (and its -wal/-shm) to ``<name>.corrupt-<timestamp>``."""
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    backup = path.with_name(f"{path.name}.corrupt-{stamp}")
+    n = 1
+    while backup.exists():
+        backup = path.with_name(f"{path.name}.corrupt-{stamp}-{n}")
+        n += 1
+    try:
+        path.replace(backup)
+        # Keep the pair names SQLite expects (<db>-wal), so the backup opens
+        # with its uncheckpointed pages. (Closing our probing connection may
+        # already have folded a valid WAL into the file, or dropped one SQLite
+        # could not use; either way nothing stale is left beside the new file.)
+        for suffix in ("-wal", "-shm"):
+            side = path.with_name(path.name + suffix)
+            if side.exists():
+                side.replace(backup.with_name(backup.name + suffix))
+    except OSError as exc:
+        raise os_error(exc, path) from exc
+    return backup

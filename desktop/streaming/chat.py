@@ -1,0 +1,222 @@
+"""ChatService: what a person does with a chat (send, stop, continue, retry), Qt-free.
+
+Its writes go through the manager's writer thread, so they are ordered after
+any write of a reply that is still finishing (an evicted stream, say).
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Callable
+from typing import TypeVar
+
+from desktop.core.models import ChatRequest, ChatTurn, Message, Session
+from desktop.core.states import MessageStatus, Role
+from desktop.store import Store
+from desktop.streaming.directory import ProviderDirectory
+from desktop.streaming.manager import ConcurrencyLimitError, StreamManager
+
+log = logging.getLogger("sidestream.chat")
+_T = TypeVar("_T")
+
+DEFAULT_TITLE = "New chat"
+_TITLE_LENGTH = 48
+
+
+class ChatActionError(RuntimeError):
+    """An action the user asked for cannot be done now; the message says why."""
+
+
+class ChatService:
+    def __init__(self, store: Store, manager: StreamManager, directory: ProviderDirectory) -> None:
+        self._store = store
+        self._manager = manager
+        self._directory = directory
+
+    @property
+    def manager(self) -> StreamManager:
+        return self._manager
+
+    @property
+    def store(self) -> Store:
+        return self._store
+
+    @property
+    def directory(self) -> ProviderDirectory:
+        return self._directory
+
+    # ------------------------------------------------------------------ reads
+    def chats(self, search: str | None = None) -> list[Session]:
+        return self._store.list_sessions(search=search)
+
+    def chat(self, session_id: int) -> Session | None:
+        return self._store.get_session(session_id)
+
+    def messages(self, session_id: int) -> list[Message]:
+        return self._store.list_messages(session_id)
+
+    def message(self, message_id: int) -> Message | None:
+        return self._store.get_message(message_id)
+
+    def model_label(self, session: Session) -> str:
+        """ "Provider · model" for a chat, as the UI shows it."""
+        _, stored = self._directory.provider(session.provider_id)
+        return f"{stored.name} · {session.model or stored.default_model}"
+
+    # ---------------------------------------------------------------- changes
+    def rename_chat(self, session_id: int, title: str) -> None:
+        title = " ".join(title.split())
+        if not title:
+            raise ChatActionError("A chat needs a title.")
+        self._store.rename_session(session_id, title)
+
+    def set_chat_model(self, session_id: int, provider_id: int, model: str) -> None:
+        self._store.set_session_model(session_id, provider_id, model)
+
+    def set_muted(self, session_id: int, muted: bool) -> None:
+        self._store.set_muted(session_id, muted)
+
+    def set_unread(self, session_id: int, unread: bool) -> None:
+        self._store.set_unread(session_id, unread)
+
+    async def delete_chat(self, session_id: int) -> None:
+        """Delete a chat, stopping its reply first (the UI asks before)."""
+        await self._manager.stop_and_wait(session_id)
+        await self._write(self._store.delete_session, session_id)
+
+    def create_chat(
+        self, title: str = DEFAULT_TITLE, provider_id: int | None = None, model: str = ""
+    ) -> Session:
+        stored = self._directory.default_provider() if provider_id is None else None
+        if stored is not None:
+            provider_id, model = stored.id, model or stored.default_model
+        return self._store.create_session(title, provider_id=provider_id, model=model)
+
+    async def send(self, session_id: int, text: str) -> Message:
+        """Add the user's turn and start streaming the assistant's reply."""
+        text = text.strip()
+        if not text:
+            raise ChatActionError("Type a message first.")
+        if self._manager.is_live(session_id):
+            raise ChatActionError("A reply is still streaming in this chat: stop it first.")
+        session = self._require_session(session_id)
+        await self._write(self._store.add_message, session_id, Role.USER, text)
+        if session.title == DEFAULT_TITLE:
+            await self._write(self._store.rename_session, session_id, _title_from(text))
+        return await self._start(session, continue_message=None)
+
+    async def continue_reply(self, message_id: int) -> Message:
+        """Ask the model to go on from a stopped or interrupted reply's text."""
+        message = self._require_message(message_id)
+        if message.role is not Role.ASSISTANT or not message.status.can_continue:
+            raise ChatActionError("Only a stopped or interrupted reply can be continued.")
+        if self._manager.is_live(message.session_id):
+            raise ChatActionError("A reply is still streaming in this chat: stop it first.")
+        session = self._require_session(message.session_id)
+        return await self._start(session, continue_message=message)
+
+    async def retry(self, message_id: int) -> Message:
+        """Regenerate a reply from the turns before it."""
+        message = self._require_message(message_id)
+        if message.role is not Role.ASSISTANT or message.status.is_live:
+            raise ChatActionError("Only a finished reply can be retried.")
+        if self._manager.is_live(message.session_id):
+            raise ChatActionError("A reply is still streaming in this chat: stop it first.")
+        session = self._require_session(message.session_id)
+        await self._write(self._store.delete_message, message_id)
+        return await self._start(session, continue_message=None, before_id=message_id)
+
+    def stop(self, session_id: int) -> bool:
+        return self._manager.stop(session_id)
+
+    # ---------------------------------------------------------------- internals
+    async def _start(
+        self,
+        session: Session,
+        *,
+        continue_message: Message | None,
+        before_id: int | None = None,
+    ) -> Message:
+        provider, stored = self._directory.provider(session.provider_id)
+        model = session.model or stored.default_model
+        history = [
+            m
+            for m in self._store.list_messages(session.id)
+            if (before_id is None or m.id < before_id)
+            and (continue_message is None or m.id <= continue_message.id)
+        ]
+        request = ChatRequest(
+            model=model,
+            turns=tuple(_turns(history)),
+            continue_partial=continue_message is not None,
+        )
+        if continue_message is None:
+            message = await self._write(
+                functools.partial(
+                    self._store.add_message,
+                    session.id,
+                    Role.ASSISTANT,
+                    "",
+                    status=MessageStatus.STREAMING,
+                    model=model,
+                )
+            )
+            initial = ""
+        else:
+            await self._write(
+                self._store.update_message_status, continue_message.id, MessageStatus.STREAMING
+            )
+            message = continue_message
+            initial = continue_message.content
+        try:
+            self._manager.start_reply(
+                session.id, message.id, provider, request, initial_text=initial
+            )
+        except ConcurrencyLimitError as exc:
+            await self._write(
+                functools.partial(
+                    self._store.finish_message,
+                    message.id,
+                    initial,
+                    MessageStatus.FAILED,
+                    error=str(exc),
+                )
+            )
+            raise ChatActionError(str(exc)) from exc
+        fresh = self._store.get_message(message.id)
+        assert fresh is not None
+        return fresh
+
+    async def _write(self, fn: Callable[..., _T], *args: object) -> _T:
+        return await self._manager.run_store(fn, *args)
+
+    def _require_session(self, session_id: int) -> Session:
+        session = self._store.get_session(session_id)
+        if session is None:
+            raise ChatActionError("This chat no longer exists.")
+        return session
+
+    def _require_message(self, message_id: int) -> Message:
+        message = self._store.get_message(message_id)
+        if message is None:
+            raise ChatActionError("This message no longer exists.")
+        return message
+
+
+def _turns(history: list[Message]) -> list[ChatTurn]:
+    """The transcript a model sees: user turns and the text of every reply.
+
+    Failed replies with no text are left out (they carry an error, not an answer).
+    """
+    turns: list[ChatTurn] = []
+    for m in history:
+        if m.role is Role.ASSISTANT and not m.content:
+            continue
+        turns.append(ChatTurn(m.role, m.content))
+    return turns
+
+
+def _title_from(text: str) -> str:
+    line = " ".join(text.split())
+    return line if len(line) <= _TITLE_LENGTH else line[: _TITLE_LENGTH - 1].rstrip() + "…"

@@ -1,0 +1,811 @@
+"""The StreamManager: the one place that consumes a provider's reply stream.
+
+Every reply is an asyncio task owned here (DESIGN.md invariant 1). The task
+keeps the live state in memory, the flusher persists it in batches whether or
+not anyone watches (2), views attach and detach without touching the task (3,
+5), the live text is what an attaching view is given (4), at most ``limit``
+streams run at once and the oldest one nobody is looking at is evicted (6),
+terminal states are announced once they are on disk (8), messages left
+streaming by a crash are resumed or marked interrupted (9), and resumable
+streams reconnect after a stall or a drop (10).
+
+All methods are called on the event loop's thread. Database writes go to one
+writer thread so that the loop is never blocked by SQLite.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import itertools
+import logging
+from collections.abc import AsyncIterator, Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from desktop.core.errors import ErrorKind, ProviderError
+from desktop.core.events import (
+    CursorUpdate,
+    Failed,
+    Finished,
+    ReasoningDelta,
+    StreamEvent,
+    TextDelta,
+    UsageReport,
+)
+from desktop.core.models import ChatRequest, Message
+from desktop.core.states import InterruptReason, MessageStatus
+from desktop.providers.base import Provider
+from desktop.store import Store, StoreError, StreamFlush
+from desktop.streaming.events import StreamEnded, StreamListener, StreamSnapshot, TerminalListener
+
+log = logging.getLogger("sidestream.stream")
+_T = TypeVar("_T")
+
+DEFAULT_LIMIT = 5
+DEFAULT_FLUSH_INTERVAL = 0.25
+DEFAULT_RESUME_BACKOFF: tuple[float, ...] = (0.25, 0.5, 1.0, 2.0, 4.0)
+
+_LIVE_STATUSES = (MessageStatus.PENDING, MessageStatus.STREAMING, MessageStatus.RESUMING)
+
+
+class _Channel:
+    """The listeners of one chat. Copy-on-write so the hot path iterates a tuple."""
+
+    __slots__ = ("listeners",)
+
+    def __init__(self) -> None:
+        self.listeners: tuple[StreamListener, ...] = ()
+
+
+@dataclass(eq=False)
+class _Stream:
+    session_id: int
+    message_id: int
+    provider: Provider
+    channel: _Channel
+    order: int
+    status: MessageStatus
+    # The text is saved_text + inflight + "".join(pending): the hot path only
+    # appends to ``pending``; a flush moves it to ``inflight`` while the writer
+    # thread works, then to ``saved_text`` once it is on disk.
+    saved_text: str = ""
+    inflight: str = ""
+    pending: list[str] = field(default_factory=list)
+    cursor: str | None = None
+    model: str | None = None
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+    reasoning: list[str] = field(default_factory=list)
+    flushed_status: MessageStatus | None = None
+    flushed_cursor: str | None = None
+    task: asyncio.Task[None] | None = None
+    # Set before the task is cancelled: what the cancellation means.
+    end_request: tuple[MessageStatus, InterruptReason | None] | None = None
+    ended: bool = False
+
+    def text(self) -> str:
+        pending = self.pending
+        if len(pending) > 1:
+            # Collapse so repeated snapshots stay cheap.
+            pending[:] = ["".join(pending)]
+        return self.saved_text + self.inflight + (pending[0] if pending else "")
+
+    def has_text(self) -> bool:
+        return bool(self.saved_text or self.inflight or self.pending)
+
+    def snapshot(self, error: str | None = None, reason: str | None = None) -> StreamSnapshot:
+        return StreamSnapshot(
+            session_id=self.session_id,
+            message_id=self.message_id,
+            status=self.status,
+            text=self.text(),
+            reasoning="".join(self.reasoning),
+            error=error,
+            reason=reason,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class RecoveryReport:
+    resumed: tuple[int, ...] = ()
+    completed: tuple[int, ...] = ()
+    interrupted: tuple[int, ...] = ()
+
+
+class ConcurrencyLimitError(RuntimeError):
+    """Every live stream is on screen, so none can make room for another."""
+
+
+class StreamManager:
+    """Owns every live reply; see the module docstring for the invariants it keeps."""
+
+    def __init__(
+        self,
+        store: Store,
+        *,
+        limit: int = DEFAULT_LIMIT,
+        flush_interval: float = DEFAULT_FLUSH_INTERVAL,
+        resume_backoff: Sequence[float] = DEFAULT_RESUME_BACKOFF,
+        on_store_error: Callable[[StoreError], None] | None = None,
+    ) -> None:
+        if limit < 1:
+            raise ValueError("limit must be at least 1")
+        self._store = store
+        self._limit = limit
+        self._flush_interval = flush_interval
+        self._resume_backoff = tuple(resume_backoff)
+        self._on_store_error = on_store_error
+        self._streams: dict[int, _Stream] = {}  # by session id: one live reply per chat
+        self._channels: dict[int, _Channel] = {}
+        self._terminal_listeners: list[TerminalListener] = []
+        self._lifecycle_listeners: list[Callable[[int, bool], None]] = []
+        self._order = itertools.count()
+        self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sidestream-store")
+        self._flusher: asyncio.Task[None] | None = None
+        self._flush_lock = asyncio.Lock()
+        self._tasks: set[asyncio.Task[None]] = set()  # every stream task, evicted ones too
+        self._background: set[asyncio.Task[Any]] = set()
+        self._closed = False
+
+    # ------------------------------------------------------------------ queries
+    @property
+    def limit(self) -> int:
+        return self._limit
+
+    def set_limit(self, limit: int) -> None:
+        """Change the concurrency limit; takes effect at the next new stream."""
+        if limit < 1:
+            raise ValueError("limit must be at least 1")
+        self._limit = limit
+
+    def is_live(self, session_id: int) -> bool:
+        return session_id in self._streams
+
+    def live_sessions(self) -> list[int]:
+        return [s.session_id for s in sorted(self._streams.values(), key=lambda s: s.order)]
+
+    def live_count(self) -> int:
+        return len(self._streams)
+
+    def snapshot(self, session_id: int) -> StreamSnapshot | None:
+        stream = self._streams.get(session_id)
+        return stream.snapshot() if stream else None
+
+    def listener_count(self) -> int:
+        return sum(len(ch.listeners) for ch in self._channels.values())
+
+    def task_count(self) -> int:
+        live = sum(1 for s in self._streams.values() if s.task and not s.task.done())
+        return live + len(self._background)
+
+    # --------------------------------------------------------------- listeners
+    def attach(self, session_id: int, listener: StreamListener) -> StreamSnapshot | None:
+        """Subscribe ``listener`` to a chat; returns the live reply's state now.
+
+        Snapshot and subscription happen in one synchronous step on the loop
+        thread, so no delta can fall between them. Attaching a listener that is
+        already attached changes nothing (rapid tab switching stays cheap).
+        """
+        channel = self._channels.get(session_id)
+        if channel is None:
+            channel = self._channels[session_id] = _Channel()
+        if listener not in channel.listeners:
+            channel.listeners = (*channel.listeners, listener)
+        stream = self._streams.get(session_id)
+        return stream.snapshot() if stream else None
+
+    def detach(self, session_id: int, listener: StreamListener) -> None:
+        """Unsubscribe; never affects the stream itself (invariant 3)."""
+        channel = self._channels.get(session_id)
+        if channel is None:
+            return
+        channel.listeners = tuple(x for x in channel.listeners if x is not listener)
+        self._drop_channel_if_idle(session_id)
+
+    def is_attached(self, session_id: int) -> bool:
+        channel = self._channels.get(session_id)
+        return bool(channel and channel.listeners)
+
+    def add_terminal_listener(self, listener: TerminalListener) -> None:
+        self._terminal_listeners.append(listener)
+
+    def remove_terminal_listener(self, listener: TerminalListener) -> None:
+        with contextlib.suppress(ValueError):
+            self._terminal_listeners.remove(listener)
+
+    def add_lifecycle_listener(self, listener: Callable[[int, bool], None]) -> None:
+        """``listener(session_id, live)`` when a chat's reply starts or ends."""
+        self._lifecycle_listeners.append(listener)
+
+    def _tell_lifecycle(self, session_id: int, live: bool) -> None:
+        for listener in list(self._lifecycle_listeners):
+            try:
+                listener(session_id, live)
+            except Exception:
+                log.exception("a lifecycle listener failed")
+
+    # ----------------------------------------------------------------- streams
+    def start_reply(
+        self,
+        session_id: int,
+        message_id: int,
+        provider: Provider,
+        request: ChatRequest,
+        *,
+        initial_text: str = "",
+    ) -> None:
+        """Consume ``provider.stream(request)`` into ``message_id`` (appending to
+        ``initial_text``, the partial text a Continue goes on from)."""
+        self._register(
+            session_id,
+            message_id,
+            provider,
+            lambda: provider.stream(request),
+            initial_text=initial_text,
+            status=MessageStatus.STREAMING,
+            model=request.model,
+        )
+
+    def resume_reply(
+        self,
+        session_id: int,
+        message_id: int,
+        provider: Provider,
+        cursor: str,
+        *,
+        initial_text: str,
+        model: str | None = None,
+    ) -> None:
+        """Reconnect to a reply that was cut off (e.g. by a restart) from ``cursor``."""
+        stream = self._register(
+            session_id,
+            message_id,
+            provider,
+            lambda: provider.resume(cursor),
+            initial_text=initial_text,
+            status=MessageStatus.RESUMING,
+            model=model,
+        )
+        stream.cursor = cursor
+        stream.flushed_cursor = cursor
+
+    def stop(self, session_id: int) -> bool:
+        """The user's Stop: end the chat's live reply as ``stopped``."""
+        return self._end(session_id, MessageStatus.STOPPED, None)
+
+    async def stop_and_wait(self, session_id: int) -> None:
+        stream = self._streams.get(session_id)
+        if stream is None:
+            return
+        self.stop(session_id)
+        if stream.task is not None:
+            await asyncio.wait({stream.task})
+
+    async def stop_all(
+        self,
+        status: MessageStatus = MessageStatus.STOPPED,
+        reason: InterruptReason | None = None,
+    ) -> None:
+        """End every live reply and wait until each final state is on disk."""
+        tasks = []
+        for stream in list(self._streams.values()):
+            self._end(stream.session_id, status, reason)
+            if stream.task is not None:
+                tasks.append(stream.task)
+        if tasks:
+            await asyncio.wait(tasks)
+
+    async def flush_now(self) -> None:
+        """Persist every live reply's text now (also used before exit)."""
+        await self._flush()
+
+    async def shutdown(self, *, interrupt: bool = True) -> None:
+        """Quit: end live replies as ``interrupted`` (app quit), flush, release.
+
+        With ``interrupt=False`` the replies are left ``streaming`` on disk,
+        flushed with their cursors, so the next start resumes them (the same
+        state a crash leaves, minus the lost flush interval).
+        """
+        if self._closed:
+            return
+        self._closed = True
+        if interrupt:
+            await self.stop_all(MessageStatus.INTERRUPTED, InterruptReason.APP_QUIT)
+        else:
+            await self._flush()
+            for stream in list(self._streams.values()):
+                stream.ended = True  # the task must not write a terminal state
+                if stream.task is not None:
+                    stream.task.cancel()
+            await asyncio.gather(
+                *(s.task for s in self._streams.values() if s.task), return_exceptions=True
+            )
+            self._streams.clear()
+        if self._flusher is not None:
+            self._flusher.cancel()
+            await asyncio.gather(self._flusher, return_exceptions=True)
+            self._flusher = None
+        if self._tasks:
+            await asyncio.wait(self._tasks)
+        if self._background:
+            await asyncio.wait(self._background, timeout=3.0)
+        self._writer.shutdown(wait=True)
+
+    async def recover(self, provider_for: Callable[[Message], Provider | None]) -> RecoveryReport:
+        """At start-up, pick up every message a quit or crash left live (invariant 9).
+
+        A resumable provider with a saved cursor resumes the stream live; one
+        that can only report status is asked once; any other message becomes
+        ``interrupted`` with its partial text.
+        """
+        loop = asyncio.get_running_loop()
+        messages = await loop.run_in_executor(
+            self._writer, self._store.messages_with_status, _LIVE_STATUSES
+        )
+        resumed: list[int] = []
+        completed: list[int] = []
+        interrupted: list[int] = []
+        for message in messages:
+            provider = provider_for(message)
+            if provider is not None and provider.resumable and message.cursor:
+                log.info("resuming message %s from its saved cursor", message.id)
+                try:
+                    self.resume_reply(
+                        message.session_id,
+                        message.id,
+                        provider,
+                        message.cursor,
+                        initial_text=message.content,
+                        model=message.model,
+                    )
+                except ConcurrencyLimitError:
+                    pass
+                else:
+                    resumed.append(message.id)
+                    continue
+            if provider is not None and message.cursor:
+                remote = None
+                with contextlib.suppress(Exception):
+                    remote = await provider.status(message.cursor)
+                if remote is not None and remote.status == "completed" and remote.text is not None:
+                    await self._write(
+                        functools.partial(
+                            self._store.finish_message,
+                            message.id,
+                            remote.text,
+                            MessageStatus.COMPLETE,
+                            cursor=message.cursor,
+                        )
+                    )
+                    completed.append(message.id)
+                    continue
+            await self._write(
+                functools.partial(
+                    self._store.finish_message,
+                    message.id,
+                    message.content,
+                    MessageStatus.INTERRUPTED,
+                    reason=InterruptReason.APP_QUIT.value,
+                    cursor=message.cursor,
+                )
+            )
+            interrupted.append(message.id)
+        return RecoveryReport(tuple(resumed), tuple(completed), tuple(interrupted))
+
+    # --------------------------------------------------------------- internals
+    def _register(
+        self,
+        session_id: int,
+        message_id: int,
+        provider: Provider,
+        open_events: Callable[[], AsyncIterator[StreamEvent]],
+        *,
+        initial_text: str,
+        status: MessageStatus,
+        model: str | None,
+    ) -> _Stream:
+        if self._closed:
+            raise RuntimeError("the stream manager has shut down")
+        if session_id in self._streams:
+            raise RuntimeError(f"chat {session_id} already has a reply streaming")
+        # A stream already told to end (stopped, evicted) no longer takes a slot.
+        running = sum(1 for s in self._streams.values() if s.end_request is None)
+        if running >= self._limit:
+            self._evict_one()
+        channel = self._channels.get(session_id)
+        if channel is None:
+            channel = self._channels[session_id] = _Channel()
+        stream = _Stream(
+            session_id=session_id,
+            message_id=message_id,
+            provider=provider,
+            channel=channel,
+            order=next(self._order),
+            status=status,
+            saved_text=initial_text,  # already in the store
+            model=model,
+        )
+        self._streams[session_id] = stream
+        self._ensure_flusher()
+        task = asyncio.get_running_loop().create_task(
+            self._run(stream, open_events), name=f"stream-{message_id}"
+        )
+        stream.task = task
+        self._tasks.add(task)
+        task.add_done_callback(lambda t: self._on_task_done(stream, t))
+        snapshot = stream.snapshot()
+        for listener in channel.listeners:
+            listener.on_stream_started(snapshot)
+        self._tell_lifecycle(session_id, True)
+        log.info("stream started: chat %s message %s", session_id, message_id)
+        return stream
+
+    def _on_task_done(self, stream: _Stream, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        if task.cancelled() and not stream.ended:
+            # Cancelled before its first step, so _run never saw the
+            # cancellation: write the end it was asked for from a new task.
+            status, reason = stream.end_request or (
+                MessageStatus.INTERRUPTED,
+                InterruptReason.APP_QUIT,
+            )
+            stream.ended = True
+            finisher = asyncio.get_running_loop().create_task(
+                self._finish(stream, status, None, reason), name=f"finish-{stream.message_id}"
+            )
+            self._tasks.add(finisher)
+            finisher.add_done_callback(self._tasks.discard)
+
+    def _evict_one(self) -> None:
+        candidates = [
+            s for s in self._streams.values() if not s.channel.listeners and s.end_request is None
+        ]
+        if not candidates:
+            raise ConcurrencyLimitError(
+                f"{len(self._streams)} replies are streaming and all are on screen; "
+                "stop one before starting another."
+            )
+        victim = min(candidates, key=lambda s: s.order)
+        log.info("evicting the reply of chat %s to stay within %s", victim.session_id, self._limit)
+        self._end(victim.session_id, MessageStatus.INTERRUPTED, InterruptReason.EVICTED)
+        # The slot is free at once; the victim's task finishes its bookkeeping.
+        del self._streams[victim.session_id]
+
+    def _end(self, session_id: int, status: MessageStatus, reason: InterruptReason | None) -> bool:
+        stream = self._streams.get(session_id)
+        if stream is None or stream.end_request is not None or stream.ended:
+            return False
+        stream.end_request = (status, reason)
+        if stream.task is not None and not stream.task.done():
+            # Cancel once only: cancelling twice is known to leak httpcore pool slots.
+            stream.task.cancel()
+        return True
+
+    async def _run(
+        self, stream: _Stream, open_events: Callable[[], AsyncIterator[StreamEvent]]
+    ) -> None:
+        status = MessageStatus.FAILED
+        error: ProviderError | None = None
+        reason: InterruptReason | None = None
+        recovering = stream.status is MessageStatus.RESUMING
+        try:
+            if recovering:
+                await self._write_status(stream)
+            attempts = 0
+            events = open_events()
+            while True:
+                terminal = await self._consume(stream, events)
+                if isinstance(terminal, Finished):
+                    status = MessageStatus.COMPLETE
+                    break
+                error = terminal.error
+                if (
+                    stream.provider.resumable
+                    and stream.cursor
+                    and error.kind.retryable_by_resume
+                    and attempts < len(self._resume_backoff)
+                ):
+                    delay = self._resume_backoff[attempts]
+                    attempts += 1
+                    log.info(
+                        "chat %s: %s; resuming from the cursor in %.2f s (attempt %d)",
+                        stream.session_id,
+                        error.kind.value,
+                        delay,
+                        attempts,
+                    )
+                    self._set_status(stream, MessageStatus.RESUMING)
+                    await asyncio.sleep(delay)
+                    cursor = stream.cursor
+                    events = stream.provider.resume(cursor)
+                    continue
+                if stream.provider.resumable and stream.cursor:
+                    remote_text = await self._poll_remote(stream)
+                    if remote_text is not None:
+                        stream.pending[:] = []
+                        stream.inflight = ""
+                        stream.saved_text = remote_text
+                        status, error = MessageStatus.COMPLETE, None
+                        break
+                status, reason = _classify_failure(error, has_text=stream.has_text())
+                if (
+                    status is MessageStatus.FAILED
+                    and stream.has_text()
+                    and (recovering or attempts)
+                ):
+                    # The provider lost the reply we were resuming: keep it as cut off.
+                    status = MessageStatus.INTERRUPTED
+                    reason = (
+                        InterruptReason.APP_QUIT if recovering else InterruptReason.CONNECTION_LOST
+                    )
+                break
+        except asyncio.CancelledError:
+            if stream.ended:  # shutdown(interrupt=False): leave it streaming on disk
+                raise
+            status, reason = stream.end_request or (
+                MessageStatus.INTERRUPTED,
+                InterruptReason.APP_QUIT,
+            )
+            error = None
+            if stream.provider.resumable and stream.cursor:
+                self._spawn(_cancel_remote(stream.provider, stream.cursor))
+            await self._finish(stream, status, error, reason)
+            return
+        except Exception as exc:  # a bug in a provider: the reply fails, the app does not
+            log.exception("chat %s: the stream failed unexpectedly", stream.session_id)
+            error = ProviderError(ErrorKind.PROTOCOL, f"internal error: {exc}")
+            status, reason = MessageStatus.FAILED, None
+        await self._finish(stream, status, error, reason)
+
+    async def _consume(
+        self, stream: _Stream, events: AsyncIterator[StreamEvent]
+    ) -> Finished | Failed:
+        """Feed one HTTP exchange's events into the stream; the hot path."""
+        pending = stream.pending
+        channel = stream.channel
+        message_id = stream.message_id
+        try:
+            async for event in events:
+                if isinstance(event, TextDelta):
+                    pending.append(event.text)
+                    if event.cursor is not None:
+                        stream.cursor = event.cursor
+                    if stream.status is not MessageStatus.STREAMING:
+                        self._set_status(stream, MessageStatus.STREAMING)
+                    for listener in channel.listeners:
+                        listener.on_stream_delta(message_id, event.text)
+                elif isinstance(event, CursorUpdate):
+                    stream.cursor = event.cursor
+                elif isinstance(event, ReasoningDelta):
+                    stream.reasoning.append(event.text)
+                    for listener in channel.listeners:
+                        listener.on_stream_reasoning(message_id, event.text)
+                elif isinstance(event, UsageReport):
+                    if event.input_tokens is not None:
+                        stream.input_tokens = event.input_tokens
+                    if event.output_tokens is not None:
+                        stream.output_tokens = event.output_tokens
+                elif isinstance(event, Finished):
+                    if event.model:
+                        stream.model = event.model
+                    return event
+                else:
+                    return event
+        finally:
+            aclose = getattr(events, "aclose", None)
+            if aclose is not None:
+                await aclose()
+        return Failed(
+            ProviderError(ErrorKind.CONNECTION, "the stream ended before the reply was complete")
+        )
+
+    async def _poll_remote(self, stream: _Stream) -> str | None:
+        """Ask a provider that can tell how the reply stands, while it can tell.
+
+        Used when a resumable stream cannot be resumed any more: if the
+        provider finished the reply meanwhile, its text is the reply.
+        """
+        assert stream.cursor is not None
+        for delay in (0.0, *self._resume_backoff):
+            await asyncio.sleep(delay)
+            try:
+                remote = await stream.provider.status(stream.cursor)
+            except Exception as exc:
+                log.info("chat %s: status check failed: %s", stream.session_id, exc)
+                return None
+            if remote is None:
+                return None
+            if remote.status == "completed":
+                return remote.text
+            if remote.status not in ("queued", "in_progress"):
+                return None
+        return None
+
+    def _set_status(self, stream: _Stream, status: MessageStatus) -> None:
+        stream.status = status
+        snapshot = stream.snapshot()
+        for listener in stream.channel.listeners:
+            listener.on_stream_status(snapshot)
+
+    async def _finish(
+        self,
+        stream: _Stream,
+        status: MessageStatus,
+        error: ProviderError | None,
+        reason: InterruptReason | None,
+    ) -> None:
+        """Write the terminal state, then tell listeners: announced means on disk."""
+        stream.ended = True
+        stream.status = status
+        text = stream.text()
+        error_text = error.message if error else None
+        reason_text = reason.value if reason else None
+        try:
+            await self._write(
+                functools.partial(
+                    self._store.finish_message,
+                    stream.message_id,
+                    text,
+                    status,
+                    error=error_text,
+                    reason=reason_text,
+                    cursor=stream.cursor,
+                    input_tokens=stream.input_tokens,
+                    output_tokens=stream.output_tokens,
+                    model=stream.model,
+                )
+            )
+        except StoreError:
+            pass  # reported by _write; the text stays in the snapshot below
+        finally:
+            if self._streams.get(stream.session_id) is stream:
+                del self._streams[stream.session_id]
+        log.info(
+            "stream ended: chat %s message %s %s", stream.session_id, stream.message_id, status
+        )
+        snapshot = stream.snapshot(error=error_text, reason=reason_text)
+        for listener in stream.channel.listeners:
+            try:
+                listener.on_stream_status(snapshot)
+            except Exception:
+                log.exception("a stream listener failed")
+        self._drop_channel_if_idle(stream.session_id)
+        if stream.session_id not in self._streams:
+            self._tell_lifecycle(stream.session_id, False)
+        ended = StreamEnded(
+            session_id=stream.session_id,
+            message_id=stream.message_id,
+            status=status,
+            text=text,
+            error=error_text,
+            reason=reason_text,
+        )
+        for terminal_listener in list(self._terminal_listeners):
+            try:
+                terminal_listener(ended)
+            except Exception:
+                log.exception("a terminal listener failed")
+
+    def _drop_channel_if_idle(self, session_id: int) -> None:
+        channel = self._channels.get(session_id)
+        if channel is not None and not channel.listeners and session_id not in self._streams:
+            del self._channels[session_id]
+
+    # ------------------------------------------------------------- persistence
+    def _ensure_flusher(self) -> None:
+        if self._flusher is None or self._flusher.done():
+            self._flusher = asyncio.get_running_loop().create_task(
+                self._flush_forever(), name="stream-flusher"
+            )
+
+    async def _flush_forever(self) -> None:
+        while self._streams:
+            await asyncio.sleep(self._flush_interval)
+            try:
+                await self._flush()
+            except StoreError:
+                pass  # reported; the text is kept and written by a later flush
+
+    async def _flush(self) -> None:
+        async with self._flush_lock:
+            batch: list[tuple[_Stream, StreamFlush]] = []
+            for stream in self._streams.values():
+                if stream.ended or stream.end_request is not None:
+                    continue  # its terminal write carries the whole text
+                pending = stream.pending
+                if (
+                    not pending
+                    and stream.status is stream.flushed_status
+                    and stream.cursor == stream.flushed_cursor
+                ):
+                    continue
+                stream.inflight = pending[0] if len(pending) == 1 else "".join(pending)
+                pending.clear()
+                batch.append(
+                    (
+                        stream,
+                        StreamFlush(
+                            message_id=stream.message_id,
+                            append_text=stream.inflight,
+                            status=stream.status,
+                            cursor=stream.cursor,
+                            input_tokens=stream.input_tokens,
+                            output_tokens=stream.output_tokens,
+                            model=stream.model,
+                        ),
+                    )
+                )
+            if not batch:
+                return
+            try:
+                await self._write(self._store.flush_streaming, [item for _, item in batch])
+            except BaseException:
+                for stream, _ in batch:  # not saved: keep it for the next write
+                    if stream.inflight:
+                        stream.pending.insert(0, stream.inflight)
+                        stream.inflight = ""
+                raise
+            for stream, item in batch:
+                stream.saved_text += stream.inflight
+                stream.inflight = ""
+                stream.flushed_status = item.status
+                stream.flushed_cursor = item.cursor
+
+    async def _write_status(self, stream: _Stream) -> None:
+        await self._write(
+            self._store.flush_streaming,
+            [
+                StreamFlush(
+                    message_id=stream.message_id,
+                    append_text="",
+                    status=stream.status,
+                    cursor=stream.cursor,
+                    input_tokens=None,
+                    output_tokens=None,
+                    model=stream.model,
+                )
+            ],
+        )
+        stream.flushed_status = stream.status
+
+    async def run_store(self, fn: Callable[..., _T], *args: Any) -> _T:
+        """Run a store write on the writer thread, ordered after every stream write."""
+        result: _T = await self._write(fn, *args)
+        return result
+
+    async def _write(self, fn: Callable[..., Any], *args: Any) -> Any:
+        loop = asyncio.get_running_loop()
+        try:
+            return await loop.run_in_executor(self._writer, fn, *args)
+        except StoreError as exc:
+            log.error("could not save: %s", exc.message)
+            if self._on_store_error is not None:
+                self._on_store_error(exc)
+            raise
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+
+def _classify_failure(
+    error: ProviderError, *, has_text: bool
+) -> tuple[MessageStatus, InterruptReason | None]:
+    """A drop or stall after text arrived leaves a reply worth continuing."""
+    if has_text and error.kind is ErrorKind.CONNECTION:
+        return MessageStatus.INTERRUPTED, InterruptReason.CONNECTION_LOST
+    if has_text and error.kind is ErrorKind.STALLED:
+        return MessageStatus.INTERRUPTED, InterruptReason.STALLED
+    return MessageStatus.FAILED, None
+
+
+async def _cancel_remote(provider: Provider, cursor: str) -> None:
+    """Stop server-side generation of a background reply the user ended."""
+    try:
+        await asyncio.wait_for(provider.cancel(cursor), timeout=5.0)
+    except Exception as exc:
+        log.info("could not cancel the reply on the server: %s", exc)

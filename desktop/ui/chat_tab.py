@@ -1,0 +1,237 @@
+"""One open chat: its transcript view, its composer, and the feed that keeps it live.
+
+A tab keeps its view (and the view's laid-out document) while it is open;
+switching away only detaches the feed, so coming back catches up the text
+that arrived meanwhile instead of rebuilding the transcript.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Coroutine
+from typing import Any
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QToolButton, QVBoxLayout, QWidget
+
+from desktop.core.models import Message, Session
+from desktop.streaming.chat import ChatActionError, ChatService
+from desktop.streaming.events import StreamSnapshot
+from desktop.ui.bridge import ViewFeed
+from desktop.ui.chat_view import ChatView
+from desktop.ui.composer import Composer
+
+log = logging.getLogger("sidestream.ui")
+
+
+class ChatTab(QWidget):
+    """The chat view, composer and live feed of one chat."""
+
+    error_raised = Signal(str)
+    streaming_changed = Signal(int, bool)  # session id, live
+    model_change_requested = Signal(int)  # session id
+
+    def __init__(self, chat: ChatService, session: Session, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._chat = chat
+        self._session = session
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._active = False
+
+        self.view = ChatView(self)
+        self.composer = Composer(self)
+        self.feed = ViewFeed(chat.manager, session.id, self)
+
+        self._model_label = QLabel(self)
+        self._model_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self._model_button = QToolButton(self)
+        self._model_button.setText("Change…")
+        self._model_button.setToolTip("Choose the provider and model for this chat")
+        self._model_button.setAutoRaise(True)
+        header = QHBoxLayout()
+        header.setContentsMargins(8, 4, 8, 0)
+        header.addWidget(self._model_label)
+        header.addWidget(self._model_button)
+        header.addStretch(1)
+
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(4)
+        layout.addLayout(header)
+        layout.addWidget(self.view, 1)
+        layout.addWidget(self.composer)
+        self._connect_signals()
+        self.refresh_header()
+        messages = chat.messages(session.id)
+        # Replies the view shows as live: the store has their end once they end.
+        self._unsettled = {m.id for m in messages if m.status.is_live}
+        self.view.load_transcript(messages)
+        self.composer.set_streaming(chat.manager.is_live(session.id))
+
+    def _connect_signals(self) -> None:
+        self.feed.live.connect(self._on_feed_live)
+        self.feed.text_appended.connect(self.view.append_text)
+        self.feed.status_changed.connect(self._on_feed_status_changed)
+        self.composer.send_requested.connect(self._on_composer_send_requested)
+        self.composer.stop_requested.connect(self.stop)
+        self.view.continue_requested.connect(self._on_view_continue_requested)
+        self.view.retry_requested.connect(self._on_view_retry_requested)
+        self._model_button.clicked.connect(
+            lambda: self.model_change_requested.emit(self._session.id)
+        )
+
+    # ------------------------------------------------------------------ state
+    @property
+    def session_id(self) -> int:
+        return self._session.id
+
+    @property
+    def session(self) -> Session:
+        return self._session
+
+    @property
+    def active(self) -> bool:
+        return self._active
+
+    def set_session(self, session: Session) -> None:
+        self._session = session
+        self.refresh_header()
+
+    def refresh_header(self) -> None:
+        try:
+            label = self._chat.model_label(self._session)
+        except Exception as exc:  # no provider could be built: say so, do not crash
+            label = f"No provider: {exc}"
+        self._model_label.setText(label)
+
+    def activate(self) -> None:
+        """The tab is on screen: catch up with the store, then follow live."""
+        if self._active:
+            return
+        self._active = True
+        self._sync_with_store()
+        live = self.feed.attach()
+        self.composer.set_streaming(live)
+        self.composer.focus_input()
+
+    def deactivate(self) -> None:
+        """The tab left the screen: stop following; the reply goes on."""
+        if not self._active:
+            return
+        self._active = False
+        self.feed.detach()
+
+    def stop(self) -> None:
+        self._chat.stop(self._session.id)
+
+    def close_tab(self) -> None:
+        """Closing a tab detaches; it never stops the reply (invariant 3)."""
+        self.deactivate()
+        for task in self._tasks:
+            task.cancel()
+
+    # ------------------------------------------------------------------ slots
+    def _on_feed_live(self, snapshot: StreamSnapshot) -> None:
+        if snapshot.message_id not in self.view.message_ids():
+            self._sync_with_store(skip=snapshot.message_id)
+        self.view.show_live(snapshot)
+        self._on_feed_status_changed(snapshot)
+
+    def _on_feed_status_changed(self, snapshot: StreamSnapshot) -> None:
+        if snapshot.status.is_live:
+            self._unsettled.add(snapshot.message_id)
+        else:
+            self._unsettled.discard(snapshot.message_id)
+        self.view.set_message_state(
+            snapshot.message_id, snapshot.status, snapshot.error, snapshot.reason
+        )
+        live = snapshot.status.is_live
+        self.composer.set_streaming(live)
+        self.streaming_changed.emit(self._session.id, live)
+
+    def _on_composer_send_requested(self, text: str) -> None:
+        self.composer.clear()
+        self._spawn(self._send(text))
+
+    def _on_view_continue_requested(self, message_id: int) -> None:
+        self._spawn(self._run_action(self._chat.continue_reply(message_id)))
+
+    def _on_view_retry_requested(self, message_id: int) -> None:
+        self._spawn(self._run_action(self._chat.retry(message_id)))
+
+    # -------------------------------------------------------------- internals
+    async def _send(self, text: str) -> None:
+        try:
+            await self._chat.send(self._session.id, text)
+        except ChatActionError as exc:
+            self.composer.set_text(text)  # give the words back
+            self.error_raised.emit(str(exc))
+            return
+        self._sync_with_store()
+
+    async def _run_action(self, action: Coroutine[Any, Any, Message]) -> None:
+        try:
+            await action
+        except ChatActionError as exc:
+            self.error_raised.emit(str(exc))
+            return
+        self._sync_with_store()
+
+    def _sync_with_store(self, skip: int | None = None) -> None:
+        """Bring the view in line with the store: messages added or removed
+        elsewhere (a send, a retry, a reply that ended while detached).
+
+        The store is only ever behind the live state for a streaming reply,
+        and the feed's snapshot, delivered after this, wins for that one.
+        """
+        stored = self._chat.messages(self._session.id)
+        stored_ids = {m.id for m in stored}
+        shown = self.view.message_ids()
+        for message_id in shown:
+            if message_id not in stored_ids:
+                self.view.remove_message(message_id)
+        shown_set = set(self.view.message_ids())
+        live = self._chat.manager.snapshot(self._session.id)
+        for message in stored:
+            if message.id == skip:
+                continue
+            if message.id not in shown_set:
+                self.view.add_message(message)
+                if message.status.is_live:
+                    self._unsettled.add(message.id)
+            elif (
+                message.id in self._unsettled
+                and not message.status.is_live
+                and (live is None or live.message_id != message.id)
+            ):
+                self._unsettled.discard(message.id)
+                self._update_settled(message)
+
+    def _update_settled(self, message: Message) -> None:
+        """A reply that ended while the view was away: the store has its end."""
+        current = self.view.message_text(message.id)
+        if current != message.content:
+            self.view.show_live(
+                StreamSnapshot(
+                    message.session_id,
+                    message.id,
+                    message.status,
+                    message.content,
+                    error=message.error,
+                    reason=message.reason,
+                )
+            )
+        self.view.set_message_state(message.id, message.status, message.error, message.reason)
+
+    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._on_task_done)
+
+    def _on_task_done(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            exc = task.exception()
+            log.error("chat action failed", exc_info=exc)
+            self.error_raised.emit(f"Something went wrong: {exc}")

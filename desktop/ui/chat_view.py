@@ -1,0 +1,436 @@
+"""The transcript view of one chat: one QTextBrowser over one QTextDocument.
+
+``ChatView`` shows a chat's messages rendered from Markdown and keeps a
+streaming reply up to date cheaply (see :mod:`desktop.ui.render.document` for
+how). It is also where the transcript's safety rules live:
+
+- images are never fetched: every image resource resolves to a placeholder
+  and its URL is recorded in :attr:`ChatView.blocked_resources`;
+- links open only on click, only for http(s) and mailto, and only after the
+  user confirms the full URL; other schemes do nothing;
+- HTML in message text is shown as text (Markdown is imported with
+  ``MarkdownNoHTML``), and ``sidestream:`` links in message text are disarmed,
+  so only the view's own controls can trigger its actions.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+from PySide6.QtCore import QEvent, QPoint, QPointF, QRectF, QSize, Qt, QUrl, Signal
+from PySide6.QtGui import (
+    QColor,
+    QContextMenuEvent,
+    QDesktopServices,
+    QGuiApplication,
+    QImage,
+    QPainter,
+    QPaintEvent,
+    QTextDocument,
+)
+from PySide6.QtWidgets import QMenu, QMessageBox, QTextBrowser, QVBoxLayout, QWidget
+
+from desktop.core.models import Message
+from desktop.core.states import MessageStatus, Role
+from desktop.streaming.events import StreamSnapshot
+from desktop.ui.render.document import (
+    ACTION_SCHEME,
+    BLOCK_KIND,
+    CODE_LANGUAGE,
+    BlockKind,
+    RenderStats,
+    Theme,
+    TranscriptDocument,
+)
+
+log = logging.getLogger("sidestream.ui")
+
+# Within this many pixels of the bottom counts as "at the bottom".
+FOLLOW_SLACK_PX = 4
+OPENABLE_SCHEMES = frozenset({"http", "https", "mailto"})
+
+
+class TranscriptBrowser(QTextBrowser):
+    """The QTextBrowser inside :class:`ChatView`: blocks resources, paints backdrops."""
+
+    def __init__(self, view: ChatView) -> None:
+        super().__init__(view)
+        self._view = view
+        self.blocked_resources: list[str] = []
+        self.setOpenLinks(False)
+        self.setOpenExternalLinks(False)
+        self.setFrameShape(QTextBrowser.Shape.NoFrame)
+        self.setLineWrapMode(QTextBrowser.LineWrapMode.WidgetWidth)
+        self._placeholder: QImage | None = None
+
+    def loadResource(self, type: int, name: QUrl | str) -> Any:
+        url = QUrl(name) if isinstance(name, str) else name
+        if url.scheme().lower() == "qrc":
+            return super().loadResource(type, url)
+        text = url.toString()
+        if text not in self.blocked_resources:
+            self.blocked_resources.append(text)
+            log.debug("Blocked a resource in the transcript: %s", text)
+        return self._placeholder_image()
+
+    def _placeholder_image(self) -> QImage:
+        if self._placeholder is None:
+            image = QImage(QSize(20, 16), QImage.Format.Format_ARGB32_Premultiplied)
+            image.fill(Qt.GlobalColor.transparent)
+            painter = QPainter(image)
+            painter.setPen(self._view.theme.muted)
+            painter.drawRect(QRectF(0.5, 0.5, 19, 15))
+            painter.drawLine(QPointF(4, 12), QPointF(16, 4))
+            painter.end()
+            self._placeholder = image
+        return self._placeholder
+
+    def contextMenuEvent(self, event: QContextMenuEvent) -> None:
+        menu = self._view.context_menu(event.pos())
+        menu.exec(event.globalPos())
+        menu.deleteLater()
+
+    def paintEvent(self, event: QPaintEvent) -> None:
+        self._paint_backdrops()
+        super().paintEvent(event)
+
+    def _paint_backdrops(self) -> None:
+        """Panels behind the user's messages and code blocks, in visible blocks only."""
+        renderer = self._view.renderer
+        doc = self.document()
+        layout = doc.documentLayout()
+        viewport = self.viewport()
+        theme = self._view.theme
+        dx = self.horizontalScrollBar().value()
+        dy = self.verticalScrollBar().value()
+        first = self.cursorForPosition(QPoint(0, 0)).position()
+        last = self.cursorForPosition(QPoint(viewport.width(), viewport.height())).position()
+        margin = doc.documentMargin()
+        right = max(doc.textWidth(), float(viewport.width())) - margin + 6
+
+        painter = QPainter(viewport)
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        painter.setPen(Qt.PenStyle.NoPen)
+        painter.translate(-dx, -dy)
+        for region in renderer.regions_between(first, last):
+            if region.role is not Role.USER:
+                continue
+            top = layout.blockBoundingRect(doc.findBlock(region.start)).top()
+            bottom = layout.blockBoundingRect(doc.findBlock(region.end)).bottom()
+            panel = QRectF(margin - 8, top - 6, right - margin + 10, bottom - top + 12)
+            painter.setBrush(theme.user_background)
+            painter.drawRoundedRect(panel, 6, 6)
+
+        run: QRectF | None = None
+        block = doc.findBlock(first)
+        while block.isValid() and block.position() <= last:
+            block_format = block.blockFormat()
+            if block_format.hasProperty(CODE_LANGUAGE) or (
+                block_format.property(BLOCK_KIND) == BlockKind.CODE_LABEL
+            ):
+                rect = layout.blockBoundingRect(block)
+                left = rect.left() + block_format.indent() * doc.indentWidth()
+                left += block_format.leftMargin()
+                line = QRectF(left - 6, rect.top(), right - left, rect.height())
+                run = line if run is None else run.united(line)
+            elif run is not None:
+                self._paint_code_run(painter, run, theme.code_background)
+                run = None
+            block = block.next()
+        if run is not None:
+            self._paint_code_run(painter, run, theme.code_background)
+        painter.end()
+
+    @staticmethod
+    def _paint_code_run(painter: QPainter, rect: QRectF, color: QColor) -> None:
+        painter.setBrush(color)
+        painter.drawRoundedRect(rect.adjusted(0, 0, 0, 4), 5, 5)
+
+
+class ChatView(QWidget):
+    """The transcript of one chat; see the module docstring.
+
+    All text is Markdown. A streaming reply is fed with :meth:`show_live`
+    (authoritative snapshots: first attach and reattach) and
+    :meth:`append_text` (the per-frame coalesced deltas).
+    """
+
+    continue_requested = Signal(int)
+    retry_requested = Signal(int)
+    copied = Signal(str)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.browser = TranscriptBrowser(self)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.browser)
+        self.theme = Theme.for_palette(self.palette())
+        self.renderer = TranscriptDocument(self._make_document, self.theme, self.font())
+        self._following = True
+        self._auto_scrolling = False
+        self._set_document(self.renderer.document)
+
+        bar = self.browser.verticalScrollBar()
+        bar.rangeChanged.connect(self._on_scroll_range_changed)
+        bar.valueChanged.connect(self._on_scroll_value_changed)
+        self.browser.anchorClicked.connect(self._on_browser_anchor_clicked)
+        self.browser.highlighted.connect(self._on_browser_link_hovered)
+
+    # ------------------------------------------------------------- public API
+
+    @property
+    def blocked_resources(self) -> list[str]:
+        """URLs of images (or other resources) the view refused to load."""
+        return self.browser.blocked_resources
+
+    @property
+    def following(self) -> bool:
+        """True while the view sticks to the bottom as text arrives."""
+        return self._following
+
+    @property
+    def update_count(self) -> int:
+        """How many updates changed the document (loads, appends, state changes)."""
+        return self.renderer.stats.updates + self.renderer.stats.loads
+
+    @property
+    def render_stats(self) -> RenderStats:
+        return self.renderer.stats
+
+    def document(self) -> QTextDocument:
+        return self.renderer.document
+
+    def load_transcript(self, messages: Sequence[Message]) -> None:
+        """Show exactly these messages (replaces everything)."""
+        self.renderer.load(messages)
+        self._set_document(self.renderer.document)
+        self.scroll_to_bottom()
+
+    def add_message(self, message: Message) -> None:
+        if self.renderer.add(message):
+            self._after_update()
+
+    def remove_message(self, message_id: int) -> None:
+        if self.renderer.remove(message_id):
+            self._after_update()
+
+    def show_live(self, snapshot: StreamSnapshot) -> None:
+        """Apply the live state of a reply; it wins over what the view holds.
+
+        Text the view holds that extends the snapshot's (deltas that arrived
+        first) is kept: older text never replaces newer text.
+        """
+        region = self.renderer.region(snapshot.message_id)
+        if region is None:
+            self.add_message(
+                Message(
+                    id=snapshot.message_id,
+                    session_id=snapshot.session_id,
+                    role=Role.ASSISTANT,
+                    content=snapshot.text,
+                    status=snapshot.status,
+                    error=snapshot.error,
+                    reason=snapshot.reason,
+                )
+            )
+            return
+        if len(snapshot.text) < len(region.text) and region.text.startswith(snapshot.text):
+            log.debug("Ignored a stale snapshot of message %d", snapshot.message_id)
+            return
+        changed = self.renderer.set_text(snapshot.message_id, snapshot.text)
+        changed = (
+            self.renderer.set_state(
+                snapshot.message_id, snapshot.status, snapshot.error, snapshot.reason
+            )
+            or changed
+        )
+        if changed:
+            self._after_update()
+
+    def append_text(self, message_id: int, text: str) -> None:
+        """Append one frame's coalesced delta to a message."""
+        if self.renderer.append(message_id, text):
+            self._after_update()
+        elif self.renderer.region(message_id) is None:
+            log.debug("Text for message %d, which this view does not show", message_id)
+
+    def set_message_state(
+        self,
+        message_id: int,
+        status: MessageStatus,
+        error: str | None = None,
+        reason: str | None = None,
+    ) -> None:
+        if self.renderer.set_state(message_id, status, error, reason):
+            self._after_update()
+
+    def message_text(self, message_id: int) -> str:
+        """The raw Markdown the view holds for a message ("" if not shown)."""
+        region = self.renderer.region(message_id)
+        return region.text if region is not None else ""
+
+    def message_ids(self) -> list[int]:
+        return self.renderer.message_ids()
+
+    def scroll_to_bottom(self) -> None:
+        """Jump to the end and follow new text from now on."""
+        doc = self.renderer.document
+        # Lay out to the end now, so "the bottom" is the real one.
+        doc.documentLayout().blockBoundingRect(doc.lastBlock())
+        self._following = True
+        bar = self.browser.verticalScrollBar()
+        self._scroll_to(bar.maximum())
+
+    def confirm_open_url(self, url: QUrl) -> bool:
+        """Ask before opening a link; shows the full URL. Tests replace this."""
+        shown = url.toString()
+        encoded = url.toString(QUrl.ComponentFormattingOption.FullyEncoded)
+        detail = shown if encoded == shown else f"{shown}\n\n({encoded})"
+        answer = QMessageBox.question(
+            self,
+            "Open link?",
+            f"Open this link in your browser?\n\n{detail}",
+            QMessageBox.StandardButton.Open | QMessageBox.StandardButton.Cancel,
+            QMessageBox.StandardButton.Cancel,
+        )
+        return answer == QMessageBox.StandardButton.Open
+
+    def copy_message(self, message_id: int) -> None:
+        region = self.renderer.region(message_id)
+        if region is None:
+            return
+        QGuiApplication.clipboard().setText(region.text)
+        self.copied.emit("Copied the message")
+
+    def copy_code(self, message_id: int, index: int) -> None:
+        code = self.renderer.code_text(message_id, index)
+        if code is None:
+            log.debug("No code block %d in message %d", index, message_id)
+            return
+        QGuiApplication.clipboard().setText(code)
+        self.copied.emit("Copied the code block")
+
+    def copy_selection(self) -> None:
+        selection = self.browser.textCursor().selection()
+        if selection.isEmpty():
+            return
+        QGuiApplication.clipboard().setText(selection.toPlainText())
+        self.copied.emit("Copied the selection")
+
+    def message_at(self, pos: QPoint) -> int | None:
+        """The id of the message under a point of the viewport, if any."""
+        position = self.browser.cursorForPosition(pos).position()
+        region = self.renderer.region_at(position)
+        return region.message_id if region is not None else None
+
+    def context_menu(self, pos: QPoint) -> QMenu:
+        """The context menu for a point of the viewport (the caller shows it)."""
+        menu = QMenu(self)
+        message_id = self.message_at(pos)
+        copy_message = menu.addAction("Copy message")
+        copy_message.setEnabled(message_id is not None)
+        if message_id is not None:
+            copy_message.triggered.connect(lambda: self.copy_message(message_id))
+        copy_selection = menu.addAction("Copy selection")
+        copy_selection.setEnabled(self.browser.textCursor().hasSelection())
+        copy_selection.triggered.connect(self.copy_selection)
+        menu.addSeparator()
+        select_all = menu.addAction("Select all")
+        select_all.triggered.connect(self.browser.selectAll)
+        return menu
+
+    # ---------------------------------------------------------------- events
+
+    def changeEvent(self, event: QEvent) -> None:
+        super().changeEvent(event)
+        if event.type() in (QEvent.Type.PaletteChange, QEvent.Type.FontChange):
+            theme = Theme.for_palette(self.palette())
+            if theme != self.theme or event.type() == QEvent.Type.FontChange:
+                self.theme = theme
+                self.browser._placeholder = None
+                following = self._following
+                self.renderer.set_theme(theme, self.font())
+                self._set_document(self.renderer.document)
+                if following:
+                    self.scroll_to_bottom()
+
+    def _on_browser_anchor_clicked(self, url: QUrl) -> None:
+        scheme = url.scheme().lower()
+        if scheme == ACTION_SCHEME:
+            self._run_action(url)
+        elif scheme in OPENABLE_SCHEMES:
+            if self.confirm_open_url(url):
+                QDesktopServices.openUrl(url)
+        else:
+            log.debug("Ignored a click on a %r link: %s", scheme, url.toString())
+
+    def _on_browser_link_hovered(self, url: QUrl) -> None:
+        scheme = url.scheme().lower()
+        self.browser.setToolTip(url.toString() if scheme in OPENABLE_SCHEMES else "")
+
+    def _run_action(self, url: QUrl) -> None:
+        action, _, rest = url.path().partition("/")
+        parts = rest.split("/")
+        try:
+            numbers = [int(part) for part in parts]
+        except ValueError:
+            log.debug("Malformed action link: %s", url.toString())
+            return
+        message_id = numbers[0]
+        if action == "copy":
+            self.copy_message(message_id)
+        elif action == "copy-code" and len(numbers) == 2:
+            self.copy_code(message_id, numbers[1])
+        elif action == "continue":
+            self.continue_requested.emit(message_id)
+        elif action == "retry":
+            self.retry_requested.emit(message_id)
+        else:
+            log.debug("Unknown action link: %s", url.toString())
+
+    # ----------------------------------------------------------- following
+
+    def _on_scroll_value_changed(self, value: int) -> None:
+        if self._auto_scrolling:
+            return
+        bar = self.browser.verticalScrollBar()
+        self._following = value >= bar.maximum() - FOLLOW_SLACK_PX
+
+    def _on_scroll_range_changed(self, _minimum: int, maximum: int) -> None:
+        if self._following:
+            self._scroll_to(maximum)
+
+    def _scroll_to(self, value: int) -> None:
+        self._auto_scrolling = True
+        try:
+            self.browser.verticalScrollBar().setValue(value)
+        finally:
+            self._auto_scrolling = False
+
+    def _after_update(self) -> None:
+        if self._following:
+            self._scroll_to(self.browser.verticalScrollBar().maximum())
+
+    # --------------------------------------------------------------- helpers
+
+    def _make_document(self) -> QTextDocument:
+        # Parented to the browser: images then resolve through its loadResource.
+        return QTextDocument(self.browser)
+
+    def _set_document(self, document: QTextDocument) -> None:
+        old = self.browser.document()
+        if old is document:
+            return
+        # Documents this view made are deleted here; the browser's own first
+        # document is deleted by Qt when replaced.
+        ours = old is not None and old.parent() is self.browser
+        self._auto_scrolling = True
+        try:
+            self.browser.setDocument(document)
+        finally:
+            self._auto_scrolling = False
+        if ours:
+            old.deleteLater()

@@ -1,0 +1,444 @@
+"""The main window: sidebar of chats, tabs of open chats, shortcuts, the demo hint.
+
+The window decides which chat is *visible* (current tab of a shown, active,
+unminimised window); notifications and unread marks ask it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from PySide6.QtCore import QEvent, Qt, Signal
+from PySide6.QtGui import QAction, QCloseEvent, QKeySequence, QShortcut
+from PySide6.QtWidgets import (
+    QHBoxLayout,
+    QInputDialog,
+    QLabel,
+    QMainWindow,
+    QMessageBox,
+    QPushButton,
+    QSplitter,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from desktop import APP_NAME
+from desktop.core.models import Session
+from desktop.streaming.chat import ChatActionError, ChatService
+from desktop.streaming.settings import SettingsService
+from desktop.ui.chat_tab import ChatTab
+from desktop.ui.icons import app_icon
+from desktop.ui.model_picker import ModelPickerDialog
+from desktop.ui.settings_dialog import SettingsDialog
+from desktop.ui.sidebar import Sidebar
+
+log = logging.getLogger("sidestream.ui")
+
+UNREAD_MARK = "● "
+
+
+class MainWindow(QMainWindow):
+    """Sidebar + tabs; the one window of the app."""
+
+    quit_requested = Signal()
+    close_requested = Signal()  # the window's close button: the app decides (tray or quit)
+    visibility_changed = Signal()  # which chat is visible may have changed
+
+    def __init__(
+        self,
+        chat: ChatService,
+        settings: SettingsService,
+        *,
+        demo_only: bool = False,
+        parent: QWidget | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self._chat = chat
+        self._settings = settings
+        self._tabs_by_session: dict[int, ChatTab] = {}
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._unread: set[int] = set()
+        self.allow_close = False  # set by the app when it really quits
+
+        self.setWindowIcon(app_icon())
+        self.resize(1180, 780)
+        self.sidebar = Sidebar(self)
+        self.tabs = QTabWidget(self)
+        self.tabs.setTabsClosable(True)
+        self.tabs.setMovable(True)
+        self.tabs.setDocumentMode(True)
+        self._empty = QLabel(
+            "No chat open.\nPress Ctrl+N to start one, or pick a chat on the left.", self
+        )
+        self._empty.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self._empty.setEnabled(False)
+
+        self._hint = self._build_demo_hint() if demo_only else None
+        right = QWidget(self)
+        right_layout = QVBoxLayout(right)
+        right_layout.setContentsMargins(0, 0, 0, 0)
+        right_layout.setSpacing(0)
+        if self._hint is not None:
+            right_layout.addWidget(self._hint)
+        right_layout.addWidget(self.tabs, 1)
+        right_layout.addWidget(self._empty, 1)
+
+        splitter = QSplitter(self)
+        splitter.addWidget(self.sidebar)
+        splitter.addWidget(right)
+        splitter.setStretchFactor(1, 1)
+        splitter.setSizes([260, 920])
+        self.setCentralWidget(splitter)
+        self._build_menus()
+        self._build_shortcuts()
+        self._connect_signals()
+        self.sidebar.model.set_chats(chat.chats())
+        for session_id in chat.manager.live_sessions():
+            self.sidebar.model.set_streaming(session_id, True)
+        for session in chat.chats():
+            if session.unread:
+                self._unread.add(session.id)
+                self.sidebar.model.set_unread(session.id, True)
+        self._update_empty_state()
+        self._update_title()
+
+    # ------------------------------------------------------------------ build
+    def _build_demo_hint(self) -> QWidget:
+        hint = QWidget(self)
+        hint.setObjectName("demoHint")
+        layout = QHBoxLayout(hint)
+        layout.setContentsMargins(12, 6, 12, 6)
+        label = QLabel(
+            "You are on the built-in <b>demo provider</b>: replies are scripted. "
+            "Add OpenAI, Anthropic, Ollama or any OpenAI-compatible server "
+            "to chat with a real model.",
+            hint,
+        )
+        label.setWordWrap(True)
+        button = QPushButton("Add a provider…", hint)
+        button.clicked.connect(self.open_settings)
+        layout.addWidget(label, 1)
+        layout.addWidget(button)
+        hint.setAutoFillBackground(True)
+        hint.setStyleSheet("#demoHint { background: palette(alternate-base); }")
+        return hint
+
+    def _build_menus(self) -> None:
+        bar = self.menuBar()
+        file_menu = bar.addMenu("&File")
+        self.action_new = self._action(file_menu, "&New chat", "Ctrl+N", self.new_chat)
+        self._action(file_menu, "&Settings…", "Ctrl+,", self.open_settings)
+        file_menu.addSeparator()
+        self.action_quit = self._action(file_menu, "&Quit", "Ctrl+Q", self.quit_requested.emit)
+        chat_menu = bar.addMenu("&Chat")
+        self._action(chat_menu, "&Stop reply", None, self.stop_current)
+        self._action(chat_menu, "&Rename…", "F2", self._rename_current)
+        self._action(chat_menu, "Change &model…", None, self._change_model_current)
+        self.action_mute = self._action(chat_menu, "&Mute notifications", None, self._toggle_mute)
+        self.action_mute.setCheckable(True)
+        chat_menu.addSeparator()
+        self._action(chat_menu, "&Close tab", "Ctrl+W", self.close_current_tab)
+        self._action(chat_menu, "&Delete chat…", None, self._delete_current)
+
+    def _action(self, menu: Any, text: str, shortcut: str | None, slot: Any) -> QAction:
+        action = QAction(text, self)
+        if shortcut:
+            action.setShortcut(QKeySequence(shortcut))
+        action.triggered.connect(slot)
+        menu.addAction(action)
+        return action
+
+    def _build_shortcuts(self) -> None:
+        pairs = [
+            ("Ctrl+T", self.new_chat),
+            ("Ctrl+Tab", lambda: self._cycle_tab(1)),
+            ("Ctrl+PgDown", lambda: self._cycle_tab(1)),
+            ("Ctrl+Shift+Tab", lambda: self._cycle_tab(-1)),
+            ("Ctrl+Backtab", lambda: self._cycle_tab(-1)),
+            ("Ctrl+PgUp", lambda: self._cycle_tab(-1)),
+            ("Ctrl+F", self.sidebar.focus_search),
+            ("Esc", self.stop_current),
+        ]
+        for keys, slot in pairs:
+            shortcut = QShortcut(QKeySequence(keys), self)
+            shortcut.setContext(Qt.ShortcutContext.WindowShortcut)
+            shortcut.activated.connect(slot)
+
+    def _connect_signals(self) -> None:
+        self.tabs.currentChanged.connect(self._on_tabs_current_changed)
+        self.tabs.tabCloseRequested.connect(self._on_tabs_close_requested)
+        self.sidebar.chat_activated.connect(self.open_chat)
+        self.sidebar.new_chat_requested.connect(self.new_chat)
+        self.sidebar.rename_requested.connect(self.rename_chat)
+        self.sidebar.delete_requested.connect(self.delete_chat)
+        self.sidebar.mute_toggled.connect(self.set_muted)
+        self._chat.manager.add_lifecycle_listener(self._on_manager_lifecycle)
+
+    # ----------------------------------------------------------------- queries
+    def current_tab(self) -> ChatTab | None:
+        widget = self.tabs.currentWidget()
+        return widget if isinstance(widget, ChatTab) else None
+
+    def tab_for(self, session_id: int) -> ChatTab | None:
+        return self._tabs_by_session.get(session_id)
+
+    def open_tabs(self) -> list[ChatTab]:
+        tabs = [self.tabs.widget(i) for i in range(self.tabs.count())]
+        return [t for t in tabs if isinstance(t, ChatTab)]
+
+    def visible_session(self) -> int | None:
+        """The chat the user is looking at now, or None if none is."""
+        if not self.isVisible() or self.isMinimized() or not self.isActiveWindow():
+            return None
+        tab = self.current_tab()
+        return tab.session_id if tab else None
+
+    def is_unread(self, session_id: int) -> bool:
+        return session_id in self._unread
+
+    def unread_count(self) -> int:
+        return len(self._unread)
+
+    # ----------------------------------------------------------------- actions
+    def new_chat(self) -> ChatTab | None:
+        try:
+            session = self._chat.create_chat()
+        except Exception as exc:
+            self.show_error(f"Could not create a chat: {exc}")
+            return None
+        self.sidebar.model.upsert(session)
+        return self.open_chat(session.id)
+
+    def open_chat(self, session_id: int) -> ChatTab | None:
+        tab = self._tabs_by_session.get(session_id)
+        if tab is None:
+            session = self._chat.chat(session_id)
+            if session is None:
+                self.show_error("This chat no longer exists.")
+                return None
+            tab = ChatTab(self._chat, session, self.tabs)
+            tab.error_raised.connect(self.show_error)
+            tab.streaming_changed.connect(self._on_tab_streaming_changed)
+            tab.model_change_requested.connect(self.change_model)
+            self._tabs_by_session[session_id] = tab
+            index = self.tabs.addTab(tab, self._tab_text(session))
+            self.tabs.setTabToolTip(index, session.title)
+        self.tabs.setCurrentWidget(tab)
+        self._update_empty_state()
+        tab.composer.focus_input()
+        return tab
+
+    def close_current_tab(self) -> None:
+        index = self.tabs.currentIndex()
+        if index >= 0:
+            self._on_tabs_close_requested(index)
+
+    def stop_current(self) -> None:
+        tab = self.current_tab()
+        if tab is not None:
+            tab.stop()
+
+    def rename_chat(self, session_id: int) -> None:
+        session = self._chat.chat(session_id)
+        if session is None:
+            return
+        title, ok = QInputDialog.getText(self, "Rename chat", "Title:", text=session.title)
+        if not ok:
+            return
+        try:
+            self._chat.rename_chat(session_id, title)
+        except ChatActionError as exc:
+            self.show_error(str(exc))
+            return
+        self.refresh_chat(session_id)
+
+    def delete_chat(self, session_id: int) -> None:
+        session = self._chat.chat(session_id)
+        if session is None:
+            return
+        live = self._chat.manager.is_live(session_id)
+        text = f"Delete “{session.title}” and all its messages? This cannot be undone."
+        if live:
+            text += "\n\nIts reply is still streaming and will be stopped."
+        answer = QMessageBox.question(self, "Delete chat", text)
+        if answer != QMessageBox.StandardButton.Yes:
+            return
+        self._spawn(self._delete(session_id))
+
+    async def _delete(self, session_id: int) -> None:
+        tab = self._tabs_by_session.get(session_id)
+        if tab is not None:
+            self._remove_tab(tab)
+        await self._chat.delete_chat(session_id)
+        self._unread.discard(session_id)
+        self.sidebar.model.remove(session_id)
+
+    def set_muted(self, session_id: int, muted: bool) -> None:
+        self._chat.set_muted(session_id, muted)
+        self.sidebar.model.set_muted(session_id, muted)
+        self._update_mute_action()
+
+    def change_model(self, session_id: int) -> None:
+        session = self._chat.chat(session_id)
+        if session is None:
+            return
+        dialog = ModelPickerDialog(self._settings, session, self)
+        if dialog.exec():
+            provider_id, model = dialog.choice()
+            self._chat.set_chat_model(session_id, provider_id, model)
+            self.refresh_chat(session_id)
+
+    def open_settings(self) -> None:
+        dialog = SettingsDialog(self._settings, self)
+        dialog.exec()
+        for tab in self.open_tabs():
+            tab.refresh_header()
+        if self._hint is not None and not all(p.is_demo for p in self._settings.providers()):
+            self._hint.hide()
+
+    def refresh_chat(self, session_id: int) -> None:
+        session = self._chat.chat(session_id)
+        if session is None:
+            return
+        self.sidebar.model.upsert(session)
+        tab = self._tabs_by_session.get(session_id)
+        if tab is not None:
+            tab.set_session(session)
+            index = self.tabs.indexOf(tab)
+            self.tabs.setTabText(index, self._tab_text(session))
+            self.tabs.setTabToolTip(index, session.title)
+        self._update_title()
+
+    def mark_unread(self, session_id: int, unread: bool) -> None:
+        """A reply finished unseen (True) or the chat was viewed (False)."""
+        if unread == (session_id in self._unread):
+            return
+        if unread:
+            self._unread.add(session_id)
+        else:
+            self._unread.discard(session_id)
+        self._chat.set_unread(session_id, unread)
+        self.sidebar.model.set_unread(session_id, unread)
+        tab = self._tabs_by_session.get(session_id)
+        session = self._chat.chat(session_id)
+        if tab is not None and session is not None:
+            self.tabs.setTabText(self.tabs.indexOf(tab), self._tab_text(session))
+        self.visibility_changed.emit()
+
+    def show_error(self, text: str) -> None:
+        log.warning("shown to the user: %s", text)
+        self.statusBar().showMessage(text, 10_000)
+
+    def show_and_raise(self, session_id: int | None = None) -> None:
+        """Bring the window to the front, on a chat if given (a notification click)."""
+        if session_id is not None:
+            self.open_chat(session_id)
+        if self.isMinimized():
+            self.showNormal()
+        self.show()
+        self.raise_()
+        self.activateWindow()
+        self._on_visibility_maybe_changed()
+
+    # ------------------------------------------------------------------- slots
+    def _on_tabs_current_changed(self, index: int) -> None:
+        current = self.current_tab()
+        for tab in self.open_tabs():
+            if tab is not current:
+                tab.deactivate()
+        if current is not None:
+            current.activate()
+        self._update_title()
+        self._update_mute_action()
+        self._on_visibility_maybe_changed()
+
+    def _on_tabs_close_requested(self, index: int) -> None:
+        tab = self.tabs.widget(index)
+        if isinstance(tab, ChatTab):
+            self._remove_tab(tab)
+
+    def _on_tab_streaming_changed(self, session_id: int, live: bool) -> None:
+        self.sidebar.model.set_streaming(session_id, live)
+
+    def _on_manager_lifecycle(self, session_id: int, live: bool) -> None:
+        self.sidebar.model.set_streaming(session_id, live)
+        session = self._chat.chat(session_id)
+        if session is not None:
+            self.sidebar.model.upsert(session)
+
+    # --------------------------------------------------------------- internals
+    def _remove_tab(self, tab: ChatTab) -> None:
+        tab.close_tab()  # detaches; the reply goes on
+        self._tabs_by_session.pop(tab.session_id, None)
+        self.tabs.removeTab(self.tabs.indexOf(tab))
+        tab.deleteLater()
+        self._update_empty_state()
+
+    def _cycle_tab(self, step: int) -> None:
+        count = self.tabs.count()
+        if count > 1:
+            self.tabs.setCurrentIndex((self.tabs.currentIndex() + step) % count)
+
+    def _rename_current(self) -> None:
+        if (tab := self.current_tab()) is not None:
+            self.rename_chat(tab.session_id)
+
+    def _delete_current(self) -> None:
+        if (tab := self.current_tab()) is not None:
+            self.delete_chat(tab.session_id)
+
+    def _change_model_current(self) -> None:
+        if (tab := self.current_tab()) is not None:
+            self.change_model(tab.session_id)
+
+    def _toggle_mute(self, checked: bool) -> None:
+        if (tab := self.current_tab()) is not None:
+            self.set_muted(tab.session_id, checked)
+
+    def _update_mute_action(self) -> None:
+        tab = self.current_tab()
+        session = self._chat.chat(tab.session_id) if tab else None
+        self.action_mute.setEnabled(session is not None)
+        self.action_mute.setChecked(bool(session and session.muted))
+
+    def _update_empty_state(self) -> None:
+        has_tabs = self.tabs.count() > 0
+        self.tabs.setVisible(has_tabs)
+        self._empty.setVisible(not has_tabs)
+        if not has_tabs:
+            self._update_title()
+
+    def _update_title(self) -> None:
+        tab = self.current_tab()
+        session: Session | None = self._chat.chat(tab.session_id) if tab else None
+        self.setWindowTitle(f"{APP_NAME} — {session.title}" if session else APP_NAME)
+
+    def _tab_text(self, session: Session) -> str:
+        title = session.title if len(session.title) <= 28 else session.title[:27] + "…"
+        return (UNREAD_MARK if session.id in self._unread else "") + title
+
+    def _on_visibility_maybe_changed(self) -> None:
+        visible = self.visible_session()
+        if visible is not None and visible in self._unread:
+            self.mark_unread(visible, False)
+        self.visibility_changed.emit()
+
+    def changeEvent(self, event: QEvent) -> None:
+        super().changeEvent(event)
+        if event.type() in (QEvent.Type.ActivationChange, QEvent.Type.WindowStateChange):
+            self._on_visibility_maybe_changed()
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        if self.allow_close:
+            event.accept()
+            return
+        event.ignore()
+        self.close_requested.emit()
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)

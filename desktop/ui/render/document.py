@@ -1,0 +1,937 @@
+"""The transcript of one chat as one QTextDocument, updated incrementally.
+
+Every message owns a contiguous *region* of the document::
+
+    header      "Assistant · model   Copy"             (one block)
+    done        finished Markdown blocks, rendered once (0..n blocks)
+    tail        the open tail, re-rendered per update   (0..n blocks)
+    status      "streaming…" / "Stopped · Continue · Retry" (0..1 block)
+
+and the renderer keeps, per region, its start position and the length of
+each part in document positions. Parts other than the header carry their
+leading paragraph separator, so a part is added or dropped by inserting or
+removing exactly its characters, and everything after a changed region moves
+by the same known delta (no scanning).
+
+Costs (see DESIGN.md, "Costs measured on these machines"):
+
+- ``load`` builds one Markdown text for the whole transcript (one sentinel
+  paragraph per header), imports it once into a fresh document that has no
+  layout yet, and patches headers and status lines in place; the view lays it
+  out once when it is shown. If the sentinels come back mangled (Markdown a
+  message left open swallowed one) it falls back to per-message rendering.
+- While a reply streams, :class:`~desktop.ui.render.blocks.BlockSplitter`
+  splits its text into finished blocks and the open tail. Finished blocks are
+  imported once and inserted after the region's done part; the tail is removed
+  and imported again. An update therefore costs O(new text + tail), never
+  O(reply). A tail longer than ``TAIL_MARKDOWN_LIMIT`` (a long code block
+  still open) switches to appending plain text and is imported as Markdown
+  again only when its fence opens or closes, or when the reply ends.
+- Markdown is imported into a scratch document and inserted as a fragment
+  that starts with a paragraph separator, which keeps the first block's
+  format (heading, code language) intact.
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+import secrets
+from bisect import bisect_right
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+from PySide6.QtGui import (
+    QColor,
+    QFont,
+    QPalette,
+    QTextBlock,
+    QTextBlockFormat,
+    QTextCharFormat,
+    QTextCursor,
+    QTextDocument,
+    QTextDocumentFragment,
+    QTextFormat,
+)
+
+from desktop.core.models import Message
+from desktop.core.states import InterruptReason, MessageStatus, Role
+from desktop.ui.render.blocks import BlockSplitter, Fence, close_open_fence
+from desktop.ui.render.highlight import CodeHighlighter, SyntaxTheme
+
+log = logging.getLogger("sidestream.ui")
+
+MARKDOWN_FEATURES = (
+    QTextDocument.MarkdownFeature.MarkdownDialectGitHub
+    | QTextDocument.MarkdownFeature.MarkdownNoHTML
+)
+
+ACTION_SCHEME = "sidestream"
+TAIL_MARKDOWN_LIMIT = 4000
+DOCUMENT_MARGIN = 14.0
+HEADER_GAP = 20.0
+
+_P = QTextFormat.Property
+CODE_LANGUAGE = _P.BlockCodeLanguage
+CODE_FENCE = _P.BlockCodeFence
+BLOCK_KIND = _P.UserProperty.value + 1
+BLOCK_MESSAGE = _P.UserProperty.value + 2
+
+_KEEP = QTextCursor.MoveMode.KeepAnchor
+
+
+class BlockKind(enum.IntEnum):
+    """What the renderer put in a block (the ``BLOCK_KIND`` property)."""
+
+    HEADER = 1
+    STATUS = 2
+    CODE_LABEL = 3
+
+
+def action_url(action: str, message_id: int, index: int | None = None) -> str:
+    """The anchor of a view action: ``sidestream:copy/12``, ``sidestream:copy-code/12/0``."""
+    url = f"{ACTION_SCHEME}:{action}/{message_id}"
+    return url if index is None else f"{url}/{index}"
+
+
+@dataclass(frozen=True, slots=True)
+class StatusLine:
+    """What the status line under a message says, and the actions it offers."""
+
+    text: str = ""
+    tone: str = "muted"  # "muted" | "live" | "error"
+    actions: tuple[tuple[str, str], ...] = ()  # (label, href)
+
+    @property
+    def is_empty(self) -> bool:
+        return not self.text and not self.actions
+
+
+def status_line(
+    message_id: int,
+    role: Role,
+    status: MessageStatus,
+    error: str | None,
+    reason: str | None,
+    *,
+    last_assistant: bool,
+) -> StatusLine:
+    """The status line for a message in this state (pure)."""
+    if role is not Role.ASSISTANT:
+        if status is MessageStatus.FAILED:
+            return StatusLine(f"Failed: {error}" if error else "Failed.", "error")
+        return StatusLine()
+    actions: list[tuple[str, str]] = []
+    if last_assistant and status.is_terminal:
+        if status.can_continue:
+            actions.append(("Continue", action_url("continue", message_id)))
+        actions.append(("Retry", action_url("retry", message_id)))
+    if status is MessageStatus.PENDING:
+        return StatusLine("waiting for the model…", "live")
+    if status is MessageStatus.STREAMING:
+        return StatusLine("streaming…", "live")
+    if status is MessageStatus.RESUMING:
+        return StatusLine("resuming…", "live")
+    if status is MessageStatus.STOPPED:
+        return StatusLine("Stopped.", "muted", tuple(actions))
+    if status is MessageStatus.FAILED:
+        return StatusLine(f"Failed: {error}" if error else "Failed.", "error", tuple(actions))
+    if status is MessageStatus.INTERRUPTED:
+        return StatusLine(f"Interrupted. {human_reason(reason)}".rstrip(), "error", tuple(actions))
+    return StatusLine("", "muted", tuple(actions))
+
+
+def human_reason(reason: str | None) -> str:
+    """The sentence for an interruption reason (its raw text if unknown)."""
+    if not reason:
+        return ""
+    try:
+        return InterruptReason(reason).human
+    except ValueError:
+        return reason
+
+
+def _mix(a: QColor, b: QColor, t: float) -> QColor:
+    return QColor.fromRgbF(
+        a.redF() + (b.redF() - a.redF()) * t,
+        a.greenF() + (b.greenF() - a.greenF()) * t,
+        a.blueF() + (b.blueF() - a.blueF()) * t,
+    )
+
+
+@dataclass(frozen=True)
+class Theme:
+    """Colours derived from a palette, so light and dark palettes both read well."""
+
+    text: QColor
+    muted: QColor
+    accent: QColor
+    link: QColor
+    error: QColor
+    code_background: QColor
+    code_label: QColor
+    user_background: QColor
+    dark: bool
+    syntax: SyntaxTheme
+
+    @classmethod
+    def for_palette(cls, palette: QPalette) -> Theme:
+        role = QPalette.ColorRole
+        base = palette.color(role.Base)
+        text = palette.color(role.Text)
+        dark = base.lightness() < 128
+        accent = palette.color(role.Highlight)
+        link = palette.color(role.Link)
+        if dark and link.lightness() < 110:
+            link = _mix(link, QColor("white"), 0.45)
+        if dark and accent.lightness() < 110:
+            accent = _mix(accent, QColor("white"), 0.35)
+        return cls(
+            text=text,
+            muted=_mix(text, base, 0.42),
+            accent=accent,
+            link=link,
+            error=_mix(QColor("#ef5350" if dark else "#c62828"), text, 0.15),
+            code_background=_mix(base, text, 0.09 if dark else 0.05),
+            code_label=_mix(text, base, 0.5),
+            user_background=_mix(base, accent, 0.10 if dark else 0.06),
+            dark=dark,
+            syntax=SyntaxTheme.for_palette(palette),
+        )
+
+
+@dataclass
+class RenderStats:
+    """Counters the tests and the benchmark read."""
+
+    updates: int = 0  # public calls that changed the document
+    markdown_imports: int = 0  # Markdown fragments imported
+    markdown_chars: int = 0  # characters of Markdown imported
+    plain_appends: int = 0  # tail updates done by appending plain text
+    body_rebuilds: int = 0  # message bodies re-rendered from scratch
+    loads: int = 0
+    bulk_fallbacks: int = 0
+
+
+@dataclass(eq=False)
+class Region:
+    """One message's part of the document (positions in document units)."""
+
+    message_id: int
+    session_id: int
+    role: Role
+    text: str
+    status: MessageStatus
+    error: str | None = None
+    reason: str | None = None
+    model: str | None = None
+    start: int = 0
+    header_chars: int = 0
+    done_chars: int = 0
+    tail_chars: int = 0
+    status_chars: int = 0
+    code_blocks: int = 0  # code blocks labelled in the done part
+    splitter: BlockSplitter | None = None  # None: the body was rendered whole
+    tail_plain: bool = False
+    tail_fence: Fence | None = None
+    status_shown: StatusLine = field(default_factory=StatusLine)
+
+    @classmethod
+    def from_message(cls, message: Message) -> Region:
+        return cls(
+            message_id=message.id,
+            session_id=message.session_id,
+            role=message.role,
+            text=message.content,
+            status=message.status,
+            error=message.error,
+            reason=message.reason,
+            model=message.model,
+        )
+
+    @property
+    def length(self) -> int:
+        return self.header_chars + self.done_chars + self.tail_chars + self.status_chars
+
+    @property
+    def end(self) -> int:
+        """Position just after the region's last character."""
+        return self.start + self.length
+
+    @property
+    def body_start(self) -> int:
+        return self.start + self.header_chars
+
+    @property
+    def done_end(self) -> int:
+        return self.body_start + self.done_chars
+
+    @property
+    def tail_end(self) -> int:
+        return self.done_end + self.tail_chars
+
+
+class TranscriptDocument:
+    """Owns the transcript's QTextDocument and keeps it in step with the messages.
+
+    ``make_document`` creates an empty QTextDocument parented to the view, so
+    that images resolve through the view's ``loadResource`` (which blocks
+    them). A fresh document is made on every :meth:`load`; read
+    :attr:`document` afterwards.
+    """
+
+    def __init__(
+        self, make_document: Callable[[], QTextDocument], theme: Theme, font: QFont
+    ) -> None:
+        self._make_document = make_document
+        self._theme = theme
+        self._font = font
+        self._scratch = make_document()
+        self._scratch.setUndoRedoEnabled(False)
+        self._regions: list[Region] = []
+        self._by_id: dict[int, Region] = {}
+        self.stats = RenderStats()
+        self.highlighter: CodeHighlighter
+        self.document = self._new_document()
+
+    # ----------------------------------------------------------------- queries
+
+    def message_ids(self) -> list[int]:
+        return [region.message_id for region in self._regions]
+
+    def region(self, message_id: int) -> Region | None:
+        return self._by_id.get(message_id)
+
+    def regions(self) -> Sequence[Region]:
+        return self._regions
+
+    def region_at(self, position: int) -> Region | None:
+        """The region containing a document position."""
+        index = bisect_right(self._regions, position, key=lambda r: r.start) - 1
+        if index < 0:
+            return None
+        region = self._regions[index]
+        return region if position <= region.end else None
+
+    def regions_between(self, first: int, last: int) -> list[Region]:
+        """Regions that overlap positions ``first..last``."""
+        index = max(0, bisect_right(self._regions, first, key=lambda r: r.start) - 1)
+        found: list[Region] = []
+        for region in self._regions[index:]:
+            if region.start > last:
+                break
+            if region.end >= first:
+                found.append(region)
+        return found
+
+    def code_text(self, message_id: int, index: int) -> str | None:
+        """The text of the ``index``-th code block of a message, as rendered."""
+        region = self._by_id.get(message_id)
+        if region is None:
+            return None
+        seen = -1
+        block = self.document.findBlock(region.body_start + 1)
+        end = region.tail_end
+        while block.isValid() and block.position() < end:
+            if block.blockFormat().property(BLOCK_KIND) == BlockKind.CODE_LABEL:
+                seen += 1
+                if seen == index:
+                    lines: list[str] = []
+                    block = block.next()
+                    while block.isValid() and block.blockFormat().hasProperty(CODE_LANGUAGE):
+                        lines.append(block.text())
+                        block = block.next()
+                    return "\n".join(lines)
+            block = block.next()
+        return None
+
+    # ----------------------------------------------------------------- updates
+
+    def set_theme(self, theme: Theme, font: QFont) -> None:
+        """Re-render everything with new colours (after a palette change)."""
+        self._theme = theme
+        self._font = font
+        self.load([self._message_of(region) for region in self._regions])
+
+    def load(self, messages: Sequence[Message]) -> None:
+        """Replace the whole transcript; builds a new :attr:`document`."""
+        seen: set[int] = set()
+        regions: list[Region] = []
+        for message in messages:
+            if message.id in seen:
+                log.warning(
+                    "Message %d appears twice in a transcript; keeping the first", message.id
+                )
+                continue
+            seen.add(message.id)
+            regions.append(Region.from_message(message))
+        self.stats.loads += 1
+        self.document = self._new_document()
+        self._regions = regions
+        self._by_id = {region.message_id: region for region in regions}
+        if not regions:
+            return
+        if self._fill_bulk(regions):
+            with self._edit_block(count=False):
+                for region in regions:
+                    if region.status.is_live:
+                        self._rebuild_body(region, region.text)
+            return
+        self.stats.bulk_fallbacks += 1
+        log.debug("Transcript sentinels did not survive import; rendering message by message")
+        self.document = self._new_document()
+        with self._edit_block(count=False):
+            for region in regions:
+                self._append_region(region, streaming_body=False)
+
+    def add(self, message: Message) -> bool:
+        """Append a message; an id already shown is updated instead."""
+        region = self._by_id.get(message.id)
+        if region is not None:
+            changed = self.set_text(message.id, message.content)
+            region.model = message.model or region.model
+            return (
+                self.set_state(message.id, message.status, message.error, message.reason) or changed
+            )
+        region = Region.from_message(message)
+        previous_last = self._last_assistant()
+        with self._edit_block():
+            self._regions.append(region)
+            self._by_id[region.message_id] = region
+            self._append_region(region, streaming_body=True)
+            if region.role is Role.ASSISTANT and previous_last is not None:
+                self._refresh_status(previous_last)
+        return True
+
+    def remove(self, message_id: int) -> bool:
+        region = self._by_id.pop(message_id, None)
+        if region is None:
+            return False
+        index = self._index(region)
+        was_last_assistant = region is self._last_assistant()
+        with self._edit_block():
+            doc_end = self.document.characterCount() - 1
+            if len(self._regions) == 1:
+                start, length = 0, doc_end
+            elif index == 0:
+                start, length = 0, self._regions[1].start
+            else:
+                start, length = region.start - 1, region.length + 1
+            self._replace(start, length, None)
+            del self._regions[index]
+            for later in self._regions[index:]:
+                later.start -= length
+            if not self._regions:
+                cursor = QTextCursor(self.document)
+                cursor.setBlockFormat(QTextBlockFormat())
+            elif index == 0:
+                self._set_header_gap(self._regions[0], first=True)
+            if was_last_assistant:
+                new_last = self._last_assistant()
+                if new_last is not None:
+                    self._refresh_status(new_last)
+        return True
+
+    def set_text(self, message_id: int, text: str) -> bool:
+        """Make a message show ``text``; never replaces newer text with a prefix of it."""
+        region = self._by_id.get(message_id)
+        if region is None or text == region.text:
+            return False
+        if text.startswith(region.text):
+            return self.append(message_id, text[len(region.text) :])
+        if region.text.startswith(text):
+            log.debug(
+                "Ignored stale text for message %d (%d < %d chars)",
+                message_id,
+                len(text),
+                len(region.text),
+            )
+            return False
+        with self._edit_block():
+            self._rebuild_body(region, text)
+        return True
+
+    def append(self, message_id: int, text: str) -> bool:
+        region = self._by_id.get(message_id)
+        if region is None or not text:
+            return False
+        with self._edit_block():
+            if region.splitter is None:
+                self._rebuild_body(region, region.text + text)
+            else:
+                self._extend(region, text)
+        return True
+
+    def set_state(
+        self,
+        message_id: int,
+        status: MessageStatus,
+        error: str | None = None,
+        reason: str | None = None,
+    ) -> bool:
+        region = self._by_id.get(message_id)
+        if region is None:
+            return False
+        if (region.status, region.error, region.reason) == (status, error, reason):
+            return False
+        region.status, region.error, region.reason = status, error, reason
+        with self._edit_block():
+            if status.is_terminal and region.tail_plain:
+                self._rerender_tail(region, final=True)
+            self._refresh_status(region)
+        return True
+
+    # ------------------------------------------------------------ construction
+
+    def _new_document(self) -> QTextDocument:
+        doc = self._make_document()
+        doc.setUndoRedoEnabled(False)
+        doc.setDocumentMargin(DOCUMENT_MARGIN)
+        doc.setDefaultFont(self._font)
+        # Attached while the document is empty, so it highlights blocks as
+        # they arrive instead of re-highlighting a laid-out document later.
+        self.highlighter = CodeHighlighter(doc, self._theme.syntax)
+        return doc
+
+    def _fill_bulk(self, regions: list[Region]) -> bool:
+        """Import the whole transcript as one Markdown text; False if that failed."""
+        doc = self.document
+        token = "ssmark" + secrets.token_hex(8)
+        parts: list[str] = []
+        for region in regions:
+            parts.append(token)
+            if not region.status.is_live and region.text.strip():
+                parts.append(close_open_fence(region.text))
+        doc.setMarkdown("\n\n".join(parts), MARKDOWN_FEATURES)
+        self.stats.markdown_imports += 1
+        self.stats.markdown_chars += sum(len(part) for part in parts)
+
+        positions: list[int] = []
+        cursor = QTextCursor(doc)
+        flags = QTextDocument.FindFlag.FindCaseSensitively
+        while True:
+            cursor = doc.find(token, cursor, flags)
+            if cursor.isNull():
+                break
+            block = cursor.block()
+            if block.text() != token or not _is_plain_paragraph(block, cursor):
+                return False
+            positions.append(block.position())
+        if len(positions) != len(regions) or positions[0] != 0:
+            return False
+
+        last = self._last_assistant_of(regions)
+        ends = [position - 1 for position in positions[1:]] + [doc.characterCount() - 1]
+        token_chars = len(token)
+        with self._edit_block(count=False):
+            for index in range(len(regions) - 1, -1, -1):
+                region = regions[index]
+                position = positions[index]
+                body_start = position + token_chars
+                body_chars = ends[index] - body_start
+                if body_chars and _may_hold_action_links(region.text):
+                    _strip_action_links(doc, body_start, body_start + body_chars)
+                if body_chars and _may_hold_code(region.text):
+                    added, count = self._label_code_blocks(
+                        region.message_id, body_start, body_start + body_chars, 0
+                    )
+                    body_chars += added
+                    region.code_blocks = count
+                region.done_chars = body_chars
+                region.tail_chars = 0
+                region.status_shown = self._status_for(region, last)
+                region.status_chars = self._insert_status(
+                    body_start + body_chars, region.status_shown
+                )
+                cursor = QTextCursor(doc)
+                cursor.setPosition(position)
+                cursor.setPosition(body_start, _KEEP)
+                region.header_chars = self._fill_header(cursor, region, first=index == 0)
+        start = 0
+        for region in regions:
+            region.start = start
+            start += region.length + 1
+        return True
+
+    def _append_region(self, region: Region, *, streaming_body: bool) -> None:
+        """Add a region at the end of the document (the document is in an edit block)."""
+        doc = self.document
+        first = len(self._regions) <= 1 or region is self._regions[0]
+        cursor = QTextCursor(doc)
+        if doc.isEmpty() and first:
+            region.start = 0
+        else:
+            cursor.movePosition(QTextCursor.MoveOperation.End)
+            cursor.insertBlock(QTextBlockFormat(), QTextCharFormat())
+            region.start = cursor.position()
+        region.header_chars = self._fill_header(cursor, region, first=first)
+        region.done_chars = region.tail_chars = region.status_chars = 0
+        if streaming_body or region.status.is_live:
+            self._rebuild_body(region, region.text)
+        elif region.text.strip():
+            added = self._replace(region.body_start, 0, region.text)
+            labels, count = self._label_code_blocks(
+                region.message_id, region.body_start, region.body_start + added, 0
+            )
+            region.done_chars = added + labels
+            region.code_blocks = count
+        self._refresh_status(region)
+
+    def _fill_header(self, cursor: QTextCursor, region: Region, *, first: bool) -> int:
+        """Write the header into the block at ``cursor`` (replacing its selection)."""
+        theme = self._theme
+        start = cursor.selectionStart()
+        block_format = QTextBlockFormat()
+        block_format.setProperty(BLOCK_KIND, int(BlockKind.HEADER))
+        block_format.setProperty(BLOCK_MESSAGE, region.message_id)
+        block_format.setTopMargin(0.0 if first else HEADER_GAP)
+        block_format.setBottomMargin(4.0)
+        base = QTextCharFormat()
+        name = QTextCharFormat()
+        name.setFontWeight(QFont.Weight.Bold)
+        name.setForeground(theme.accent if region.role is Role.ASSISTANT else theme.text)
+        muted = QTextCharFormat()
+        muted.setForeground(theme.muted)
+        cursor.insertText(_role_label(region.role), name)
+        cursor.setBlockFormat(block_format)
+        cursor.setBlockCharFormat(base)
+        if region.model and region.role is Role.ASSISTANT:
+            cursor.insertText(f"  ·  {region.model}", muted)
+        cursor.insertText("    ", muted)
+        cursor.insertText("Copy", self._link_format(action_url("copy", region.message_id)))
+        return cursor.position() - start
+
+    def _set_header_gap(self, region: Region, *, first: bool) -> None:
+        cursor = QTextCursor(self.document)
+        cursor.setPosition(region.start)
+        block_format = cursor.blockFormat()
+        block_format.setTopMargin(0.0 if first else HEADER_GAP)
+        cursor.setBlockFormat(block_format)
+
+    def _link_format(self, href: str) -> QTextCharFormat:
+        fmt = QTextCharFormat()
+        fmt.setAnchor(True)
+        fmt.setAnchorHref(href)
+        fmt.setForeground(self._theme.link)
+        return fmt
+
+    # --------------------------------------------------------------- the body
+
+    def _rebuild_body(self, region: Region, text: str) -> None:
+        """Render a message body from scratch, split for incremental updates."""
+        self.stats.body_rebuilds += 1
+        old_length = region.length
+        self._replace(region.body_start, region.done_chars + region.tail_chars, None)
+        region.done_chars = region.tail_chars = region.code_blocks = 0
+        region.tail_plain = False
+        region.tail_fence = None
+        region.text = text
+        region.splitter = BlockSplitter()
+        finished = region.splitter.feed(text)
+        if finished:
+            self._render_done(region, "".join(finished))
+        self._rerender_tail(region, final=region.status.is_terminal)
+        self._shift_after(region, region.length - old_length)
+
+    def _extend(self, region: Region, text: str) -> None:
+        assert region.splitter is not None
+        old_length = region.length
+        region.text += text
+        finished = region.splitter.feed(text)
+        if finished:
+            self._render_done(region, "".join(finished))
+            self._rerender_tail(region, final=region.status.is_terminal)
+        elif (
+            region.tail_plain
+            and region.tail_chars > 0
+            and region.splitter.fence == region.tail_fence
+            and region.status.is_live
+        ):
+            plain = text.replace("\r", "")
+            region.tail_chars += self._replace(region.tail_end, 0, None, plain=plain)
+            self.stats.plain_appends += 1
+        else:
+            self._rerender_tail(region, final=region.status.is_terminal)
+        self._shift_after(region, region.length - old_length)
+
+    def _render_done(self, region: Region, markdown: str) -> None:
+        """Drop the tail and render newly finished blocks after the done part."""
+        position = region.done_end
+        removed = region.tail_chars
+        added = self._replace(position, removed, markdown) + removed
+        region.tail_chars = 0
+        labels, count = self._label_code_blocks(
+            region.message_id, position, position + added, region.code_blocks
+        )
+        region.done_chars += added + labels
+        region.code_blocks += count
+
+    def _rerender_tail(self, region: Region, *, final: bool) -> None:
+        splitter = region.splitter
+        tail = splitter.tail if splitter is not None else ""
+        position = region.done_end
+        removed = region.tail_chars
+        added = self._replace(position, removed, tail) + removed
+        labels, _count = self._label_code_blocks(
+            region.message_id, position, position + added, region.code_blocks
+        )
+        region.tail_chars = added + labels
+        region.tail_plain = not final and len(tail) > TAIL_MARKDOWN_LIMIT
+        region.tail_fence = splitter.fence if splitter is not None else None
+
+    def _label_code_blocks(
+        self, message_id: int, start: int, end: int, first_index: int
+    ) -> tuple[int, int]:
+        """Put a "lang · Copy" line above each code block in ``start..end``.
+
+        Returns (characters added, code blocks found).
+        """
+        if end <= start:
+            return 0, 0
+        doc = self.document
+        added = 0
+        count = 0
+        previous_was_code = False
+        block = doc.findBlock(start + 1)
+        while block.isValid() and block.position() < end + added:
+            block_format = block.blockFormat()
+            is_code = block_format.hasProperty(CODE_LANGUAGE)
+            if is_code and not previous_was_code:
+                position = block.position()
+                chars = self._insert_code_label(
+                    block, block_format, message_id, first_index + count
+                )
+                added += chars
+                count += 1
+                block = doc.findBlock(position + chars)
+            previous_was_code = is_code
+            block = block.next()
+        return added, count
+
+    def _insert_code_label(
+        self, block: QTextBlock, block_format: QTextBlockFormat, message_id: int, index: int
+    ) -> int:
+        doc = self.document
+        before = doc.characterCount()
+        position = block.position()
+        cursor = QTextCursor(doc)
+        cursor.setPosition(position)
+        # Split the code block's first line off its start: the empty block
+        # left in front becomes the label, the code keeps its own format.
+        cursor.insertBlock(block_format, block.charFormat())
+        cursor.setPosition(position)
+        label_format = QTextBlockFormat(block_format)
+        for prop in (CODE_LANGUAGE, CODE_FENCE, _P.BlockNonBreakableLines):
+            label_format.clearProperty(prop)
+        label_format.setProperty(BLOCK_KIND, int(BlockKind.CODE_LABEL))
+        label_format.setProperty(BLOCK_MESSAGE, message_id)
+        label_format.setTopMargin(8.0)
+        label_format.setBottomMargin(2.0)
+        muted = QTextCharFormat()
+        muted.setForeground(self._theme.code_label)
+        font_size = max(7.0, self._font.pointSizeF() * 0.85)
+        muted.setFontPointSize(font_size)
+        cursor.setBlockFormat(label_format)
+        cursor.setBlockCharFormat(muted)
+        info = block_format.property(CODE_LANGUAGE)
+        language = info.split()[0] if isinstance(info, str) and info.strip() else "code"
+        cursor.insertText(language, muted)
+        cursor.insertText("    ", muted)
+        link = self._link_format(action_url("copy-code", message_id, index))
+        link.setFontPointSize(font_size)
+        cursor.insertText("Copy", link)
+        return doc.characterCount() - before
+
+    # ------------------------------------------------------------ status line
+
+    def _last_assistant(self) -> Region | None:
+        return self._last_assistant_of(self._regions)
+
+    @staticmethod
+    def _last_assistant_of(regions: Sequence[Region]) -> Region | None:
+        for region in reversed(regions):
+            if region.role is Role.ASSISTANT:
+                return region
+        return None
+
+    def _status_for(self, region: Region, last: Region | None) -> StatusLine:
+        return status_line(
+            region.message_id,
+            region.role,
+            region.status,
+            region.error,
+            region.reason,
+            last_assistant=region is last,
+        )
+
+    def _refresh_status(self, region: Region) -> None:
+        line = self._status_for(region, self._last_assistant())
+        if line == region.status_shown and (region.status_chars > 0) == (not line.is_empty):
+            return
+        old_length = region.length
+        position = region.tail_end
+        self._replace(position, region.status_chars, None)
+        region.status_chars = self._insert_status(position, line)
+        region.status_shown = line
+        self._shift_after(region, region.length - old_length)
+
+    def _insert_status(self, position: int, line: StatusLine) -> int:
+        if line.is_empty:
+            return 0
+        theme = self._theme
+        doc = self.document
+        before = doc.characterCount()
+        block_format = QTextBlockFormat()
+        block_format.setProperty(BLOCK_KIND, int(BlockKind.STATUS))
+        block_format.setTopMargin(4.0)
+        size = max(7.0, self._font.pointSizeF() * 0.9)
+        text_format = QTextCharFormat()
+        text_format.setFontPointSize(size)
+        text_format.setForeground(theme.error if line.tone == "error" else theme.muted)
+        if line.tone == "live":
+            text_format.setFontItalic(True)
+        cursor = QTextCursor(doc)
+        cursor.setPosition(position)
+        cursor.insertBlock(block_format, text_format)
+        if line.text:
+            cursor.insertText(line.text, text_format)
+        separator_format = QTextCharFormat(text_format)
+        separator_format.setFontItalic(False)
+        for index, (label, href) in enumerate(line.actions):
+            if index:
+                cursor.insertText("  ·  ", separator_format)
+            elif line.text:
+                cursor.insertText("    ", separator_format)
+            link = self._link_format(href)
+            link.setFontPointSize(size)
+            link.setFontWeight(QFont.Weight.DemiBold)
+            cursor.insertText(label, link)
+        return doc.characterCount() - before
+
+    # ----------------------------------------------------------- primitives
+
+    def _replace(
+        self,
+        position: int,
+        length: int,
+        markdown: str | None,
+        *,
+        plain: str | None = None,
+    ) -> int:
+        """Replace ``length`` characters at ``position`` with rendered Markdown
+        (inserted as new blocks after ``position``) or plain text; return the
+        change in document length."""
+        doc = self.document
+        before = doc.characterCount()
+        cursor = QTextCursor(doc)
+        cursor.setPosition(position)
+        if length:
+            cursor.setPosition(position + length, _KEEP)
+            cursor.removeSelectedText()
+        if markdown is not None and markdown.strip():
+            fragment = self._fragment(markdown)
+            if not fragment.isEmpty():
+                cursor.insertFragment(fragment)
+        elif plain:
+            cursor.insertText(plain)
+        return doc.characterCount() - before
+
+    def _fragment(self, markdown: str) -> QTextDocumentFragment:
+        """Markdown as a fragment that starts with a paragraph separator."""
+        scratch = self._scratch
+        scratch.setMarkdown("x\n\n" + markdown, MARKDOWN_FEATURES)
+        if _may_hold_action_links(markdown):
+            _strip_action_links(scratch, 0, scratch.characterCount())
+        self.stats.markdown_imports += 1
+        self.stats.markdown_chars += len(markdown)
+        cursor = QTextCursor(scratch)
+        cursor.setPosition(1)
+        cursor.movePosition(QTextCursor.MoveOperation.End, _KEEP)
+        return QTextDocumentFragment(cursor)
+
+    def _index(self, region: Region) -> int:
+        if self._regions and self._regions[-1] is region:
+            return len(self._regions) - 1
+        return self._regions.index(region)
+
+    def _shift_after(self, region: Region, delta: int) -> None:
+        if not delta or (self._regions and self._regions[-1] is region):
+            return
+        for later in self._regions[self._index(region) + 1 :]:
+            later.start += delta
+
+    @contextmanager
+    def _edit_block(self, *, count: bool = True) -> Iterator[None]:
+        cursor = QTextCursor(self.document)
+        cursor.beginEditBlock()
+        try:
+            yield
+        finally:
+            cursor.endEditBlock()
+        if count:
+            self.stats.updates += 1
+
+    @staticmethod
+    def _message_of(region: Region) -> Message:
+        return Message(
+            id=region.message_id,
+            session_id=region.session_id,
+            role=region.role,
+            content=region.text,
+            status=region.status,
+            error=region.error,
+            reason=region.reason,
+            model=region.model,
+        )
+
+
+def _role_label(role: Role) -> str:
+    return {Role.USER: "You", Role.ASSISTANT: "Assistant", Role.SYSTEM: "System"}[role]
+
+
+def _is_plain_paragraph(block: QTextBlock, cursor: QTextCursor) -> bool:
+    block_format = block.blockFormat()
+    return (
+        block.textList() is None
+        and not block_format.hasProperty(CODE_LANGUAGE)
+        and not block_format.hasProperty(_P.BlockQuoteLevel)
+        and block_format.headingLevel() == 0
+        and cursor.currentTable() is None
+    )
+
+
+def _may_hold_code(text: str) -> bool:
+    return "```" in text or "~~~" in text or "    " in text or "\t" in text
+
+
+def _may_hold_action_links(markdown: str) -> bool:
+    # "&#" covers links whose scheme is spelled with character references.
+    return ACTION_SCHEME in markdown.lower() or "&#" in markdown
+
+
+def _strip_action_links(doc: QTextDocument, start: int, end: int) -> None:
+    """Turn ``sidestream:`` links that came from message text into plain text.
+
+    Only the view's own controls may carry action anchors; a model must not
+    be able to render a "Retry" link of its own.
+    """
+    block = doc.findBlock(start)
+    cursor = QTextCursor(doc)
+    while block.isValid() and block.position() < end:
+        iterator = block.begin()
+        while not iterator.atEnd():
+            fragment = iterator.fragment()
+            char_format = fragment.charFormat()
+            href = char_format.anchorHref()
+            if char_format.isAnchor() and href.strip().lower().startswith(ACTION_SCHEME):
+                plain = QTextCharFormat(char_format)
+                plain.setAnchor(False)
+                plain.setAnchorHref("")
+                plain.clearForeground()
+                cursor.setPosition(fragment.position())
+                cursor.setPosition(fragment.position() + fragment.length(), _KEEP)
+                cursor.setCharFormat(plain)
+                log.debug("Disarmed an action link in message text: %s", href)
+            iterator.__iadd__(1)
+        block = block.next()

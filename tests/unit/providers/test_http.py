@@ -1,0 +1,354 @@
+"""Shared HTTP plumbing: status and exception mapping, stalls, resets, cancellation."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
+
+import httpx
+import pytest
+
+from desktop.core.errors import ErrorKind, ProviderError
+from desktop.core.events import Failed, StreamEvent, TextDelta
+from desktop.core.models import ChatRequest, ChatTurn, ProviderConfig, ProviderKind
+from desktop.core.states import Role
+from desktop.providers.http import (
+    build_client,
+    error_from_status,
+    message_from_payload,
+    parse_retry_after,
+    snippet,
+)
+from desktop.providers.openai_chat import OpenAIChatProvider
+from tests.support import collect, run
+from tests.support.raw_server import RawServer, Reply, unused_port
+
+REQUEST = ChatRequest(model="m", turns=(ChatTurn(Role.USER, "secret user text"),))
+FIRST = (
+    b'data: {"object":"chat.completion.chunk","model":"m","choices":'
+    b'[{"index":0,"delta":{"content":"first"},"finish_reason":null}]}\n\n'
+)
+JSON = [("Content-Type", "application/json")]
+NGINX_503 = (
+    b"<html>\r\n<head><title>503 Service Temporarily Unavailable</title></head>\r\n<body>\r\n"
+    b"<center><h1>503 Service Temporarily Unavailable</h1></center>\r\n"
+    b"<hr><center>nginx/1.25.3</center>\r\n</body>\r\n</html>\r\n"
+)
+
+
+def chat_config(base_url: str, **overrides: object) -> ProviderConfig:
+    values: dict[str, object] = {
+        "kind": ProviderKind.OPENAI_CHAT,
+        "base_url": base_url,
+        "api_key": "sk-do-not-log-me",
+        "read_timeout": 5.0,
+    }
+    values.update(overrides)
+    return ProviderConfig(**values)  # type: ignore[arg-type]
+
+
+async def stream_once(config: ProviderConfig) -> list[StreamEvent]:
+    provider = OpenAIChatProvider(config)
+    try:
+        return await collect(provider.stream(REQUEST))
+    finally:
+        await provider.aclose()
+
+
+def only_failure(events: list[StreamEvent]) -> ProviderError:
+    assert len(events) == 1, events
+    assert isinstance(events[0], Failed)
+    return events[0].error
+
+
+# --- HTTP error answers, through a real provider ---------------------------------
+
+
+@pytest.mark.parametrize(
+    ("status", "headers", "body", "kind", "detail"),
+    [
+        (
+            401,
+            JSON,
+            b'{"error":{"message":"Incorrect API key provided: sk-do-n***-me.","type":'
+            b'"invalid_request_error","param":null,"code":"invalid_api_key"}}',
+            ErrorKind.AUTH,
+            "Incorrect API key provided: sk-do-n***-me.",
+        ),
+        (
+            403,
+            JSON,
+            b'{"error":"forbidden: unknown origin"}',
+            ErrorKind.AUTH,
+            "forbidden: unknown origin",
+        ),
+        (
+            404,
+            JSON,
+            b'{"error":{"message":"The model `gpt-9` does not exist or you have no access to it.'
+            b'","type":"invalid_request_error","param":null,"code":"model_not_found"}}',
+            ErrorKind.NOT_FOUND,
+            "The model `gpt-9` does not exist or you have no access to it.",
+        ),
+        (
+            400,
+            JSON,
+            b'{"object":"error","message":"This model\'s maximum context length is 4096 tokens.",'
+            b'"type":"BadRequestError","param":null,"code":400}',
+            ErrorKind.BAD_REQUEST,
+            "This model's maximum context length is 4096 tokens.",
+        ),
+        (
+            422,
+            JSON,
+            b'{"detail":[{"type":"missing","loc":["body","model"],'
+            b'"msg":"Field required","input":{}}]}',
+            ErrorKind.BAD_REQUEST,
+            "Field required",
+        ),
+        (
+            413,
+            [("Content-Type", "text/plain")],
+            b"request entity\n too large",
+            ErrorKind.BAD_REQUEST,
+            "request entity too large",
+        ),
+        (
+            500,
+            JSON,
+            b'{"detail":"Internal Server Error"}',
+            ErrorKind.SERVER,
+            "Internal Server Error",
+        ),
+        (
+            502,
+            [("Content-Type", "text/html")],
+            b"<h1>Bad &amp; gateway</h1>",
+            ErrorKind.SERVER,
+            "Bad & gateway",
+        ),
+        (
+            503,
+            [("Content-Type", "text/html")],
+            NGINX_503,
+            ErrorKind.OVERLOADED,
+            "503 Service Temporarily Unavailable 503 Service Temporarily Unavailable nginx/1.25.3",
+        ),
+        (
+            529,
+            JSON,
+            b'{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}',
+            ErrorKind.OVERLOADED,
+            "Overloaded",
+        ),
+        (500, JSON, b"", ErrorKind.SERVER, ""),
+    ],
+)
+def test_error_status_becomes_typed_failure(
+    status: int, headers: list[tuple[str, str]], body: bytes, kind: ErrorKind, detail: str
+) -> None:
+    with RawServer(
+        Reply(status=status, headers=headers, chunks=[body], framing="length")
+    ) as server:
+        error = only_failure(run(stream_once(chat_config(server.base_url + "/v1"))))
+    assert (error.kind, error.status, error.detail, error.retry_after) == (
+        kind,
+        status,
+        detail,
+        None,
+    )
+
+
+def test_rate_limit_with_retry_after_seconds() -> None:
+    reply = Reply(
+        status=429,
+        headers=[*JSON, ("Retry-After", "7")],
+        chunks=[b'{"error":{"message":"Rate limit reached for requests","type":"requests"}}'],
+    )
+    with RawServer(reply) as server:
+        error = only_failure(run(stream_once(chat_config(server.base_url))))
+    assert error == ProviderError(ErrorKind.RATE_LIMIT, "Rate limit reached for requests", 429, 7.0)
+    assert error.message.endswith("Retry after 7 s.")
+
+
+def test_rate_limit_with_retry_after_http_date() -> None:
+    when = datetime.now(UTC) + timedelta(seconds=120)
+    reply = Reply(status=429, headers=[("Retry-After", format_datetime(when, usegmt=True))])
+    with RawServer(reply) as server:
+        error = only_failure(run(stream_once(chat_config(server.base_url))))
+    assert error.kind is ErrorKind.RATE_LIMIT
+    assert error.retry_after is not None and 100 < error.retry_after <= 120
+
+
+def test_retry_after_parsing() -> None:
+    now = datetime(2025, 1, 1, 12, 0, 0, tzinfo=UTC).timestamp()
+    assert parse_retry_after(httpx.Headers({"retry-after": "1.5"})) == 1.5
+    assert parse_retry_after(httpx.Headers({"retry-after-ms": "250", "retry-after": "9"})) == 0.25
+    date = httpx.Headers({"retry-after": "Wed, 01 Jan 2025 12:00:30 GMT"})
+    assert parse_retry_after(date, now=now) == 30.0
+    past = httpx.Headers({"retry-after": "Wed, 01 Jan 2025 11:00:00 GMT"})
+    assert parse_retry_after(past, now=now) == 0.0
+    assert parse_retry_after(httpx.Headers({"retry-after": "soon"})) is None
+    assert parse_retry_after(httpx.Headers()) is None
+
+
+def test_retry_after_on_overloaded() -> None:
+    error = error_from_status(503, httpx.Headers({"retry-after": "3"}), b"")
+    assert (error.kind, error.retry_after) == (ErrorKind.OVERLOADED, 3.0)
+
+
+def test_redirect_is_not_followed_and_explained() -> None:
+    error = error_from_status(308, httpx.Headers({"location": "https://x.test/v1/chat"}), b"")
+    assert error.kind is ErrorKind.NOT_FOUND
+    assert "https://x.test/v1/chat" in error.detail
+
+
+@pytest.mark.parametrize(
+    ("payload", "message"),
+    [
+        ({"error": {"message": "a", "type": "t"}}, "a"),
+        ({"error": "b"}, "b"),
+        ({"type": "error", "error": {"type": "overloaded_error", "message": "c"}}, "c"),
+        ({"detail": "d"}, "d"),
+        ({"message": "e"}, "e"),
+        ([{"error": {"code": 429, "message": "f", "status": "RESOURCE_EXHAUSTED"}}], "f"),
+        ({"detail": [{"msg": "g1"}, {"msg": "g2"}]}, "g1; g2"),
+        ({"error": {"code": 1}}, None),
+        (42, None),
+    ],
+)
+def test_message_from_payload_shapes(payload: object, message: str | None) -> None:
+    assert message_from_payload(payload) == message
+
+
+def test_snippet_strips_tags_scripts_and_collapses_space() -> None:
+    page = "<html><head><style>b{x:y}</style><script>var a='<p>';</script></head>" + (
+        "<body><p>Hello&nbsp;  <b>there</b>\n\n" + "word " * 100 + "</p></body></html>"
+    )
+    text = snippet(page)
+    assert text.startswith("Hello there word word")
+    assert len(text) <= 200 and text.endswith("…")
+    assert "<" not in text and "var" not in text and "x:y" not in text
+
+
+# --- answers that are not event streams ----------------------------------------------
+
+
+def test_html_page_with_200_is_a_protocol_error() -> None:
+    reply = Reply(headers=[("Content-Type", "text/html; charset=utf-8")], chunks=[NGINX_503])
+    with RawServer(reply) as server:
+        error = only_failure(run(stream_once(chat_config(server.base_url))))
+    assert error.kind is ErrorKind.PROTOCOL
+    assert error.detail.startswith(
+        "expected an event stream, got text/html: 503 Service Temporarily Unavailable"
+    )
+
+
+def test_json_with_200_quotes_the_provider() -> None:
+    reply = Reply(headers=JSON, chunks=[b'{"error":{"message":"streaming is disabled"}}'])
+    with RawServer(reply) as server:
+        error = only_failure(run(stream_once(chat_config(server.base_url))))
+    assert error.kind is ErrorKind.PROTOCOL
+    assert error.detail == "expected an event stream, got application/json: streaming is disabled"
+
+
+# --- transport trouble -------------------------------------------------------------
+
+
+def test_refused_port_is_a_connection_failure() -> None:
+    port = unused_port()
+    error = only_failure(run(stream_once(chat_config(f"http://127.0.0.1:{port}/v1"))))
+    assert error == ProviderError(ErrorKind.CONNECTION, f"could not connect to 127.0.0.1:{port}")
+
+
+def test_stall_after_some_data_fails_as_stalled_and_closes() -> None:
+    with RawServer(Reply(chunks=[FIRST], ending="stall")) as server:
+        events = run(stream_once(chat_config(server.base_url, read_timeout=0.3)))
+        assert events == [
+            TextDelta("first"),
+            Failed(ProviderError(ErrorKind.STALLED, "no data for 0.3 s")),
+        ]
+        assert server.wait_client_closed(timeout=2.0)
+
+
+def test_stall_before_any_event_fails_as_stalled() -> None:
+    with RawServer(Reply(chunks=[b": ok\n\n"], ending="stall")) as server:
+        error = only_failure(run(stream_once(chat_config(server.base_url, read_timeout=0.2))))
+    assert error == ProviderError(ErrorKind.STALLED, "no data for 0.2 s")
+
+
+def test_timeouts_come_from_the_config() -> None:
+    config = chat_config("http://127.0.0.1:1", connect_timeout=3.0, read_timeout=42.0)
+    client = build_client(config)
+    try:
+        assert client.timeout == httpx.Timeout(connect=3.0, read=42.0, write=30.0, pool=30.0)
+    finally:
+        run(client.aclose())
+
+
+# --- cancellation closes the connection --------------------------------------------
+
+
+def test_cancelling_the_consuming_task_closes_the_connection() -> None:
+    async def main(server: RawServer) -> None:
+        provider = OpenAIChatProvider(chat_config(server.base_url))
+        got_first = asyncio.Event()
+
+        async def consume() -> None:
+            async for _ in provider.stream(REQUEST):
+                got_first.set()
+
+        task = asyncio.create_task(consume())
+        await asyncio.wait_for(got_first.wait(), 5)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        # The provider (and its client pool) stays open: only closing the
+        # response can make the server see the connection go.
+        closed = await asyncio.to_thread(server.wait_client_closed, 1, 3.0)
+        assert closed, "the server never saw the connection close"
+        await provider.aclose()
+
+    with RawServer(Reply(chunks=[FIRST], ending="stall")) as server:
+        run(main(server))
+
+
+def test_aclose_on_the_generator_closes_the_connection() -> None:
+    async def main(server: RawServer) -> None:
+        provider = OpenAIChatProvider(chat_config(server.base_url))
+        events = provider.stream(REQUEST)
+        assert await anext(events) == TextDelta("first")
+        await events.aclose()
+        assert await asyncio.to_thread(server.wait_client_closed, 1, 3.0)
+        await provider.aclose()
+
+    with RawServer(Reply(chunks=[FIRST], ending="stall")) as server:
+        run(main(server))
+
+
+# --- logging ------------------------------------------------------------------------
+
+
+def test_keys_and_message_text_never_logged(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
+    reply = Reply(status=401, headers=JSON, chunks=[b'{"error":"bad key"}'])
+    with RawServer(reply) as server:
+        run(stream_once(chat_config(server.base_url)))
+    with RawServer(Reply(chunks=[FIRST], ending="reset")) as server:
+        run(stream_once(chat_config(server.base_url)))
+    assert caplog.records, "expected the failures to be logged"
+    assert all(
+        r.name.startswith("sidestream.provider") or r.name.startswith("http")
+        for r in caplog.records
+        if r.name.startswith("sidestream")
+    )
+    assert "sk-do-not-log-me" not in caplog.text
+    assert "secret user text" not in caplog.text
+
+
+@pytest.mark.parametrize("base_url", ["ftp://127.0.0.1/v1", "http://[::1/v1"])
+def test_unusable_base_url_is_a_connection_failure(base_url: str) -> None:
+    error = only_failure(run(stream_once(chat_config(base_url))))
+    assert error.kind is ErrorKind.CONNECTION
