@@ -188,4 +188,4 @@ class SettingsService:
             raise SettingsError("The base URL must start with http:// or https://.")
 
 
-__all__ = ["ProviderError", "ProviderView", "SettingsError", "SettingsService"]
+__all__ = ["KeyPersistence", "ProviderError", "ProviderView", "SettingsError", "SettingsService"]

@@ -103,6 +103,9 @@ class ChatTab(QWidget):
             label = self._chat.model_label(self._session)
         except Exception as exc:  # no provider could be built: say so, do not crash
             label = f"No provider: {exc}"
+            self.composer.set_enabled_reason(f"No provider is available: {exc}")
+        else:
+            self.composer.set_enabled_reason(None)
         self._model_label.setText(label)
 
     def activate(self) -> None:
@@ -151,7 +154,7 @@ class ChatTab(QWidget):
         self.streaming_changed.emit(self._session.id, live)
 
     def _on_composer_send_requested(self, text: str) -> None:
-        self.composer.clear()
+        # The composer cleared itself (undoably); the text comes back on error.
         self._spawn(self._send(text))
 
     def _on_view_continue_requested(self, message_id: int) -> None:

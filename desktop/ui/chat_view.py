@@ -29,6 +29,7 @@ from PySide6.QtGui import (
     QPainter,
     QPaintEvent,
     QTextDocument,
+    QTextFormat,
 )
 from PySide6.QtWidgets import QMenu, QMessageBox, QTextBrowser, QVBoxLayout, QWidget
 
@@ -50,6 +51,7 @@ log = logging.getLogger("sidestream.ui")
 # Within this many pixels of the bottom counts as "at the bottom".
 FOLLOW_SLACK_PX = 4
 OPENABLE_SCHEMES = frozenset({"http", "https", "mailto"})
+QUOTE_LEVEL = QTextFormat.Property.BlockQuoteLevel
 
 
 class TranscriptBrowser(QTextBrowser):
@@ -135,9 +137,16 @@ class TranscriptBrowser(QTextBrowser):
                 left += block_format.leftMargin()
                 line = QRectF(left - 6, rect.top(), right - left, rect.height())
                 run = line if run is None else run.united(line)
-            elif run is not None:
-                self._paint_code_run(painter, run, theme.code_background)
-                run = None
+            else:
+                if run is not None:
+                    self._paint_code_run(painter, run, theme.code_background)
+                    run = None
+                if block_format.hasProperty(QUOTE_LEVEL):
+                    rect = layout.blockBoundingRect(block)
+                    level = max(1, int(block_format.property(QUOTE_LEVEL)))
+                    x = rect.left() + block_format.leftMargin() - 12 * level
+                    painter.setBrush(theme.quote_bar)
+                    painter.drawRect(QRectF(x, rect.top() - 2, 3, rect.height() + 4))
             block = block.next()
         if run is not None:
             self._paint_code_run(painter, run, theme.code_background)
@@ -146,7 +155,7 @@ class TranscriptBrowser(QTextBrowser):
     @staticmethod
     def _paint_code_run(painter: QPainter, rect: QRectF, color: QColor) -> None:
         painter.setBrush(color)
-        painter.drawRoundedRect(rect.adjusted(0, 0, 0, 4), 5, 5)
+        painter.drawRoundedRect(rect.adjusted(0, -2, 0, 5), 5, 5)
 
 
 class ChatView(QWidget):

@@ -293,7 +293,11 @@ class MainWindow(QMainWindow):
 
     def open_settings(self) -> None:
         dialog = SettingsDialog(self._settings, self)
+        dialog.providers_changed.connect(self._on_settings_providers_changed)
         dialog.exec()
+        dialog.deleteLater()
+
+    def _on_settings_providers_changed(self) -> None:
         for tab in self.open_tabs():
             tab.refresh_header()
         if self._hint is not None and not all(p.is_demo for p in self._settings.providers()):
@@ -351,6 +355,7 @@ class MainWindow(QMainWindow):
                 tab.deactivate()
         if current is not None:
             current.activate()
+        self.sidebar.select_chat(current.session_id if current else None)
         self._update_title()
         self._update_mute_action()
         self._on_visibility_maybe_changed()

@@ -45,7 +45,12 @@ from PySide6.QtWidgets import (
 from desktop.core.errors import ProviderError
 from desktop.core.models import ProviderKind
 from desktop.streaming.directory import ProviderPreset
-from desktop.streaming.settings import ProviderView, SettingsError, SettingsService
+from desktop.streaming.settings import (
+    KeyPersistence,
+    ProviderView,
+    SettingsError,
+    SettingsService,
+)
 from desktop.ui import icons, style
 
 log = logging.getLogger("sidestream.ui")
@@ -64,7 +69,6 @@ KIND_SHORT: dict[ProviderKind, str] = {
 }
 KEY_HINT = "Stored in the system keyring, never in Sidestream's database."
 # KeyPersistence.SESSION_ONLY's value (the enum lives in the store, which ui/ may not import).
-_SESSION_ONLY = "session_only"
 DEMO_URL_TEXT = "Built-in demo server (its address is chosen at each start)"
 EVICTION_TEXT = (
     "At most this many replies stream at the same time, across all chats. "
@@ -415,7 +419,7 @@ class ProviderEditor(QDialog):
             self._finish_save(provider_id, persistence)
 
     def _finish_save(self, provider_id: int, persistence: object) -> None:
-        session_only = persistence is not None and str(persistence) == _SESSION_ONLY
+        session_only = persistence is KeyPersistence.SESSION_ONLY
         self.saved.emit(provider_id, session_only)
         self.accept()
 

@@ -71,6 +71,7 @@ ACTION_SCHEME = "sidestream"
 TAIL_MARKDOWN_LIMIT = 4000
 DOCUMENT_MARGIN = 14.0
 HEADER_GAP = 20.0
+CODE_BOTTOM_MARGIN = 10.0
 
 _P = QTextFormat.Property
 CODE_LANGUAGE = _P.BlockCodeLanguage
@@ -172,6 +173,7 @@ class Theme:
     code_background: QColor
     code_label: QColor
     user_background: QColor
+    quote_bar: QColor
     dark: bool
     syntax: SyntaxTheme
 
@@ -196,6 +198,7 @@ class Theme:
             code_background=_mix(base, text, 0.09 if dark else 0.05),
             code_label=_mix(text, base, 0.5),
             user_background=_mix(base, accent, 0.10 if dark else 0.06),
+            quote_bar=_mix(base, text, 0.25),
             dark=dark,
             syntax=SyntaxTheme.for_palette(palette),
         )
@@ -692,6 +695,7 @@ class TranscriptDocument:
         doc = self.document
         added = 0
         count = 0
+        previous = QTextBlock()
         previous_was_code = False
         block = doc.findBlock(start + 1)
         while block.isValid() and block.position() < end + added:
@@ -705,8 +709,13 @@ class TranscriptDocument:
                 added += chars
                 count += 1
                 block = doc.findBlock(position + chars)
+            elif previous_was_code and not is_code:
+                _set_bottom_margin(doc, previous, CODE_BOTTOM_MARGIN)
             previous_was_code = is_code
+            previous = block
             block = block.next()
+        if previous_was_code:
+            _set_bottom_margin(doc, previous, CODE_BOTTOM_MARGIN)
         return added, count
 
     def _insert_code_label(
@@ -899,6 +908,15 @@ def _is_plain_paragraph(block: QTextBlock, cursor: QTextCursor) -> bool:
         and block_format.headingLevel() == 0
         and cursor.currentTable() is None
     )
+
+
+def _set_bottom_margin(doc: QTextDocument, block: QTextBlock, margin: float) -> None:
+    block_format = block.blockFormat()
+    if block_format.bottomMargin() != margin:
+        block_format.setBottomMargin(margin)
+        cursor = QTextCursor(doc)
+        cursor.setPosition(block.position())
+        cursor.setBlockFormat(block_format)
 
 
 def _may_hold_code(text: str) -> bool:
