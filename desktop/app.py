@@ -11,6 +11,8 @@ import asyncio
 import logging
 import os
 import sys
+from collections.abc import Callable, Coroutine
+from enum import Enum
 from typing import Any
 
 import PySide6  # noqa: F401  (imported before qasync so qasync picks PySide6)
@@ -25,58 +27,204 @@ from desktop.cli import PROVIDER_CHOICES
 from desktop.core.models import ProviderKind
 from desktop.services import Services, build_services
 from desktop.store import Store, StoreError, resolve_data_dir
-from desktop.streaming.events import StreamEnded
 from desktop.ui.icons import app_icon
 from desktop.ui.main_window import MainWindow
+from desktop.ui.notifications import (
+    DesktopNotifier,
+    FallbackNotifier,
+    NotificationService,
+    Notifier,
+    TrayBalloonNotifier,
+)
+from desktop.ui.tray import Tray
 
 log = logging.getLogger("sidestream.app")
 
 
-class SidestreamApp:
-    """One running app: services, window, and the quit sequence."""
+class QuitChoice(Enum):
+    """The answer to "replies are still streaming: quit?"."""
 
-    def __init__(self, services: Services, window: MainWindow) -> None:
+    KEEP_RUNNING = "keep running"  # in the tray (minimised when there is no tray)
+    QUIT = "quit"  # stop the replies (their text is kept) and quit
+    CANCEL = "cancel"
+
+
+AskQuit = Callable[[int, bool], QuitChoice]
+"""``ask(live_count, tray_available) -> QuitChoice``; a dialog, or a stub in tests."""
+
+TRAY_HINT_KEY = "tray_close_hint_shown"
+
+
+class SidestreamApp:
+    """One running app: services, window, tray, notifications and the quit sequence.
+
+    Closing the window (invariant 11): with replies streaming and a system
+    tray, the window hides and the replies go on (the first time a balloon
+    says so; that it was said is persisted); with nothing streaming, closing
+    quits; with no tray, closing asks like Quit does. Quit (Ctrl+Q, the
+    tray's Quit) with replies streaming asks: keep running, stop and quit, or
+    cancel. Quitting interrupts the replies and flushes every partial text.
+    """
+
+    def __init__(
+        self,
+        services: Services,
+        window: MainWindow,
+        *,
+        tray: Tray | None = None,
+        notifier: Notifier | None = None,
+        ask_quit: AskQuit | None = None,
+    ) -> None:
         self.services = services
         self.window = window
         self._quit = asyncio.Event()
         self._quitting = False
+        self._asking = False
         self._tasks: set[asyncio.Task[Any]] = set()
+        self.tray = tray or Tray(services.manager.live_count, window.unread_count)
+        if notifier is None:
+            notifier = FallbackNotifier(DesktopNotifier(), TrayBalloonNotifier(self.tray))
+        self.notifications = NotificationService(
+            services.manager,
+            services.chat,
+            services.settings,
+            notifier,
+            window.visible_session,
+        )
+        self._ask_quit = ask_quit or self._ask_quit_dialog
+        self._connect_signals()
+
+    def _connect_signals(self) -> None:
+        window, tray, notifications = self.window, self.tray, self.notifications
         window.quit_requested.connect(self.request_quit)
         window.close_requested.connect(self._on_window_close_requested)
-        services.manager.add_terminal_listener(self._on_stream_ended)
+        window.visibility_changed.connect(tray.refresh)
+        self.services.manager.add_lifecycle_listener(self._on_manager_lifecycle)
+        notifications.finished_unseen.connect(self._on_notifications_finished_unseen)
+        notifications.clicked.connect(self.show_chat)
+        tray.show_requested.connect(self._on_tray_show_requested)
+        tray.new_chat_requested.connect(self._on_tray_new_chat_requested)
+        tray.stop_all_requested.connect(self.stop_all)
+        tray.quit_requested.connect(self.request_quit)
+        tray.do_not_disturb_toggled.connect(notifications.set_do_not_disturb)
+        tray.set_do_not_disturb(notifications.do_not_disturb)
+
+    @property
+    def quitting(self) -> bool:
+        """Quit was decided; :meth:`run` is shutting down."""
+        return self._quitting
 
     # ---------------------------------------------------------------- events
-    def _on_stream_ended(self, ended: StreamEnded) -> None:
-        """A reply ended: mark it unread if nobody saw it end."""
-        if ended.status.value not in ("complete", "failed"):
-            return
-        if self.window.visible_session() != ended.session_id:
-            self.window.mark_unread(ended.session_id, True)
+    def _on_manager_lifecycle(self, session_id: int, live: bool) -> None:
+        self.tray.refresh()
+
+    def _on_notifications_finished_unseen(self, session_id: int) -> None:
+        """A reply ended while its chat was not visible: mark it unread."""
+        self.window.mark_unread(session_id, True)
+
+    def _on_tray_show_requested(self) -> None:
+        self.window.show_and_raise()
+
+    def _on_tray_new_chat_requested(self) -> None:
+        self.window.show_and_raise()
+        self.window.new_chat()
 
     def _on_window_close_requested(self) -> None:
-        self.request_quit()
+        live = self.services.manager.live_count()
+        if not live:
+            self.request_quit()  # nothing would keep running: closing quits
+        elif self.tray.available:
+            self.hide_to_tray()
+        else:
+            self._ask_then_quit(live)
+
+    # --------------------------------------------------------------- actions
+    def show_chat(self, session_id: int) -> None:
+        """A notification was clicked: the window, on that chat, its unread mark cleared."""
+        if self.services.chat.chat(session_id) is None:
+            self.window.show_and_raise()
+            return
+        self.window.show_and_raise(session_id)
+        self.window.mark_unread(session_id, False)
+
+    def stop_all(self) -> None:
+        """The tray's Stop all: every live reply ends as ``stopped``."""
+        self._spawn(self.services.manager.stop_all())
+
+    def hide_to_tray(self) -> None:
+        """Hide the window; replies go on (invariant 3). Said once, the first time."""
+        self.window.hide()
+        if self.services.settings.get(TRAY_HINT_KEY, False):
+            return
+        self.services.settings.set(TRAY_HINT_KEY, True)
+        live = self.services.manager.live_count()
+        what = f"{live} {'reply keeps' if live == 1 else 'replies keep'} streaming"
+        self.tray.show_message(
+            f"{APP_NAME} is still running",
+            f"{what} in the background. Click the tray icon to come back; Quit is in its menu.",
+        )
 
     def request_quit(self) -> None:
         """Quit, asking first when replies are still streaming (invariant 11)."""
-        if self._quitting:
+        if self._quitting or self._asking:
             return
         live = self.services.manager.live_count()
         if live:
-            answer = QMessageBox.question(
-                self.window,
-                f"Quit {APP_NAME}",
-                f"{live} {'reply is' if live == 1 else 'replies are'} still streaming.\n\n"
-                "Quit anyway? The text so far is kept, and you can Continue later.",
-                QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel,
-                QMessageBox.StandardButton.Cancel,
-            )
-            if answer != QMessageBox.StandardButton.Yes:
-                return
+            self._ask_then_quit(live)
+            return
+        self._quit_now()
+
+    def _ask_then_quit(self, live: int) -> None:
+        self._asking = True
+        try:
+            choice = self._ask_quit(live, self.tray.available)
+        finally:
+            self._asking = False
+        if choice is QuitChoice.QUIT:
+            self._quit_now()
+        elif choice is QuitChoice.KEEP_RUNNING:
+            if self.tray.available:
+                self.hide_to_tray()
+            else:
+                self.window.showMinimized()
+
+    def _quit_now(self) -> None:
         self._quitting = True
         self._quit.set()
 
+    def _ask_quit_dialog(self, live: int, tray_available: bool) -> QuitChoice:
+        parent = self.window if self.window.isVisible() else None
+        box = QMessageBox(parent)
+        box.setIcon(QMessageBox.Icon.Question)
+        box.setWindowTitle(f"Quit {APP_NAME}")
+        box.setText(f"{live} {'reply is' if live == 1 else 'replies are'} still streaming.")
+        where = "in the tray" if tray_available else "with the window minimised"
+        box.setInformativeText(
+            f"Keep them running {where}, or stop them and quit? "
+            "Stopped replies keep their text, and you can Continue them later."
+        )
+        keep = box.addButton(
+            "Keep running in the tray" if tray_available else "Keep running",
+            QMessageBox.ButtonRole.AcceptRole,
+        )
+        stop = box.addButton("Stop and quit", QMessageBox.ButtonRole.DestructiveRole)
+        cancel = box.addButton(QMessageBox.StandardButton.Cancel)
+        box.setDefaultButton(keep)
+        box.setEscapeButton(cancel)
+        box.exec()
+        clicked = box.clickedButton()
+        box.deleteLater()
+        if clicked is keep:
+            return QuitChoice.KEEP_RUNNING
+        if clicked is stop:
+            return QuitChoice.QUIT
+        return QuitChoice.CANCEL
+
+    # -------------------------------------------------------------- lifecycle
     async def run(self) -> int:
         await self.services.recover()
+        self.tray.refresh()
+        self.tray.show()
         self.window.show()
         await self._quit.wait()
         await self.shutdown()
@@ -86,8 +234,23 @@ class SidestreamApp:
         """Every partial text is flushed before the process exits."""
         self.window.allow_close = True
         self.window.hide()
+        self.tray.hide()
+        await self.notifications.aclose()
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
         await self.services.aclose(interrupt=True)
         self.window.close()
+
+    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._on_task_done)
+
+    def _on_task_done(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("an app task failed", exc_info=task.exception())
 
 
 def _apply_provider_args(services: Services, args: argparse.Namespace) -> None:

@@ -7,10 +7,12 @@ same objects without a window.
 from __future__ import annotations
 
 import logging
+import os
 from dataclasses import dataclass
 
 from desktop.core.models import Message
 from desktop.providers.base import Provider
+from desktop.providers.demo.options import OptionsError, parse_options_header
 from desktop.providers.demo.server import DemoOptions, DemoServer
 from desktop.store import KeyStore, Store
 from desktop.streaming.chat import ChatService
@@ -21,6 +23,21 @@ from desktop.streaming.settings import MAX_STREAMS_KEY, SettingsService
 log = logging.getLogger("sidestream.app")
 
 DEMO_DEFAULTS = DemoOptions(rate=40, tokens=320)
+DEMO_OPTIONS_ENV = "SIDESTREAM_DEMO_OPTIONS"
+"""Overrides the demo's defaults, in the ``X-Demo-Options`` header's syntax
+(e.g. ``rate=50;tokens=60``): end-to-end tests make replies short and fast."""
+
+
+def demo_defaults() -> DemoOptions:
+    """:data:`DEMO_DEFAULTS`, with :data:`DEMO_OPTIONS_ENV` applied when set."""
+    raw = os.environ.get(DEMO_OPTIONS_ENV, "").strip()
+    if not raw:
+        return DEMO_DEFAULTS
+    try:
+        return parse_options_header(raw, DEMO_DEFAULTS)
+    except OptionsError as exc:
+        log.warning("ignoring %s: %s", DEMO_OPTIONS_ENV, exc)
+        return DEMO_DEFAULTS
 
 
 @dataclass
@@ -76,7 +93,7 @@ def build_services(
     """Wire store, providers, manager and services together."""
     keys = keys or KeyStore()
     if demo is None and start_demo:
-        demo = DemoServer(defaults=DEMO_DEFAULTS)
+        demo = DemoServer(defaults=demo_defaults())
         demo.start()
     demo_server = demo
     directory = ProviderDirectory(

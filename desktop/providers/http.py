@@ -10,6 +10,7 @@ exactly one :class:`Failed` event.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import email.utils
 import functools
@@ -391,6 +392,24 @@ def malformed(data: str, exc: ValueError | None = None) -> Failed:
     return Failed(ProviderError(ErrorKind.PROTOCOL, f"malformed event data: {snippet(text, 100)}"))
 
 
+DRAIN_TIMEOUT = 1.0
+
+
+async def _drain(chunks: AsyncGenerator[bytes, None]) -> None:
+    """Read what follows the terminal event, up to the body's end.
+
+    httpx nests several async generators under ``aiter_bytes``; closing the
+    outer one mid-body leaves the inner ones suspended, to be finalized by the
+    garbage collector on the loop at some later time (or never, if the loop
+    has closed by then). Servers end the body right after the terminal event,
+    so letting it end costs nothing; the bound covers one that does not.
+    """
+    with contextlib.suppress(httpx.HTTPError, TimeoutError):
+        async with asyncio.timeout(DRAIN_TIMEOUT):
+            async for _ in chunks:
+                pass
+
+
 async def stream_exchange(
     client: httpx.AsyncClient,
     method: str,
@@ -435,6 +454,7 @@ async def stream_exchange(
                         events = feed(sse)
                         if parser.done:
                             ended = True
+                            await _drain(chunks)
                         for event in events:
                             yield event
                         if ended:

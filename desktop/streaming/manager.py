@@ -220,6 +220,10 @@ class StreamManager:
         """``listener(session_id, live)`` when a chat's reply starts or ends."""
         self._lifecycle_listeners.append(listener)
 
+    def remove_lifecycle_listener(self, listener: Callable[[int, bool], None]) -> None:
+        with contextlib.suppress(ValueError):
+            self._lifecycle_listeners.remove(listener)
+
     def _tell_lifecycle(self, session_id: int, live: bool) -> None:
         for listener in list(self._lifecycle_listeners):
             try:

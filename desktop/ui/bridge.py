@@ -52,6 +52,9 @@ class ViewFeed(QObject):
         self._timer.setSingleShot(True)
         self._timer.timeout.connect(self._on_timer_timeout)
         self.updates = 0  # frames delivered, for benchmarks and tests
+        # If the view goes away attached, unsubscribe: the manager must not
+        # call into a deleted QObject.
+        self.destroyed.connect(lambda: manager.detach(session_id, self))
 
     @property
     def session_id(self) -> int:

@@ -19,7 +19,7 @@ import logging
 from collections.abc import Sequence
 from typing import Any
 
-from PySide6.QtCore import QEvent, QPoint, QPointF, QRectF, QSize, Qt, QUrl, Signal
+from PySide6.QtCore import QEvent, QPoint, QPointF, QRectF, QSize, Qt, QTimer, QUrl, Signal
 from PySide6.QtGui import (
     QColor,
     QContextMenuEvent,
@@ -282,7 +282,26 @@ class ChatView(QWidget):
         return region.text if region is not None else ""
 
     def message_ids(self) -> list[int]:
+        """Every message of the transcript, including older ones not rendered yet."""
         return self.renderer.message_ids()
+
+    @property
+    def hidden_count(self) -> int:
+        """Older messages not rendered yet (shown by scrolling to the top)."""
+        return self.renderer.hidden_count
+
+    def show_earlier(self) -> int:
+        """Render the next batch of older messages above, keeping the view still."""
+        bar = self.browser.verticalScrollBar()
+        doc = self.renderer.document
+        layout = doc.documentLayout()
+        before = layout.documentSize().height()
+        shown = self.renderer.show_earlier()
+        if shown:
+            layout.blockBoundingRect(doc.lastBlock())
+            grown = layout.documentSize().height() - before
+            self._scroll_to(bar.value() + round(grown))
+        return shown
 
     def scroll_to_bottom(self) -> None:
         """Jump to the end and follow new text from now on."""
@@ -397,6 +416,8 @@ class ChatView(QWidget):
             self.continue_requested.emit(message_id)
         elif action == "retry":
             self.retry_requested.emit(message_id)
+        elif action == "earlier":
+            self.show_earlier()
         else:
             log.debug("Unknown action link: %s", url.toString())
 
@@ -407,6 +428,14 @@ class ChatView(QWidget):
             return
         bar = self.browser.verticalScrollBar()
         self._following = value >= bar.maximum() - FOLLOW_SLACK_PX
+        if value == bar.minimum() and bar.maximum() > 0 and self.renderer.hidden_count:
+            # Reached the top: bring in older messages (after this scroll event).
+            QTimer.singleShot(0, self, self._on_reached_top)
+
+    def _on_reached_top(self) -> None:
+        bar = self.browser.verticalScrollBar()
+        if bar.value() == bar.minimum():
+            self.show_earlier()
 
     def _on_scroll_range_changed(self, _minimum: int, maximum: int) -> None:
         if self._following:

@@ -175,7 +175,10 @@ class MainWindow(QMainWindow):
         self.sidebar.rename_requested.connect(self.rename_chat)
         self.sidebar.delete_requested.connect(self.delete_chat)
         self.sidebar.mute_toggled.connect(self.set_muted)
-        self._chat.manager.add_lifecycle_listener(self._on_manager_lifecycle)
+        manager = self._chat.manager
+        manager.add_lifecycle_listener(self._on_manager_lifecycle)
+        listener = self._on_manager_lifecycle
+        self.destroyed.connect(lambda: manager.remove_lifecycle_listener(listener))
 
     # ----------------------------------------------------------------- queries
     def current_tab(self) -> ChatTab | None:

@@ -35,6 +35,8 @@ _BACKTICK_OPENER = re.compile(r"(`{3,})([^`]*)$")
 _TILDE_OPENER = re.compile(r"(~{3,})(.*)$")
 _CLOSER = re.compile(r"(`{3,}|~{3,})[ \t]*$")
 _LIST_MARKER = re.compile(r"[-+*]|\d{1,9}[.)]")
+# Any line that might open or close a fence (checked precisely afterwards).
+_FENCE_LINE = re.compile(r"^[ \t>*+\-\d.)]*(?:`{3,}|~{3,}).*$", re.MULTILINE)
 
 _BLANK_CHARS = " \t\r"
 
@@ -165,16 +167,18 @@ def split_blocks(text: str) -> tuple[list[str], str]:
 
 
 def open_fence(text: str) -> Fence | None:
-    """The fence still open at the end of ``text`` (its last line may lack a newline)."""
-    splitter = BlockSplitter()
-    splitter.feed(text)
-    fence = splitter.fence
-    last = text[text.rfind("\n") + 1 :]
-    if not last:
-        return fence
-    if fence is not None:
-        return None if closes_fence(last, fence) else fence
-    return fence_opener(last)
+    """The fence still open at the end of ``text`` (its last line may lack a newline).
+
+    Only fence lines change the fence state, so only they are examined.
+    """
+    fence: Fence | None = None
+    for match in _FENCE_LINE.finditer(text):
+        line = match.group()
+        if fence is None:
+            fence = fence_opener(line)
+        elif closes_fence(line, fence):
+            fence = None
+    return fence
 
 
 def close_open_fence(text: str) -> str:

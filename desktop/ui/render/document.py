@@ -15,11 +15,14 @@ by the same known delta (no scanning).
 
 Costs (see DESIGN.md, "Costs measured on these machines"):
 
-- ``load`` builds one Markdown text for the whole transcript (one sentinel
-  paragraph per header), imports it once into a fresh document that has no
-  layout yet, and patches headers and status lines in place; the view lays it
-  out once when it is shown. If the sentinels come back mangled (Markdown a
-  message left open swallowed one) it falls back to per-message rendering.
+- ``load`` renders only the latest ``WINDOW_CHARS`` of the transcript (laying
+  out a megabyte of old chat costs seconds whatever the method); older
+  messages come in batches when the user scrolls to the top. The window is
+  built as one Markdown text (one sentinel paragraph per header), imported
+  once into a fresh document that has no layout yet, and headers and status
+  lines are patched in place; the view lays it out once when it is shown. If
+  the sentinels come back mangled (Markdown a message left open swallowed
+  one) it falls back to per-message rendering.
 - While a reply streams, :class:`~desktop.ui.render.blocks.BlockSplitter`
   splits its text into finished blocks and the open tail. Finished blocks are
   imported once and inserted after the region's done part; the tail is removed
@@ -42,6 +45,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
+from PySide6.QtCore import Qt
 from PySide6.QtGui import (
     QColor,
     QFont,
@@ -72,6 +76,13 @@ TAIL_MARKDOWN_LIMIT = 4000
 DOCUMENT_MARGIN = 14.0
 HEADER_GAP = 20.0
 CODE_BOTTOM_MARGIN = 10.0
+# The window rendered on load, and the batch "Show earlier messages" adds
+# (smaller: it is laid out while the user scrolls).
+WINDOW_CHARS = 40_000
+EARLIER_BATCH_CHARS = 20_000
+WINDOW_MIN_MESSAGES = 2
+WINDOW_MAX_MESSAGES = 200
+WINDOW_HEADER_COST = 200  # a message's fixed cost, in characters of text
 
 _P = QTextFormat.Property
 CODE_LANGUAGE = _P.BlockCodeLanguage
@@ -88,6 +99,7 @@ class BlockKind(enum.IntEnum):
     HEADER = 1
     STATUS = 2
     CODE_LABEL = 3
+    EARLIER = 4
 
 
 def action_url(action: str, message_id: int, index: int | None = None) -> str:
@@ -239,6 +251,7 @@ class Region:
     tail_plain: bool = False
     tail_fence: Fence | None = None
     status_shown: StatusLine = field(default_factory=StatusLine)
+    in_document: bool = False
 
     @classmethod
     def from_message(cls, message: Message) -> Region:
@@ -282,6 +295,11 @@ class TranscriptDocument:
     that images resolve through the view's ``loadResource`` (which blocks
     them). A fresh document is made on every :meth:`load`; read
     :attr:`document` afterwards.
+
+    Only the most recent messages (about ``WINDOW_CHARS`` of text) are put in
+    the document on load; older ones stay *hidden* until :meth:`show_earlier`
+    prepends them a batch at a time, behind a "Show earlier messages" line.
+    Opening a long chat therefore costs the same as opening a short one.
     """
 
     def __init__(
@@ -292,8 +310,10 @@ class TranscriptDocument:
         self._font = font
         self._scratch = make_document()
         self._scratch.setUndoRedoEnabled(False)
-        self._regions: list[Region] = []
+        self._regions: list[Region] = []  # in the document, in order
+        self._hidden: list[Region] = []  # older messages not rendered yet, in order
         self._by_id: dict[int, Region] = {}
+        self._more_chars = 0  # the "Show earlier messages" block, with its separator
         self.stats = RenderStats()
         self.highlighter: CodeHighlighter
         self.document = self._new_document()
@@ -301,16 +321,23 @@ class TranscriptDocument:
     # ----------------------------------------------------------------- queries
 
     def message_ids(self) -> list[int]:
-        return [region.message_id for region in self._regions]
+        return [region.message_id for region in (*self._hidden, *self._regions)]
 
     def region(self, message_id: int) -> Region | None:
+        """The region of a message, rendered or hidden."""
         return self._by_id.get(message_id)
 
     def regions(self) -> Sequence[Region]:
+        """The regions in the document, in order."""
         return self._regions
 
+    @property
+    def hidden_count(self) -> int:
+        """How many older messages are not in the document yet."""
+        return len(self._hidden)
+
     def region_at(self, position: int) -> Region | None:
-        """The region containing a document position."""
+        """The rendered region containing a document position."""
         index = bisect_right(self._regions, position, key=lambda r: r.start) - 1
         if index < 0:
             return None
@@ -318,7 +345,7 @@ class TranscriptDocument:
         return region if position <= region.end else None
 
     def regions_between(self, first: int, last: int) -> list[Region]:
-        """Regions that overlap positions ``first..last``."""
+        """Rendered regions that overlap positions ``first..last``."""
         index = max(0, bisect_right(self._regions, first, key=lambda r: r.start) - 1)
         found: list[Region] = []
         for region in self._regions[index:]:
@@ -331,7 +358,7 @@ class TranscriptDocument:
     def code_text(self, message_id: int, index: int) -> str | None:
         """The text of the ``index``-th code block of a message, as rendered."""
         region = self._by_id.get(message_id)
-        if region is None:
+        if region is None or not region.in_document:
             return None
         seen = -1
         block = self.document.findBlock(region.body_start + 1)
@@ -352,41 +379,82 @@ class TranscriptDocument:
     # ----------------------------------------------------------------- updates
 
     def set_theme(self, theme: Theme, font: QFont) -> None:
-        """Re-render everything with new colours (after a palette change)."""
+        """Re-render with new colours (after a palette change); keeps what is shown."""
         self._theme = theme
         self._font = font
-        self.load([self._message_of(region) for region in self._regions])
+        shown = len(self._regions)
+        messages = [self._message_of(region) for region in (*self._hidden, *self._regions)]
+        self.load(messages, window=shown)
 
-    def load(self, messages: Sequence[Message]) -> None:
-        """Replace the whole transcript; builds a new :attr:`document`."""
+    def load(self, messages: Sequence[Message], *, window: int | None = None) -> None:
+        """Replace the whole transcript; builds a new :attr:`document`.
+
+        ``window`` forces how many of the latest messages to render.
+        """
         seen: set[int] = set()
         regions: list[Region] = []
         for message in messages:
             if message.id in seen:
-                log.warning(
-                    "Message %d appears twice in a transcript; keeping the first", message.id
-                )
+                log.warning("Message %d appears twice in a transcript; keeping one", message.id)
                 continue
             seen.add(message.id)
             regions.append(Region.from_message(message))
         self.stats.loads += 1
         self.document = self._new_document()
-        self._regions = regions
         self._by_id = {region.message_id: region for region in regions}
-        if not regions:
+        self._more_chars = 0
+        split = _window_start(regions) if window is None else max(0, len(regions) - window)
+        self._hidden = regions[:split]
+        self._regions = regions[split:]
+        if not self._regions:
             return
-        if self._fill_bulk(regions):
-            with self._edit_block(count=False):
-                for region in regions:
-                    if region.status.is_live:
-                        self._rebuild_body(region, region.text)
-            return
-        self.stats.bulk_fallbacks += 1
-        log.debug("Transcript sentinels did not survive import; rendering message by message")
-        self.document = self._new_document()
+        self._render_into(self.document, self._regions, self._last_assistant(), defer_live=True)
         with self._edit_block(count=False):
-            for region in regions:
-                self._append_region(region, streaming_body=False)
+            if self._hidden:
+                self._insert_more_block()
+            for region in self._regions:
+                if region.status.is_live:
+                    self._rebuild_body(region, region.text)
+
+    def show_earlier(self) -> int:
+        """Prepend the next batch of hidden messages; returns how many."""
+        if not self._hidden:
+            return 0
+        split = _window_start(self._hidden, EARLIER_BATCH_CHARS)
+        batch = self._hidden[split:]
+        scratch = self._make_document()
+        try:
+            scratch.setUndoRedoEnabled(False)
+            self._render_into(scratch, batch, self._last_assistant(), defer_live=False)
+            # Lead the batch with a paragraph separator (see _fragment).
+            first = scratch.begin()
+            cursor = QTextCursor(scratch)
+            cursor.insertBlock(first.blockFormat(), first.charFormat())
+            cursor.setPosition(0)
+            cursor.movePosition(QTextCursor.MoveOperation.End, _KEEP)
+            fragment = QTextDocumentFragment(cursor)
+        finally:
+            scratch.deleteLater()
+        with self._edit_block():
+            anchor = self._more_chars - 1  # end of the "earlier" line's text
+            inserted = self._replace(self.document, anchor, 0, None, fragment=fragment)
+            for region in batch:
+                region.start += anchor + 1
+                region.in_document = True
+            for region in self._regions:
+                region.start += inserted
+            previous_first = self._regions[0] if self._regions else None
+            del self._hidden[split:]
+            self._regions[:0] = batch
+            if previous_first is not None:
+                self._set_header_gap(previous_first, first=False)
+            if self._hidden:
+                self._set_header_gap(batch[0], first=False)
+                self._update_more_block()
+            else:
+                self._remove_more_block()
+                self._set_header_gap(batch[0], first=True)
+        return len(batch)
 
     def add(self, message: Message) -> bool:
         """Append a message; an id already shown is updated instead."""
@@ -394,15 +462,12 @@ class TranscriptDocument:
         if region is not None:
             changed = self.set_text(message.id, message.content)
             region.model = message.model or region.model
-            return (
-                self.set_state(message.id, message.status, message.error, message.reason) or changed
-            )
+            state = (message.status, message.error, message.reason)
+            return self.set_state(message.id, *state) or changed
         region = Region.from_message(message)
         previous_last = self._last_assistant()
         with self._edit_block():
-            self._regions.append(region)
-            self._by_id[region.message_id] = region
-            self._append_region(region, streaming_body=True)
+            self._append_region(region)
             if region.role is Role.ASSISTANT and previous_last is not None:
                 self._refresh_status(previous_last)
         return True
@@ -411,28 +476,21 @@ class TranscriptDocument:
         region = self._by_id.pop(message_id, None)
         if region is None:
             return False
-        index = self._index(region)
         was_last_assistant = region is self._last_assistant()
         with self._edit_block():
-            doc_end = self.document.characterCount() - 1
-            if len(self._regions) == 1:
-                start, length = 0, doc_end
-            elif index == 0:
-                start, length = 0, self._regions[1].start
+            if not region.in_document:
+                self._hidden.remove(region)
+                if self._hidden:
+                    self._update_more_block()
+                else:
+                    self._remove_more_block()
+                    if self._regions:
+                        self._set_header_gap(self._regions[0], first=True)
             else:
-                start, length = region.start - 1, region.length + 1
-            self._replace(start, length, None)
-            del self._regions[index]
-            for later in self._regions[index:]:
-                later.start -= length
-            if not self._regions:
-                cursor = QTextCursor(self.document)
-                cursor.setBlockFormat(QTextBlockFormat())
-            elif index == 0:
-                self._set_header_gap(self._regions[0], first=True)
+                self._remove_region(region)
             if was_last_assistant:
                 new_last = self._last_assistant()
-                if new_last is not None:
+                if new_last is not None and new_last.in_document:
                     self._refresh_status(new_last)
         return True
 
@@ -451,6 +509,9 @@ class TranscriptDocument:
                 len(region.text),
             )
             return False
+        if not region.in_document:
+            region.text = text
+            return False
         with self._edit_block():
             self._rebuild_body(region, text)
         return True
@@ -458,6 +519,9 @@ class TranscriptDocument:
     def append(self, message_id: int, text: str) -> bool:
         region = self._by_id.get(message_id)
         if region is None or not text:
+            return False
+        if not region.in_document:
+            region.text += text
             return False
         with self._edit_block():
             if region.splitter is None:
@@ -479,6 +543,8 @@ class TranscriptDocument:
         if (region.status, region.error, region.reason) == (status, error, reason):
             return False
         region.status, region.error, region.reason = status, error, reason
+        if not region.in_document:
+            return False
         with self._edit_block():
             if status.is_terminal and region.tail_plain:
                 self._rerender_tail(region, final=True)
@@ -492,19 +558,43 @@ class TranscriptDocument:
         doc.setUndoRedoEnabled(False)
         doc.setDocumentMargin(DOCUMENT_MARGIN)
         doc.setDefaultFont(self._font)
-        # Attached while the document is empty, so it highlights blocks as
-        # they arrive instead of re-highlighting a laid-out document later.
+        # Attached while the document is empty: attached later, Qt schedules
+        # a re-highlight of every block, which on a laid-out document also
+        # re-lays out block by block (seconds for a long chat). A document
+        # without a layout reports no changes, so the build below highlights
+        # nothing; the view's setDocument gives it a layout, which announces
+        # the whole content once, and the highlighter does every block then.
         self.highlighter = CodeHighlighter(doc, self._theme.syntax)
         return doc
 
-    def _fill_bulk(self, regions: list[Region]) -> bool:
-        """Import the whole transcript as one Markdown text; False if that failed."""
-        doc = self.document
+    def _render_into(
+        self, doc: QTextDocument, regions: list[Region], last: Region | None, *, defer_live: bool
+    ) -> None:
+        """Render regions into the empty ``doc``; their starts count from 0.
+
+        With ``defer_live`` the bodies of live messages are left empty (the
+        caller renders them incrementally).
+        """
+        if not self._fill_bulk(doc, regions, last, defer_live=defer_live):
+            self.stats.bulk_fallbacks += 1
+            log.debug("Transcript sentinels did not survive import; rendering one by one")
+            cursor = QTextCursor(doc)
+            cursor.select(QTextCursor.SelectionType.Document)
+            cursor.removeSelectedText()
+            cursor.setBlockFormat(QTextBlockFormat())
+            self._fill_each(doc, regions, last, defer_live=defer_live)
+        for region in regions:
+            region.in_document = True
+
+    def _fill_bulk(
+        self, doc: QTextDocument, regions: list[Region], last: Region | None, *, defer_live: bool
+    ) -> bool:
+        """Import regions as one Markdown text; False if the sentinels got mangled."""
         token = "ssmark" + secrets.token_hex(8)
         parts: list[str] = []
         for region in regions:
             parts.append(token)
-            if not region.status.is_live and region.text.strip():
+            if region.text.strip() and not (defer_live and region.status.is_live):
                 parts.append(close_open_fence(region.text))
         doc.setMarkdown("\n\n".join(parts), MARKDOWN_FEATURES)
         self.stats.markdown_imports += 1
@@ -524,20 +614,21 @@ class TranscriptDocument:
         if len(positions) != len(regions) or positions[0] != 0:
             return False
 
-        last = self._last_assistant_of(regions)
         ends = [position - 1 for position in positions[1:]] + [doc.characterCount() - 1]
-        token_chars = len(token)
-        with self._edit_block(count=False):
+        with _edit_block(doc):
+            # Back to front, so that the positions still to visit stay valid.
             for index in range(len(regions) - 1, -1, -1):
                 region = regions[index]
                 position = positions[index]
-                body_start = position + token_chars
+                body_start = position + len(token)
                 body_chars = ends[index] - body_start
+                region.splitter = None
+                region.code_blocks = 0
                 if body_chars and _may_hold_action_links(region.text):
                     _strip_action_links(doc, body_start, body_start + body_chars)
                 if body_chars and _may_hold_code(region.text):
                     added, count = self._label_code_blocks(
-                        region.message_id, body_start, body_start + body_chars, 0
+                        doc, region.message_id, body_start, body_start + body_chars, 0
                     )
                     body_chars += added
                     region.code_blocks = count
@@ -545,7 +636,7 @@ class TranscriptDocument:
                 region.tail_chars = 0
                 region.status_shown = self._status_for(region, last)
                 region.status_chars = self._insert_status(
-                    body_start + body_chars, region.status_shown
+                    doc, body_start + body_chars, region.status_shown
                 )
                 cursor = QTextCursor(doc)
                 cursor.setPosition(position)
@@ -557,29 +648,69 @@ class TranscriptDocument:
             start += region.length + 1
         return True
 
-    def _append_region(self, region: Region, *, streaming_body: bool) -> None:
-        """Add a region at the end of the document (the document is in an edit block)."""
+    def _fill_each(
+        self, doc: QTextDocument, regions: list[Region], last: Region | None, *, defer_live: bool
+    ) -> None:
+        """Render regions one by one (when the one-text import cannot be trusted)."""
+        with _edit_block(doc):
+            for index, region in enumerate(regions):
+                cursor = QTextCursor(doc)
+                cursor.movePosition(QTextCursor.MoveOperation.End)
+                if index:
+                    cursor.insertBlock(QTextBlockFormat(), QTextCharFormat())
+                region.start = cursor.position()
+                region.header_chars = self._fill_header(cursor, region, first=index == 0)
+                region.splitter = None
+                region.done_chars = region.tail_chars = region.code_blocks = 0
+                if not (defer_live and region.status.is_live):
+                    self._render_static_body(doc, region)
+                region.status_shown = self._status_for(region, last)
+                region.status_chars = self._insert_status(doc, region.tail_end, region.status_shown)
+
+    def _render_static_body(self, doc: QTextDocument, region: Region) -> None:
+        added = self._replace(doc, region.body_start, 0, region.text)
+        labels, count = self._label_code_blocks(
+            doc, region.message_id, region.body_start, region.body_start + added, 0
+        )
+        region.done_chars = added + labels
+        region.code_blocks = count
+
+    def _append_region(self, region: Region) -> None:
+        """Add a region at the end of the document (inside an edit block)."""
         doc = self.document
-        first = len(self._regions) <= 1 or region is self._regions[0]
+        first = not self._regions and not self._more_chars
         cursor = QTextCursor(doc)
-        if doc.isEmpty() and first:
-            region.start = 0
-        else:
-            cursor.movePosition(QTextCursor.MoveOperation.End)
+        cursor.movePosition(QTextCursor.MoveOperation.End)
+        if not first:
             cursor.insertBlock(QTextBlockFormat(), QTextCharFormat())
-            region.start = cursor.position()
+        region.start = cursor.position()
+        region.in_document = True
+        self._regions.append(region)
+        self._by_id[region.message_id] = region
         region.header_chars = self._fill_header(cursor, region, first=first)
         region.done_chars = region.tail_chars = region.status_chars = 0
-        if streaming_body or region.status.is_live:
-            self._rebuild_body(region, region.text)
-        elif region.text.strip():
-            added = self._replace(region.body_start, 0, region.text)
-            labels, count = self._label_code_blocks(
-                region.message_id, region.body_start, region.body_start + added, 0
-            )
-            region.done_chars = added + labels
-            region.code_blocks = count
+        self._rebuild_body(region, region.text)
         self._refresh_status(region)
+
+    def _remove_region(self, region: Region) -> None:
+        index = self._index(region)
+        if len(self._regions) == 1:
+            # The last region: everything after the "earlier" line goes.
+            start = self._more_chars - 1 if self._more_chars else 0
+            length = self.document.characterCount() - 1 - start
+        elif index == 0 and not self._more_chars:
+            start, length = 0, self._regions[1].start
+        else:
+            start, length = region.start - 1, region.length + 1
+        self._replace(self.document, start, length, None)
+        del self._regions[index]
+        region.in_document = False
+        for later in self._regions[index:]:
+            later.start -= length
+        if not self._regions and not self._more_chars:
+            QTextCursor(self.document).setBlockFormat(QTextBlockFormat())
+        elif index == 0 and self._regions:
+            self._set_header_gap(self._regions[0], first=not self._more_chars)
 
     def _fill_header(self, cursor: QTextCursor, region: Region, *, first: bool) -> int:
         """Write the header into the block at ``cursor`` (replacing its selection)."""
@@ -590,7 +721,6 @@ class TranscriptDocument:
         block_format.setProperty(BLOCK_MESSAGE, region.message_id)
         block_format.setTopMargin(0.0 if first else HEADER_GAP)
         block_format.setBottomMargin(4.0)
-        base = QTextCharFormat()
         name = QTextCharFormat()
         name.setFontWeight(QFont.Weight.Bold)
         name.setForeground(theme.accent if region.role is Role.ASSISTANT else theme.text)
@@ -598,7 +728,7 @@ class TranscriptDocument:
         muted.setForeground(theme.muted)
         cursor.insertText(_role_label(region.role), name)
         cursor.setBlockFormat(block_format)
-        cursor.setBlockCharFormat(base)
+        cursor.setBlockCharFormat(QTextCharFormat())
         if region.model and region.role is Role.ASSISTANT:
             cursor.insertText(f"  ·  {region.model}", muted)
         cursor.insertText("    ", muted)
@@ -609,8 +739,10 @@ class TranscriptDocument:
         cursor = QTextCursor(self.document)
         cursor.setPosition(region.start)
         block_format = cursor.blockFormat()
-        block_format.setTopMargin(0.0 if first else HEADER_GAP)
-        cursor.setBlockFormat(block_format)
+        gap = 0.0 if first else HEADER_GAP
+        if block_format.topMargin() != gap:
+            block_format.setTopMargin(gap)
+            cursor.setBlockFormat(block_format)
 
     def _link_format(self, href: str) -> QTextCharFormat:
         fmt = QTextCharFormat()
@@ -619,13 +751,62 @@ class TranscriptDocument:
         fmt.setForeground(self._theme.link)
         return fmt
 
+    # ------------------------------------------------- the "earlier" line
+
+    def _more_text(self) -> str:
+        count = len(self._hidden)
+        return f"Show {count} earlier message{'s' if count != 1 else ''}"
+
+    def _insert_more_block(self) -> None:
+        doc = self.document
+        before = doc.characterCount()
+        first = doc.begin()
+        cursor = QTextCursor(doc)
+        cursor.insertBlock(first.blockFormat(), first.charFormat())
+        cursor.setPosition(0)
+        block_format = QTextBlockFormat()
+        block_format.setProperty(BLOCK_KIND, int(BlockKind.EARLIER))
+        block_format.setAlignment(Qt.AlignmentFlag.AlignHCenter)
+        block_format.setBottomMargin(6.0)
+        cursor.setBlockFormat(block_format)
+        cursor.insertText(self._more_text(), self._link_format(action_url("earlier", 0)))
+        self._more_chars = doc.characterCount() - before
+        for region in self._regions:
+            region.start += self._more_chars
+        if self._regions:
+            self._set_header_gap(self._regions[0], first=False)
+
+    def _update_more_block(self) -> None:
+        doc = self.document
+        before = doc.characterCount()
+        cursor = QTextCursor(doc)
+        cursor.setPosition(self._more_chars - 1, _KEEP)
+        cursor.insertText(self._more_text(), self._link_format(action_url("earlier", 0)))
+        delta = doc.characterCount() - before
+        self._more_chars += delta
+        for region in self._regions:
+            region.start += delta
+
+    def _remove_more_block(self) -> None:
+        if not self._more_chars:
+            return
+        length = self._more_chars
+        if not self._regions:
+            length -= 1  # nothing after it: keep the document's last block
+        self._replace(self.document, 0, length, None)
+        self._more_chars = 0
+        for region in self._regions:
+            region.start -= length
+        if not self._regions:
+            QTextCursor(self.document).setBlockFormat(QTextBlockFormat())
+
     # --------------------------------------------------------------- the body
 
     def _rebuild_body(self, region: Region, text: str) -> None:
         """Render a message body from scratch, split for incremental updates."""
         self.stats.body_rebuilds += 1
         old_length = region.length
-        self._replace(region.body_start, region.done_chars + region.tail_chars, None)
+        self._replace(self.document, region.body_start, region.done_chars + region.tail_chars, None)
         region.done_chars = region.tail_chars = region.code_blocks = 0
         region.tail_plain = False
         region.tail_fence = None
@@ -652,7 +833,7 @@ class TranscriptDocument:
             and region.status.is_live
         ):
             plain = text.replace("\r", "")
-            region.tail_chars += self._replace(region.tail_end, 0, None, plain=plain)
+            region.tail_chars += self._replace(self.document, region.tail_end, 0, None, plain=plain)
             self.stats.plain_appends += 1
         else:
             self._rerender_tail(region, final=region.status.is_terminal)
@@ -662,10 +843,10 @@ class TranscriptDocument:
         """Drop the tail and render newly finished blocks after the done part."""
         position = region.done_end
         removed = region.tail_chars
-        added = self._replace(position, removed, markdown) + removed
+        added = self._replace(self.document, position, removed, markdown) + removed
         region.tail_chars = 0
         labels, count = self._label_code_blocks(
-            region.message_id, position, position + added, region.code_blocks
+            self.document, region.message_id, position, position + added, region.code_blocks
         )
         region.done_chars += added + labels
         region.code_blocks += count
@@ -675,24 +856,23 @@ class TranscriptDocument:
         tail = splitter.tail if splitter is not None else ""
         position = region.done_end
         removed = region.tail_chars
-        added = self._replace(position, removed, tail) + removed
+        added = self._replace(self.document, position, removed, tail) + removed
         labels, _count = self._label_code_blocks(
-            region.message_id, position, position + added, region.code_blocks
+            self.document, region.message_id, position, position + added, region.code_blocks
         )
         region.tail_chars = added + labels
         region.tail_plain = not final and len(tail) > TAIL_MARKDOWN_LIMIT
         region.tail_fence = splitter.fence if splitter is not None else None
 
     def _label_code_blocks(
-        self, message_id: int, start: int, end: int, first_index: int
+        self, doc: QTextDocument, message_id: int, start: int, end: int, first_index: int
     ) -> tuple[int, int]:
-        """Put a "lang · Copy" line above each code block in ``start..end``.
+        """Put a "lang  Copy" line above each code block in ``start..end``.
 
         Returns (characters added, code blocks found).
         """
         if end <= start:
             return 0, 0
-        doc = self.document
         added = 0
         count = 0
         previous = QTextBlock()
@@ -704,7 +884,7 @@ class TranscriptDocument:
             if is_code and not previous_was_code:
                 position = block.position()
                 chars = self._insert_code_label(
-                    block, block_format, message_id, first_index + count
+                    doc, block, block_format, message_id, first_index + count
                 )
                 added += chars
                 count += 1
@@ -719,9 +899,13 @@ class TranscriptDocument:
         return added, count
 
     def _insert_code_label(
-        self, block: QTextBlock, block_format: QTextBlockFormat, message_id: int, index: int
+        self,
+        doc: QTextDocument,
+        block: QTextBlock,
+        block_format: QTextBlockFormat,
+        message_id: int,
+        index: int,
     ) -> int:
-        doc = self.document
         before = doc.characterCount()
         position = block.position()
         cursor = QTextCursor(doc)
@@ -755,7 +939,7 @@ class TranscriptDocument:
     # ------------------------------------------------------------ status line
 
     def _last_assistant(self) -> Region | None:
-        return self._last_assistant_of(self._regions)
+        return self._last_assistant_of(self._regions) or self._last_assistant_of(self._hidden)
 
     @staticmethod
     def _last_assistant_of(regions: Sequence[Region]) -> Region | None:
@@ -780,16 +964,15 @@ class TranscriptDocument:
             return
         old_length = region.length
         position = region.tail_end
-        self._replace(position, region.status_chars, None)
-        region.status_chars = self._insert_status(position, line)
+        self._replace(self.document, position, region.status_chars, None)
+        region.status_chars = self._insert_status(self.document, position, line)
         region.status_shown = line
         self._shift_after(region, region.length - old_length)
 
-    def _insert_status(self, position: int, line: StatusLine) -> int:
+    def _insert_status(self, doc: QTextDocument, position: int, line: StatusLine) -> int:
         if line.is_empty:
             return 0
         theme = self._theme
-        doc = self.document
         before = doc.characterCount()
         block_format = QTextBlockFormat()
         block_format.setProperty(BLOCK_KIND, int(BlockKind.STATUS))
@@ -822,16 +1005,17 @@ class TranscriptDocument:
 
     def _replace(
         self,
+        doc: QTextDocument,
         position: int,
         length: int,
         markdown: str | None,
         *,
         plain: str | None = None,
+        fragment: QTextDocumentFragment | None = None,
     ) -> int:
         """Replace ``length`` characters at ``position`` with rendered Markdown
-        (inserted as new blocks after ``position``) or plain text; return the
+        (new blocks after ``position``), plain text or a fragment; return the
         change in document length."""
-        doc = self.document
         before = doc.characterCount()
         cursor = QTextCursor(doc)
         cursor.setPosition(position)
@@ -840,14 +1024,20 @@ class TranscriptDocument:
             cursor.removeSelectedText()
         if markdown is not None and markdown.strip():
             fragment = self._fragment(markdown)
-            if not fragment.isEmpty():
-                cursor.insertFragment(fragment)
+        if fragment is not None and not fragment.isEmpty():
+            cursor.insertFragment(fragment)
         elif plain:
             cursor.insertText(plain)
         return doc.characterCount() - before
 
     def _fragment(self, markdown: str) -> QTextDocumentFragment:
-        """Markdown as a fragment that starts with a paragraph separator."""
+        """Markdown as a fragment that starts with a paragraph separator.
+
+        Inserted at the end of a block, such a fragment adds whole new blocks
+        with their own formats; one that starts with text would merge its
+        first block into the block at the cursor and lose that block's format
+        (a heading's level, a code block's language).
+        """
         scratch = self._scratch
         scratch.setMarkdown("x\n\n" + markdown, MARKDOWN_FEATURES)
         if _may_hold_action_links(markdown):
@@ -872,12 +1062,8 @@ class TranscriptDocument:
 
     @contextmanager
     def _edit_block(self, *, count: bool = True) -> Iterator[None]:
-        cursor = QTextCursor(self.document)
-        cursor.beginEditBlock()
-        try:
+        with _edit_block(self.document):
             yield
-        finally:
-            cursor.endEditBlock()
         if count:
             self.stats.updates += 1
 
@@ -893,6 +1079,31 @@ class TranscriptDocument:
             reason=region.reason,
             model=region.model,
         )
+
+
+@contextmanager
+def _edit_block(doc: QTextDocument) -> Iterator[None]:
+    """Group changes: one contents change, one layout pass, one highlight pass."""
+    cursor = QTextCursor(doc)
+    cursor.beginEditBlock()
+    try:
+        yield
+    finally:
+        cursor.endEditBlock()
+
+
+def _window_start(regions: Sequence[Region], budget: int = WINDOW_CHARS) -> int:
+    """Index of the first region of the latest ``budget`` characters worth rendering."""
+    total = 0
+    index = len(regions)
+    while index > 0:
+        taken = len(regions) - index
+        size = len(regions[index - 1].text) + WINDOW_HEADER_COST
+        if taken >= WINDOW_MIN_MESSAGES and (total + size > budget or taken >= WINDOW_MAX_MESSAGES):
+            break
+        total += size
+        index -= 1
+    return index
 
 
 def _role_label(role: Role) -> str:

@@ -1,0 +1,255 @@
+"""Tabs that detach and reattach live: the real window, services and demo server.
+
+The chats use the built-in demo provider (OpenAI Responses dialect on the demo
+server), whose replies are deterministic: ``demo_reply(prompt, tokens)``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QApplication
+from pytestqt.qtbot import QtBot
+
+from desktop.core.states import InterruptReason, MessageStatus, Role
+from desktop.providers.demo.server import DemoOptions, DemoServer, demo_reply
+from desktop.services import Services
+from desktop.ui.chat_tab import ChatTab
+from desktop.ui.main_window import MainWindow
+
+WAIT = 15_000
+
+
+def send(qtbot: QtBot, tab: ChatTab, text: str) -> None:
+    """Type into the composer and press Enter, as a person does."""
+    tab.composer.focus_input()
+    tab.composer.input.setPlainText(text)
+    qtbot.keyClick(tab.composer.input, Qt.Key.Key_Return)
+
+
+def reply_id(services: Services, session_id: int) -> int:
+    messages = services.chat.messages(session_id)
+    return [m.id for m in messages if m.role is Role.ASSISTANT][-1]
+
+
+def live_text(services: Services, session_id: int) -> str:
+    snapshot = services.manager.snapshot(session_id)
+    return snapshot.text if snapshot else ""
+
+
+def start_chat(qtbot: QtBot, window: MainWindow, services: Services, prompt: str) -> ChatTab:
+    tab = window.new_chat()
+    assert tab is not None
+    send(qtbot, tab, prompt)
+    qtbot.waitUntil(lambda: services.manager.is_live(tab.session_id), timeout=WAIT)
+    return tab
+
+
+def test_a_b_a_shows_live_text_on_return_and_keeps_growing(
+    qtbot: QtBot, window: MainWindow, services: Services, demo: DemoServer
+) -> None:
+    demo.defaults = DemoOptions(rate=150, tokens=400)
+    a = start_chat(qtbot, window, services, "chat A")
+    qtbot.waitUntil(lambda: len(live_text(services, a.session_id)) > 30, timeout=WAIT)
+    b = window.new_chat()
+    assert b is not None and window.current_tab() is b
+    assert not a.feed.attached  # detached, yet the stream goes on
+    grown_from = len(live_text(services, a.session_id))
+    qtbot.waitUntil(lambda: len(live_text(services, a.session_id)) > grown_from + 100, timeout=WAIT)
+    stale = a.view.message_text(reply_id(services, a.session_id))
+    assert len(stale) <= grown_from + 5  # nothing reached the detached view
+
+    window.open_chat(a.session_id)
+    mid = reply_id(services, a.session_id)
+    # One frame later the view holds everything streamed so far...
+    qtbot.waitUntil(
+        lambda: len(a.view.message_text(mid)) >= len(live_text(services, a.session_id)) - 60,
+        timeout=1000,
+    )
+    shown = a.view.message_text(mid)
+    assert live_text(services, a.session_id).startswith(shown)
+    # ...and keeps growing, live.
+    qtbot.waitUntil(lambda: len(a.view.message_text(mid)) > len(shown) + 50, timeout=WAIT)
+    qtbot.waitUntil(lambda: not services.manager.is_live(a.session_id), timeout=WAIT)
+    qtbot.waitUntil(lambda: a.view.message_text(mid) == demo_reply("chat A", 400), timeout=WAIT)
+
+
+def test_rapid_switching_neither_duplicates_nor_loses_text(
+    qtbot: QtBot, qapp: QApplication, window: MainWindow, services: Services, demo: DemoServer
+) -> None:
+    demo.defaults = DemoOptions(rate=200, tokens=300)
+    a = start_chat(qtbot, window, services, "rapid A")
+    b = start_chat(qtbot, window, services, "rapid B")
+    for i in range(40):  # tens of switches within a second
+        window.open_chat(a.session_id if i % 2 == 0 else b.session_id)
+        qapp.processEvents()
+        qtbot.wait(10)
+        assert services.manager.listener_count() == 1
+        assert a.feed.attached != b.feed.attached
+    window.open_chat(a.session_id)
+    qtbot.waitUntil(lambda: not services.manager.is_live(a.session_id), timeout=WAIT)
+    qtbot.waitUntil(lambda: not services.manager.is_live(b.session_id), timeout=WAIT)
+    mid_a = reply_id(services, a.session_id)
+    qtbot.waitUntil(lambda: a.view.message_text(mid_a) == demo_reply("rapid A", 300), timeout=WAIT)
+    window.open_chat(b.session_id)
+    mid_b = reply_id(services, b.session_id)
+    qtbot.waitUntil(lambda: b.view.message_text(mid_b) == demo_reply("rapid B", 300), timeout=WAIT)
+    assert services.manager.listener_count() == 1
+
+
+def test_reply_that_finishes_while_away_is_complete_on_return(
+    qtbot: QtBot, window: MainWindow, services: Services, demo: DemoServer
+) -> None:
+    demo.defaults = DemoOptions(rate=300, tokens=150)
+    a = start_chat(qtbot, window, services, "finish away")
+    window.new_chat()
+    qtbot.waitUntil(lambda: not services.manager.is_live(a.session_id), timeout=WAIT)
+    window.open_chat(a.session_id)
+    mid = reply_id(services, a.session_id)
+    qtbot.waitUntil(
+        lambda: a.view.message_text(mid) == demo_reply("finish away", 150), timeout=2000
+    )
+    message = services.chat.message(mid)
+    assert message is not None and message.status is MessageStatus.COMPLETE
+
+
+def test_sixth_stream_evicts_oldest_hidden_chat_which_can_continue_and_retry(
+    qtbot: QtBot, window: MainWindow, services: Services, demo: DemoServer
+) -> None:
+    demo.defaults = DemoOptions(rate=40, tokens=2000)
+    tabs = [start_chat(qtbot, window, services, f"evict {i}") for i in range(6)]
+    victim = tabs[0]
+    qtbot.waitUntil(lambda: not services.manager.is_live(victim.session_id), timeout=WAIT)
+    assert services.manager.live_count() == 5
+    mid = reply_id(services, victim.session_id)
+
+    def settled() -> bool:
+        message = services.chat.message(mid)
+        return message is not None and message.status.is_terminal
+
+    qtbot.waitUntil(settled, timeout=WAIT)
+    message = services.chat.message(mid)
+    assert message is not None
+    assert message.status is MessageStatus.INTERRUPTED
+    assert message.reason == InterruptReason.EVICTED.value
+    partial = message.content
+    assert partial
+
+    # Make room (a chat on screen is never evicted), then Continue on the victim.
+    for tab in tabs[1:]:
+        services.manager.stop(tab.session_id)
+    qtbot.waitUntil(lambda: services.manager.live_count() == 0, timeout=WAIT)
+    window.open_chat(victim.session_id)
+    qtbot.waitUntil(lambda: victim.view.message_text(mid) == partial, timeout=WAIT)
+    demo.defaults = DemoOptions(rate=0, tokens=40)
+    victim.view.continue_requested.emit(mid)
+    qtbot.waitUntil(lambda: services.manager.is_live(victim.session_id), timeout=WAIT)
+    qtbot.waitUntil(lambda: not services.manager.is_live(victim.session_id), timeout=WAIT)
+    continued = services.chat.message(mid)
+    assert continued is not None and continued.status is MessageStatus.COMPLETE
+    assert continued.content.startswith(partial) and len(continued.content) > len(partial)
+    qtbot.waitUntil(lambda: victim.view.message_text(mid) == continued.content, timeout=WAIT)
+
+    victim.view.retry_requested.emit(mid)
+    qtbot.waitUntil(lambda: services.chat.message(mid) is None, timeout=WAIT)
+    qtbot.waitUntil(lambda: not services.manager.is_live(victim.session_id), timeout=WAIT)
+    new_mid = reply_id(services, victim.session_id)
+    assert new_mid != mid
+    qtbot.waitUntil(lambda: mid not in victim.view.message_ids(), timeout=WAIT)
+    qtbot.waitUntil(
+        lambda: victim.view.message_text(new_mid) == demo_reply("evict 0", 40), timeout=WAIT
+    )
+
+
+def test_stop_works_on_a_reattached_stream_and_closing_a_tab_does_not_stop(
+    qtbot: QtBot, window: MainWindow, services: Services, demo: DemoServer
+) -> None:
+    demo.defaults = DemoOptions(rate=60, tokens=2000)
+    a = start_chat(qtbot, window, services, "stop after return")
+    b = start_chat(qtbot, window, services, "closed tab keeps going")
+    window.open_chat(a.session_id)  # reattach A
+    assert a.composer.is_streaming()
+    qtbot.keyClick(a.composer.input, Qt.Key.Key_Escape)
+    qtbot.waitUntil(lambda: not services.manager.is_live(a.session_id), timeout=WAIT)
+    mid_a = reply_id(services, a.session_id)
+    stopped = services.chat.message(mid_a)
+    assert stopped is not None and stopped.status is MessageStatus.STOPPED
+    qtbot.waitUntil(lambda: not a.composer.is_streaming(), timeout=WAIT)
+
+    window.close_current_tab()  # A's tab
+    index = window.tabs.indexOf(b)
+    window.tabs.tabCloseRequested.emit(index)
+    assert window.tab_for(b.session_id) is None
+    before = len(live_text(services, b.session_id))
+    qtbot.waitUntil(lambda: len(live_text(services, b.session_id)) > before + 20, timeout=WAIT)
+    assert services.manager.is_live(b.session_id)
+    reopened = window.open_chat(b.session_id)
+    assert reopened is not None
+    mid_b = reply_id(services, b.session_id)
+    qtbot.waitUntil(lambda: len(reopened.view.message_text(mid_b)) >= before + 20, timeout=WAIT)
+
+
+def test_remote_image_in_a_reply_is_never_fetched(
+    qtbot: QtBot, window: MainWindow, services: Services, demo: DemoServer
+) -> None:
+    tab = window.new_chat()
+    assert tab is not None
+    session_id = tab.session_id
+    image = f"{demo.url}/images/tracker.png"
+    text = f"Here is a picture:\n\n![tracker]({image})\n\nand [a link]({demo.url}/page)."
+    message = services.store.add_message(session_id, Role.ASSISTANT, text)
+    window.close_current_tab()
+    reopened = window.open_chat(session_id)
+    assert reopened is not None
+    qtbot.waitUntil(lambda: message.id in reopened.view.message_ids(), timeout=WAIT)
+    # Painting loads a document's images synchronously (loadResource), so
+    # after a grab any fetch would already have been attempted.
+    reopened.view.grab()
+    assert not [r for r in demo.requests if "/images/" in r.path or r.path == "/page"]
+
+
+def test_chat_reopened_after_restart_shows_history_and_its_resumed_stream_goes_live(
+    qtbot: QtBot, qapp: QApplication, demo: DemoServer, tmp_path: Path, qloop: object
+) -> None:
+    import keyring
+
+    from desktop.services import build_services
+    from desktop.store import KeyStore, Store
+    from tests.support.qt import MemoryKeyring, complete
+
+    previous = keyring.get_keyring()
+    keyring.set_keyring(MemoryKeyring())
+    demo.defaults = DemoOptions(rate=100, tokens=600)
+    first = build_services(Store.open(tmp_path / "data"), KeyStore(), demo=demo)
+    first.demo = None
+    session = first.chat.create_chat()
+    complete(qapp, first.chat.send(session.id, "before the crash"))
+    qtbot.waitUntil(lambda: len(live_text(first, session.id)) > 60, timeout=WAIT)
+    complete(qapp, first.manager.flush_now())
+    # As after a crash: the reply stays `streaming` on disk with its cursor.
+    complete(qapp, first.aclose(interrupt=False))
+
+    second = build_services(Store.open(tmp_path / "data"), KeyStore(), demo=demo)
+    second.demo = None
+    try:
+        report = complete(qapp, second.recover())
+        assert len(report.resumed) == 1
+        win = MainWindow(second.chat, second.settings)
+        qtbot.addWidget(win)
+        win.allow_close = True
+        win.show()
+        tab = win.open_chat(session.id)
+        assert tab is not None
+        mid = reply_id(second, session.id)
+        user_turns = [m for m in second.chat.messages(session.id) if m.role is Role.USER]
+        assert [m.content for m in user_turns] == ["before the crash"]
+        qtbot.waitUntil(lambda: len(tab.view.message_text(mid)) > 60, timeout=WAIT)
+        shown = len(tab.view.message_text(mid))
+        qtbot.waitUntil(lambda: len(tab.view.message_text(mid)) > shown + 40, timeout=WAIT)
+        qtbot.waitUntil(lambda: not second.manager.is_live(session.id), timeout=WAIT)
+        expected = demo_reply("before the crash", 600)
+        qtbot.waitUntil(lambda: tab.view.message_text(mid) == expected, timeout=WAIT)
+    finally:
+        complete(qapp, second.aclose())
+        keyring.set_keyring(previous)
