@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
 from PySide6.QtCore import QEvent, QPoint, QPointF, QRectF, QSize, Qt, QTimer, QUrl, Signal
 from PySide6.QtGui import (
@@ -28,8 +28,10 @@ from PySide6.QtGui import (
     QImage,
     QPainter,
     QPaintEvent,
+    QTextBlock,
     QTextDocument,
     QTextFormat,
+    QTextLine,
 )
 from PySide6.QtWidgets import QMenu, QMessageBox, QTextBrowser, QVBoxLayout, QWidget
 
@@ -76,6 +78,10 @@ class TranscriptBrowser(QTextBrowser):
             self.blocked_resources.append(text)
             log.debug("Blocked a resource in the transcript: %s", text)
         return self._placeholder_image()
+
+    def forget_placeholder(self) -> None:
+        """Drop the cached placeholder image (its colour follows the palette)."""
+        self._placeholder = None
 
     def _placeholder_image(self) -> QImage:
         if self._placeholder is None:
@@ -141,6 +147,7 @@ class TranscriptBrowser(QTextBrowser):
                 if run is not None:
                     self._paint_code_run(painter, run, theme.code_background)
                     run = None
+                self._paint_inline_code(painter, block, theme.code_background)
                 if block_format.hasProperty(QUOTE_LEVEL):
                     rect = layout.blockBoundingRect(block)
                     level = max(1, int(block_format.property(QUOTE_LEVEL)))
@@ -153,9 +160,43 @@ class TranscriptBrowser(QTextBrowser):
         painter.end()
 
     @staticmethod
+    def _paint_inline_code(painter: QPainter, block: QTextBlock, color: QColor) -> None:
+        text_layout = block.layout()
+        origin = text_layout.position()
+        iterator = block.begin()
+        while not iterator.atEnd():
+            fragment = iterator.fragment()
+            iterator.__iadd__(1)
+            if not fragment.charFormat().fontFixedPitch():
+                continue
+            start = fragment.position() - block.position()
+            end = start + fragment.length()
+            painter.setBrush(color)
+            while start < end:
+                line = text_layout.lineForTextPosition(start)
+                if not line.isValid():
+                    break
+                stop = min(end, line.textStart() + line.textLength())
+                left = _cursor_x(line, start)
+                right = _cursor_x(line, stop)
+                rect = QRectF(
+                    origin.x() + left - 2, origin.y() + line.y(), right - left + 4, line.height()
+                )
+                painter.drawRoundedRect(rect, 3, 3)
+                if stop <= start:
+                    break
+                start = stop
+
+    @staticmethod
     def _paint_code_run(painter: QPainter, rect: QRectF, color: QColor) -> None:
         painter.setBrush(color)
         painter.drawRoundedRect(rect.adjusted(0, -2, 0, 5), 5, 5)
+
+
+def _cursor_x(line: QTextLine, position: int) -> float:
+    # PySide returns (x, position) for QTextLine.cursorToX(int).
+    result = line.cursorToX(position)
+    return float(result[0]) if isinstance(result, tuple) else float(cast(float, result))
 
 
 class ChatView(QWidget):
@@ -378,7 +419,7 @@ class ChatView(QWidget):
             theme = Theme.for_palette(self.palette())
             if theme != self.theme or event.type() == QEvent.Type.FontChange:
                 self.theme = theme
-                self.browser._placeholder = None
+                self.browser.forget_placeholder()
                 following = self._following
                 self.renderer.set_theme(theme, self.font())
                 self._set_document(self.renderer.document)

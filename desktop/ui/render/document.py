@@ -875,13 +875,13 @@ class TranscriptDocument:
             return 0, 0
         added = 0
         count = 0
+        run_start = -1
         previous = QTextBlock()
-        previous_was_code = False
         block = doc.findBlock(start + 1)
         while block.isValid() and block.position() < end + added:
             block_format = block.blockFormat()
             is_code = block_format.hasProperty(CODE_LANGUAGE)
-            if is_code and not previous_was_code:
+            if is_code and run_start < 0:
                 position = block.position()
                 chars = self._insert_code_label(
                     doc, block, block_format, message_id, first_index + count
@@ -889,13 +889,14 @@ class TranscriptDocument:
                 added += chars
                 count += 1
                 block = doc.findBlock(position + chars)
-            elif previous_was_code and not is_code:
-                _set_bottom_margin(doc, previous, CODE_BOTTOM_MARGIN)
-            previous_was_code = is_code
+                run_start = block.position()
+            elif not is_code and run_start >= 0:
+                _finish_code_run(doc, run_start, previous)
+                run_start = -1
             previous = block
             block = block.next()
-        if previous_was_code:
-            _set_bottom_margin(doc, previous, CODE_BOTTOM_MARGIN)
+        if run_start >= 0:
+            _finish_code_run(doc, run_start, previous)
         return added, count
 
     def _insert_code_label(
@@ -1121,12 +1122,22 @@ def _is_plain_paragraph(block: QTextBlock, cursor: QTextCursor) -> bool:
     )
 
 
-def _set_bottom_margin(doc: QTextDocument, block: QTextBlock, margin: float) -> None:
-    block_format = block.blockFormat()
-    if block_format.bottomMargin() != margin:
-        block_format.setBottomMargin(margin)
-        cursor = QTextCursor(doc)
-        cursor.setPosition(block.position())
+def _finish_code_run(doc: QTextDocument, start: int, last: QTextBlock) -> None:
+    """Let a code block's lines wrap, and space it from what follows.
+
+    The importer makes fenced code non-breaking, which would give the whole
+    transcript a horizontal scroll bar for one long line.
+    """
+    cursor = QTextCursor(doc)
+    cursor.setPosition(start)
+    cursor.setPosition(last.position(), _KEEP)
+    wrapping = QTextBlockFormat()
+    wrapping.setNonBreakableLines(False)
+    cursor.mergeBlockFormat(wrapping)
+    block_format = last.blockFormat()
+    if block_format.bottomMargin() != CODE_BOTTOM_MARGIN:
+        block_format.setBottomMargin(CODE_BOTTOM_MARGIN)
+        cursor.setPosition(last.position())
         cursor.setBlockFormat(block_format)
 
 

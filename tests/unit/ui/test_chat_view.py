@@ -9,13 +9,13 @@ from __future__ import annotations
 import http.server
 import threading
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PySide6.QtCore import QObject, QPoint, Qt, QUrl, Slot
 from PySide6.QtGui import QDesktopServices, QGuiApplication, QPalette, QTextCursor
-from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
 
 from desktop.core.models import Message
@@ -698,10 +698,6 @@ def test_palette_change_re_renders_in_the_new_colours(view: ChatView, qtbot: QtB
     view.browser.viewport().repaint()
 
 
-def test_application_is_available() -> None:
-    assert isinstance(QApplication.instance(), QApplication)
-
-
 # ---------------------------------------------------------------- consistency
 
 PIECES = [
@@ -743,7 +739,9 @@ operations = st.lists(
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 @given(operations)
-def test_any_sequence_of_updates_matches_a_fresh_load(qtbot: QtBot, steps: list) -> None:  # type: ignore[type-arg]
+def test_any_sequence_of_updates_matches_a_fresh_load(
+    qtbot: QtBot, steps: list[tuple[str, Any]]
+) -> None:
     view = ChatView()
     qtbot.addWidget(view)
     messages: dict[int, Message] = {}

@@ -10,7 +10,6 @@ from desktop.ui.render.document import MARKDOWN_FEATURES
 from desktop.ui.render.highlight import CodeHighlighter, SyntaxTheme, language_spec
 
 LIGHT = SyntaxTheme.for_palette(QPalette(QColor("white")))
-KEEP: list[CodeHighlighter] = []
 
 
 def highlighted(markdown: str) -> QTextDocument:
@@ -18,7 +17,6 @@ def highlighted(markdown: str) -> QTextDocument:
     highlighter = CodeHighlighter(doc, LIGHT)
     doc.setMarkdown(markdown, MARKDOWN_FEATURES)
     highlighter.rehighlight()  # setMarkdown on a document without layout reports no change
-    KEEP.append(highlighter)
     return doc
 
 
