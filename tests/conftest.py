@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -36,3 +37,15 @@ def store(tmp_path: Path) -> Iterator[Store]:
     s = Store.open(tmp_path / "data")
     yield s
     s.close()
+
+
+@pytest.fixture(autouse=True)
+def collect_on_the_main_thread() -> Iterator[None]:
+    """Collect cycles here, never in a server or writer thread (see desktop.ui.collector).
+
+    Automatic collection is off for the whole run, as in the app; a cycle
+    holding a Qt object collected off the GUI thread would crash.
+    """
+    gc.disable()
+    yield
+    gc.collect()

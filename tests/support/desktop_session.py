@@ -31,7 +31,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 NOTIFICATIONS = "org.freedesktop.Notifications"
-TOOLS = ("Xvfb", "dbus-daemon", "dbus-send", "dbus-monitor", "dunst", "dunstctl", "xdotool")
+TOOLS = (
+    "Xvfb",
+    "xdpyinfo",
+    "dbus-daemon",
+    "dbus-send",
+    "dbus-monitor",
+    "dunst",
+    "dunstctl",
+    "xdotool",
+)
 PACKAGES = "xvfb xauth x11-utils dbus dbus-x11 dunst xdotool"
 START_TIMEOUT = 10.0
 
@@ -218,6 +227,7 @@ def _start_xvfb(workdir: Path) -> tuple[subprocess.Popen[bytes], str]:
                 "1280x800x24",
                 "-nolisten",
                 "tcp",
+                "-noreset",  # no server reset when the last client leaves
             ],
             pass_fds=(write_fd,),
             stdin=subprocess.DEVNULL,
@@ -249,6 +259,19 @@ def _start_xvfb(workdir: Path) -> tuple[subprocess.Popen[bytes], str]:
     display = f":{int(number.strip())}"
     socket = Path(f"/tmp/.X11-unix/X{int(number.strip())}")
     wait_until(socket.exists, START_TIMEOUT, f"the X socket {socket}")
+
+    def accepts_clients() -> bool:
+        if proc.poll() is not None:
+            raise AssertionError(f"Xvfb on {display} exited")
+        probe = subprocess.run(
+            ["xdpyinfo", "-display", display],
+            capture_output=True,
+            timeout=START_TIMEOUT,
+            check=False,
+        )
+        return probe.returncode == 0
+
+    wait_until(accepts_clients, START_TIMEOUT, f"Xvfb on {display} to accept clients")
     return proc, display
 
 

@@ -93,7 +93,9 @@ def test_a_client_closing_mid_stream_is_noticed_at_once(server: DemoServer) -> N
             "POST", server.url + CHAT, json=chat_body("bye"), headers={"X-Demo-Options": "rate=2"}
         ) as response,
     ):
-        next(response.iter_raw())
+        # Keep the iterator: a discarded one is finalised, and that closes the response.
+        pieces = response.iter_raw()
+        next(pieces)
         record = server.last_connection(CHAT)
         assert record is not None and record.is_open
         assert server.generating == 1
