@@ -70,7 +70,7 @@ def main(argv: list[str] | None = None) -> int:
     level = getattr(logging, str(args.log_level).upper(), logging.WARNING)
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if args.command == "demo-server":
-        from desktop.providers.demo.server import run_cli
+        from desktop.providers.demo import run_cli
 
         demo_argv = [
             "--port",

@@ -20,6 +20,7 @@ import contextlib
 import functools
 import itertools
 import logging
+import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -115,6 +116,20 @@ class RecoveryReport:
     interrupted: tuple[int, ...] = ()
 
 
+@dataclass(slots=True)
+class FlushStats:
+    """Time the flusher spends on the loop thread (the writes run elsewhere)."""
+
+    steps: int = 0
+    total_s: float = 0.0
+    max_s: float = 0.0
+
+    def record(self, seconds: float) -> None:
+        self.steps += 1
+        self.total_s += seconds
+        self.max_s = max(self.max_s, seconds)
+
+
 class ConcurrencyLimitError(RuntimeError):
     """Every live stream is on screen, so none can make room for another."""
 
@@ -149,6 +164,7 @@ class StreamManager:
         self._tasks: set[asyncio.Task[None]] = set()  # every stream task, evicted ones too
         self._background: set[asyncio.Task[Any]] = set()
         self._closed = False
+        self.flush_stats = FlushStats()
 
     # ------------------------------------------------------------------ queries
     @property
@@ -715,6 +731,7 @@ class StreamManager:
 
     async def _flush(self) -> None:
         async with self._flush_lock:
+            started = time.perf_counter()
             batch: list[tuple[_Stream, StreamFlush]] = []
             for stream in self._streams.values():
                 if stream.ended or stream.end_request is not None:
@@ -744,19 +761,23 @@ class StreamManager:
                 )
             if not batch:
                 return
+            items = [item for _, item in batch]
+            self.flush_stats.record(time.perf_counter() - started)
             try:
-                await self._write(self._store.flush_streaming, [item for _, item in batch])
+                await self._write(self._store.flush_streaming, items)
             except BaseException:
                 for stream, _ in batch:  # not saved: keep it for the next write
                     if stream.inflight:
                         stream.pending.insert(0, stream.inflight)
                         stream.inflight = ""
                 raise
+            started = time.perf_counter()
             for stream, item in batch:
                 stream.saved_text += stream.inflight
                 stream.inflight = ""
                 stream.flushed_status = item.status
                 stream.flushed_cursor = item.cursor
+            self.flush_stats.record(time.perf_counter() - started)
 
     async def _write_status(self, stream: _Stream) -> None:
         await self._write(
