@@ -32,6 +32,7 @@ from PySide6.QtWidgets import QApplication
 
 from benchmarks.bench_stream import demo_process
 from desktop.core.states import MessageStatus, Role
+from desktop.providers.demo import demo_reply
 from desktop.providers.factory import create_provider
 from desktop.store import KeyStore, Store
 from desktop.streaming.chat import ChatService
@@ -144,9 +145,11 @@ async def reattach(url: str, total: int, away_at: int) -> dict[str, float]:
         rig.set_demo(rate=4000, tokens=total + 2000)
         a = await rig.start("reattach")
         mid = [m.id for m in rig.chat.messages(a.session_id) if m.role is Role.ASSISTANT][-1]
-        await until(lambda: len((rig.manager.snapshot(a.session_id) or _NONE).text) > away_at * 4)
+        away_chars = len(demo_reply("reattach", away_at))
+        total_chars = len(demo_reply("reattach", total))
+        await until(lambda: len((rig.manager.snapshot(a.session_id) or _NONE).text) >= away_chars)
         rig.window.new_chat()  # A detaches, keeps its document
-        await until(lambda: len((rig.manager.snapshot(a.session_id) or _NONE).text) > total * 4)
+        await until(lambda: len((rig.manager.snapshot(a.session_id) or _NONE).text) >= total_chars)
         rig.manager.stop(a.session_id)  # freeze the reply so the target text is fixed
         await until(lambda: not rig.manager.is_live(a.session_id))
         message = rig.chat.message(mid)

@@ -27,6 +27,7 @@ from desktop.cli import PROVIDER_CHOICES
 from desktop.core.models import ProviderKind
 from desktop.services import Services, build_services
 from desktop.store import Store, StoreError, resolve_data_dir
+from desktop.ui.collector import GuiThreadCollector
 from desktop.ui.icons import app_icon
 from desktop.ui.main_window import MainWindow
 from desktop.ui.notifications import (
@@ -81,7 +82,9 @@ class SidestreamApp:
         self._quitting = False
         self._asking = False
         self._tasks: set[asyncio.Task[Any]] = set()
-        self.tray = tray or Tray(services.manager.live_count, window.unread_count)
+        if tray is None:
+            tray = Tray(services.manager.live_count, window.unread_count)
+        self.tray = tray
         if notifier is None:
             notifier = FallbackNotifier(DesktopNotifier(), TrayBalloonNotifier(self.tray))
         self.notifications = NotificationService(
@@ -130,6 +133,8 @@ class SidestreamApp:
         self.window.new_chat()
 
     def _on_window_close_requested(self) -> None:
+        if self._quitting or self._asking:
+            return
         live = self.services.manager.live_count()
         if not live:
             self.request_quit()  # nothing would keep running: closing quits
@@ -204,10 +209,10 @@ class SidestreamApp:
             "Stopped replies keep their text, and you can Continue them later."
         )
         keep = box.addButton(
-            "Keep running in the tray" if tray_available else "Keep running",
+            "&Keep running in the tray" if tray_available else "&Keep running",
             QMessageBox.ButtonRole.AcceptRole,
         )
-        stop = box.addButton("Stop and quit", QMessageBox.ButtonRole.DestructiveRole)
+        stop = box.addButton("&Stop and quit", QMessageBox.ButtonRole.DestructiveRole)
         cancel = box.addButton(QMessageBox.StandardButton.Cancel)
         box.setDefaultButton(keep)
         box.setEscapeButton(cancel)
@@ -314,16 +319,23 @@ def run_app(args: argparse.Namespace) -> int:
             f"{store.recovered_from_corruption}\nand a new, empty one was created.",
         )
 
+    # Cycles holding Qt objects must be collected on this thread, never in the
+    # store's writer or the demo server's thread (see desktop.ui.collector).
+    collector = GuiThreadCollector()
+    collector.start()
     loop = qasync.QEventLoop(app)
     asyncio.set_event_loop(loop)
-    with loop:
-        services = build_services(store)
-        _apply_provider_args(services, args)
-        window = MainWindow(services.chat, services.settings, demo_only=services.demo_only)
-        sidestream = SidestreamApp(services, window)
-        sessions = services.chat.chats()
-        if sessions:
-            window.open_chat(sessions[0].id)
-        else:
-            window.new_chat()
-        return int(loop.run_until_complete(sidestream.run()))
+    try:
+        with loop:
+            services = build_services(store)
+            _apply_provider_args(services, args)
+            window = MainWindow(services.chat, services.settings, demo_only=services.demo_only)
+            sidestream = SidestreamApp(services, window)
+            sessions = services.chat.chats()
+            if sessions:
+                window.open_chat(sessions[0].id)
+            else:
+                window.new_chat()
+            return int(loop.run_until_complete(sidestream.run()))
+    finally:
+        collector.stop()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from desktop.core.models import Message
@@ -88,20 +89,28 @@ def build_services(
     *,
     start_demo: bool = True,
     demo: DemoServer | None = None,
+    demo_url: str | None = None,
     read_timeout: float = 60.0,
 ) -> Services:
-    """Wire store, providers, manager and services together."""
+    """Wire store, providers, manager and services together.
+
+    The demo provider is ``demo`` if given, else a demo server already running
+    at ``demo_url`` (or ``$SIDESTREAM_DEMO_URL``: tests use one that outlives
+    the app), else one started here.
+    """
     keys = keys or KeyStore()
-    if demo is None and start_demo:
+    demo_url = demo_url or os.environ.get("SIDESTREAM_DEMO_URL") or None
+    if demo is None and demo_url is None and start_demo:
         demo = DemoServer(defaults=demo_defaults())
         demo.start()
     demo_server = demo
-    directory = ProviderDirectory(
-        store,
-        keys,
-        demo_url=(lambda: demo_server.openai_base_url) if demo_server is not None else None,
-        read_timeout=read_timeout,
-    )
+    openai_url: Callable[[], str] | None = None
+    if demo_server is not None:
+        openai_url = lambda: demo_server.openai_base_url  # noqa: E731
+    elif demo_url is not None:
+        external = demo_url.rstrip("/")
+        openai_url = lambda: external + "/v1"  # noqa: E731
+    directory = ProviderDirectory(store, keys, demo_url=openai_url, read_timeout=read_timeout)
     demo_only = directory.ensure_defaults()
     limit = store.get_setting(MAX_STREAMS_KEY, DEFAULT_LIMIT)
     manager = StreamManager(store, limit=int(limit) if isinstance(limit, int) else DEFAULT_LIMIT)

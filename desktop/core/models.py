@@ -33,7 +33,9 @@ class ChatRequest:
     model: str
     turns: tuple[ChatTurn, ...]
     system: str | None = None
-    max_tokens: int = 4096
+    # None leaves the length to the provider (Anthropic requires one: it gets
+    # ANTHROPIC_DEFAULT_MAX_TOKENS).
+    max_tokens: int | None = None
     continue_partial: bool = False
 
 

@@ -38,6 +38,9 @@ from desktop.providers.sse import SSEEvent
 
 log = logging.getLogger("sidestream.provider")
 
+# Anthropic requires max_tokens; this is what a chat gets when it sets none.
+ANTHROPIC_DEFAULT_MAX_TOKENS = 8192
+
 API_VERSION = "2023-06-01"
 _NOTHING: tuple[StreamEvent, ...] = ()
 # Anthropic's error types map onto our kinds; anything else is a server error.
@@ -81,7 +84,7 @@ def build_body(request: ChatRequest) -> tuple[dict[str, Any], str]:
             messages.pop()
     body: dict[str, Any] = {
         "model": request.model,
-        "max_tokens": request.max_tokens,
+        "max_tokens": request.max_tokens or ANTHROPIC_DEFAULT_MAX_TOKENS,
         "messages": messages,
         "stream": True,
     }

@@ -71,13 +71,15 @@ def build_messages(request: ChatRequest) -> list[dict[str, str]]:
 
 
 def build_body(request: ChatRequest) -> dict[str, Any]:
-    return {
+    body: dict[str, Any] = {
         "model": request.model,
         "messages": build_messages(request),
         "stream": True,
         "stream_options": {"include_usage": True},
-        "max_tokens": request.max_tokens,
     }
+    if request.max_tokens is not None:
+        body["max_tokens"] = request.max_tokens
+    return body
 
 
 class ChatParser:

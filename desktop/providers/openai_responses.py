@@ -76,7 +76,6 @@ def build_body(request: ChatRequest) -> dict[str, Any]:
     body: dict[str, Any] = {
         "model": request.model,
         "input": items,
-        "max_output_tokens": request.max_tokens,
         "stream": True,
         # Background + stored is what makes the reply resumable and pollable.
         "background": True,
@@ -84,6 +83,8 @@ def build_body(request: ChatRequest) -> dict[str, Any]:
     }
     if request.system:
         body["instructions"] = request.system
+    if request.max_tokens is not None:
+        body["max_output_tokens"] = request.max_tokens
     return body
 
 

@@ -31,6 +31,7 @@ class ChatTab(QWidget):
     error_raised = Signal(str)
     streaming_changed = Signal(int, bool)  # session id, live
     model_change_requested = Signal(int)  # session id
+    chat_changed = Signal(int)  # session id: its title or order may have changed
 
     def __init__(self, chat: ChatService, session: Session, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -172,6 +173,7 @@ class ChatTab(QWidget):
             self.error_raised.emit(str(exc))
             return
         self._sync_with_store()
+        self.chat_changed.emit(self._session.id)  # the first message names the chat
 
     async def _run_action(self, action: Coroutine[Any, Any, Message]) -> None:
         try:

@@ -226,6 +226,7 @@ class MainWindow(QMainWindow):
             tab.error_raised.connect(self.show_error)
             tab.streaming_changed.connect(self._on_tab_streaming_changed)
             tab.model_change_requested.connect(self.change_model)
+            tab.chat_changed.connect(self.refresh_chat)
             self._tabs_by_session[session_id] = tab
             index = self.tabs.addTab(tab, self._tab_text(session))
             self.tabs.setTabToolTip(index, session.title)

@@ -407,6 +407,7 @@ class NotificationService(QObject):
         """Stop listening, drop notifications still being sent (the app is quitting)."""
         self._closed = True
         self._manager.remove_terminal_listener(self._on_stream_ended)
+        self._manager.remove_lifecycle_listener(self._on_stream_lifecycle)
         tasks = list(self._tasks)
         for task in tasks:
             task.cancel()

@@ -36,7 +36,9 @@ WAIT = 20.0
 class App:
     """The app process on a desktop session, and ways to drive and read it."""
 
-    def __init__(self, desktop: DesktopSession, data_dir: Path) -> None:
+    def __init__(
+        self, desktop: DesktopSession, data_dir: Path, demo_options: str = DEMO_OPTIONS
+    ) -> None:
         self.desktop = desktop
         self.data_dir = data_dir
         self.log = desktop.workdir / "app.log"
@@ -53,7 +55,7 @@ class App:
             ],
             "app.log",
             QT_QPA_PLATFORM="xcb",
-            SIDESTREAM_DEMO_OPTIONS=DEMO_OPTIONS,
+            SIDESTREAM_DEMO_OPTIONS=demo_options,
         )
         self.window = ""
         wait_until(lambda: self._find_window() or not self.alive(), WAIT, "the app's window")
@@ -66,13 +68,16 @@ class App:
         return self.log.read_text(errors="replace")[-4000:]
 
     def _find_window(self) -> bool:
-        found = self.desktop.run(
-            "xdotool", "search", "--onlyvisible", "--name", "^Sidestream", check=False
-        )
-        if found.split():
-            self.window = found.split()[0]
+        found = self.find("^Sidestream")
+        if found:
+            self.window = found
             return True
         return False
+
+    def find(self, name: str) -> str | None:
+        """A visible window whose title matches ``name`` (a regular expression)."""
+        found = self.desktop.run("xdotool", "search", "--onlyvisible", "--name", name, check=False)
+        return found.split()[0] if found.split() else None
 
     def title(self) -> str:
         return self.desktop.run("xdotool", "getwindowname", self.window).strip()
@@ -193,3 +198,30 @@ def test_without_a_notification_service_the_app_says_why_once(tmp_path: Path) ->
         assert "no notification service on the session bus" in app.output()
         assert desktop.notify_calls() == []
         assert app.alive()
+
+
+def test_quit_with_a_reply_streaming_asks_and_stop_and_quit_keeps_the_partial_text(
+    desktop: DesktopSession, tmp_path: Path
+) -> None:
+    app = App(desktop, tmp_path / "data", demo_options="rate=20;tokens=2000")
+    app.focus()
+    app.type("a long story")
+    app.key("Return")
+    wait_until(lambda: app.reply_status("a long story") == "streaming", WAIT, "the reply")
+    app.key("ctrl+q")
+    wait_until(lambda: app.find("^Quit Sidestream$") is not None, WAIT, "the quit question")
+    dialog = app.find("^Quit Sidestream$")
+    assert dialog is not None
+    assert app.alive()  # it asks; it does not quit yet
+    desktop.run("xdotool", "windowfocus", "--sync", dialog)
+    desktop.run("xdotool", "key", "--window", dialog, "alt+s")  # &Stop and quit
+    try:
+        code = app.proc.wait(timeout=WAIT)
+    except subprocess.TimeoutExpired:
+        raise AssertionError(f"the app did not quit:\n{app.output()}") from None
+    assert code == 0, app.output()
+    [chat] = [c for c in app.export() if c["title"] == "a long story"]
+    [reply] = [m for m in chat["messages"] if m["role"] == "assistant"]
+    assert reply["status"] == "interrupted"
+    assert reply["reason"] == "app quit"
+    assert reply["content"]  # the partial text was flushed before exit

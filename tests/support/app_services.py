@@ -1,23 +1,13 @@
-"""Real services for Qt-layer tests: a qasync loop that finalises async generators,
-a store in a temporary folder, the shared demo server, a memory keyring.
-
-The loop is :func:`tests.support.qt.running_qasync_loop` (registered as
-running, advancing while Qt spins) plus the async-generator hooks that
-``run_forever`` would install: without them an httpx byte stream left
-suspended after a reply's last event is closed by the garbage collector
-outside the loop ("async generator ignored GeneratorExit"), which pytest
-reports as an unraisable exception.
-"""
+"""Real services for Qt-layer tests: a store in a temporary folder, the shared
+demo server, a memory keyring, on the qasync loop of :mod:`tests.support.qt`."""
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import keyring
-import qasync
 from PySide6.QtWidgets import QApplication
 
 from desktop.providers.demo.server import DemoServer
@@ -25,20 +15,7 @@ from desktop.services import Services, build_services
 from desktop.store import KeyStore, Store
 from tests.support.qt import MemoryKeyring, complete, running_qasync_loop
 
-
-@contextmanager
-def qasync_loop(qapp: QApplication) -> Iterator[qasync.QEventLoop]:
-    with running_qasync_loop(qapp) as loop:
-        saved = sys.get_asyncgen_hooks()
-        sys.set_asyncgen_hooks(
-            firstiter=loop._asyncgen_firstiter_hook,
-            finalizer=loop._asyncgen_finalizer_hook,
-        )
-        try:
-            yield loop
-            complete(qapp, loop.shutdown_asyncgens())
-        finally:
-            sys.set_asyncgen_hooks(*saved)
+qasync_loop = running_qasync_loop
 
 
 @contextmanager

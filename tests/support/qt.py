@@ -9,6 +9,7 @@ exception a task left unretrieved.
 from __future__ import annotations
 
 import asyncio
+import sys
 from collections.abc import Coroutine, Iterator
 from contextlib import contextmanager
 from typing import Any, TypeVar
@@ -51,8 +52,16 @@ def running_qasync_loop(qapp: QApplication) -> Iterator[qasync.QEventLoop]:
     loop.set_exception_handler(lambda _loop, context: errors.append(context))
     asyncio.set_event_loop(loop)
     asyncio._set_running_loop(loop)
+    # The hooks run_forever would install: without them an httpx byte stream
+    # left suspended after a reply's last event is closed by the garbage
+    # collector outside the loop ("async generator ignored GeneratorExit").
+    saved_hooks = sys.get_asyncgen_hooks()
+    sys.set_asyncgen_hooks(
+        firstiter=loop._asyncgen_firstiter_hook, finalizer=loop._asyncgen_finalizer_hook
+    )
     try:
         yield loop
+        complete(qapp, loop.shutdown_asyncgens())
         leftovers = [t for t in asyncio.all_tasks(loop) if not t.done()]
         for task in leftovers:
             task.cancel()
@@ -63,6 +72,7 @@ def running_qasync_loop(qapp: QApplication) -> Iterator[qasync.QEventLoop]:
         real = [e for e in errors if "async_generator_athrow" not in repr(e.get("task", ""))]
         assert not real, f"unhandled errors in tasks: {real}"
     finally:
+        sys.set_asyncgen_hooks(*saved_hooks)
         asyncio._set_running_loop(None)
         asyncio.set_event_loop(None)
         loop.close()

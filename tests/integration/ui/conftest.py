@@ -5,17 +5,16 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
-import keyring
 import pytest
 import qasync
 from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
 
 from desktop.providers.demo.server import DemoServer
-from desktop.services import Services, build_services
-from desktop.store import KeyStore, Store
+from desktop.services import Services
 from desktop.ui.main_window import MainWindow
-from tests.support.qt import MemoryKeyring, complete, running_qasync_loop
+from tests.support.app_services import real_services
+from tests.support.qt import running_qasync_loop
 
 
 @pytest.fixture
@@ -28,14 +27,8 @@ def qloop(qapp: QApplication) -> Iterator[qasync.QEventLoop]:
 def services(
     qapp: QApplication, qloop: qasync.QEventLoop, demo: DemoServer, tmp_path: Path
 ) -> Iterator[Services]:
-    previous = keyring.get_keyring()
-    keyring.set_keyring(MemoryKeyring())
-    store = Store.open(tmp_path / "data")
-    built = build_services(store, KeyStore(), demo=demo)
-    built.demo = None  # the session's demo server outlives this test
-    yield built
-    complete(qapp, built.aclose())
-    keyring.set_keyring(previous)
+    with real_services(qapp, demo, tmp_path / "data") as built:
+        yield built
 
 
 @pytest.fixture

@@ -51,6 +51,7 @@ def test_a_b_a_shows_live_text_on_return_and_keeps_growing(
 ) -> None:
     demo.defaults = DemoOptions(rate=150, tokens=400)
     a = start_chat(qtbot, window, services, "chat A")
+    qtbot.waitUntil(lambda: window.windowTitle() == "Sidestream — chat A", timeout=WAIT)
     qtbot.waitUntil(lambda: len(live_text(services, a.session_id)) > 30, timeout=WAIT)
     b = window.new_chat()
     assert b is not None and window.current_tab() is b
