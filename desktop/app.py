@@ -27,6 +27,7 @@ from desktop.cli import PROVIDER_CHOICES
 from desktop.core.models import ProviderKind
 from desktop.services import Services, build_services
 from desktop.store import Store, StoreError, resolve_data_dir
+from desktop.store.lock import DataDirLock, DataDirLocked
 from desktop.ui.collector import GuiThreadCollector
 from desktop.ui.icons import app_icon
 from desktop.ui.main_window import MainWindow
@@ -37,6 +38,7 @@ from desktop.ui.notifications import (
     Notifier,
     TrayBalloonNotifier,
 )
+from desktop.ui.single_instance import InstanceServer, ask_running_instance_to_raise
 from desktop.ui.tray import Tray
 
 log = logging.getLogger("sidestream.app")
@@ -307,6 +309,19 @@ def run_app(args: argparse.Namespace) -> int:
     app.setDesktopFileName("sidestream")
 
     data_dir = resolve_data_dir(args.data_dir)
+    lock = DataDirLock(data_dir)
+    try:
+        lock.acquire()
+    except DataDirLocked as exc:
+        # Never two writers: hand over to the running instance, or say why not.
+        if ask_running_instance_to_raise(data_dir):
+            log.info("Sidestream already runs on %s: its window was raised", data_dir)
+            if sys.stderr is not None:
+                sys.stderr.write(f"sidestream: {exc} Its window was brought to the front.\n")
+            return 0
+        return _fatal(f"{exc}\n\nClose it first, or start this one with another --data-dir.")
+    except OSError as exc:
+        return _fatal(f"Sidestream cannot use its data folder {data_dir}:\n\n{exc}")
     try:
         store = Store.open(data_dir)
     except StoreError as exc:
@@ -331,6 +346,9 @@ def run_app(args: argparse.Namespace) -> int:
             _apply_provider_args(services, args)
             window = MainWindow(services.chat, services.settings, demo_only=services.demo_only)
             sidestream = SidestreamApp(services, window)
+            instance = InstanceServer(data_dir, window)
+            instance.raise_requested.connect(window.show_and_raise)
+            instance.listen()
             sessions = services.chat.chats()
             if sessions:
                 window.open_chat(sessions[0].id)
@@ -339,3 +357,4 @@ def run_app(args: argparse.Namespace) -> int:
             return int(loop.run_until_complete(sidestream.run()))
     finally:
         collector.stop()
+        lock.release()

@@ -245,9 +245,8 @@ async def _scenario(report: Report, app: QApplication, data_dir: Path) -> None:
 
         report.begin("services")
         # A keyring that keeps nothing: the user's real one is never touched.
-        services = build_services(
-            store, KeyStore(backend=keyring.backends.null.Keyring()), demo=demo
-        )
+        no_keyring = keyring.backends.null.Keyring()  # type: ignore[no-untyped-call]
+        services = build_services(store, KeyStore(backend=no_keyring), demo=demo)
         demo_provider = next((p for p in services.settings.providers() if p.is_demo), None)
         if demo_provider is None:
             raise SelfTestError("the demo provider was not set up")
@@ -258,12 +257,16 @@ async def _scenario(report: Report, app: QApplication, data_dir: Path) -> None:
         notifications = NotificationService(
             services.manager, services.chat, services.settings, recorder, lambda: None
         )
-        ended: list[StreamEnded] = []
-        services.manager.add_terminal_listener(ended.append)
+        finished: list[StreamEnded] = []
+
+        def on_ended(ended: StreamEnded) -> None:
+            finished.append(ended)
+
+        services.manager.add_terminal_listener(on_ended)
         try:
             report.begin("stream")
             message = await services.chat.send(session.id, PROMPT)
-            await _until(lambda: bool(ended), "the reply to end")
+            await _until(lambda: bool(finished), "the reply to end")
             stored = services.chat.message(message.id)
             expected = demo_reply(PROMPT, TOKENS)
             if stored is None:
@@ -294,7 +297,7 @@ async def _scenario(report: Report, app: QApplication, data_dir: Path) -> None:
                 raise SelfTestError(f"unexpected notification {title!r}: {body!r}")
             report.ok(f"{title!r}: {body!r}")
         finally:
-            services.manager.remove_terminal_listener(ended.append)
+            services.manager.remove_terminal_listener(on_ended)
             await notifications.aclose()
         report.begin("shutdown")
         user_turns = [m for m in services.chat.messages(session.id) if m.role is Role.USER]

@@ -14,9 +14,23 @@ import dataclasses
 import typing
 from dataclasses import dataclass
 
-__all__ = ["OPTIONS_HEADER", "DemoOptions", "OptionsError", "parse_options_header"]
+__all__ = [
+    "INVALID_UTF8",
+    "INVALID_UTF8_TEXT",
+    "OPTIONS_HEADER",
+    "DemoOptions",
+    "OptionsError",
+    "parse_options_header",
+]
 
 OPTIONS_HEADER = "x-demo-options"
+
+#: The text of the ``invalid_utf8_after`` delta as bytes on the wire: "naïve "
+#: in Latin-1, where 0xEF followed by "v" is not UTF-8.
+INVALID_UTF8 = b"na\xefve "
+#: What a client reads from it when it decodes with replacement, as the SSE
+#: spec requires (WHATWG "UTF-8 decode"): U+FFFD where the bad byte was.
+INVALID_UTF8_TEXT = INVALID_UTF8.decode("utf-8", "replace")
 
 
 @dataclass(slots=True)
@@ -47,6 +61,14 @@ class DemoOptions:
     stall_seconds: float | None = None
     #: Send one data line of malformed JSON after N text deltas, then go on.
     malformed_after: int | None = None
+    #: After N text deltas send one extra text delta whose data line holds bytes
+    #: that are not UTF-8 (:data:`INVALID_UTF8`, Latin-1 text), then go on. A
+    #: client decoding as the SSE spec says reads :data:`INVALID_UTF8_TEXT`.
+    invalid_utf8_after: int | None = None
+    #: Make the reply's first text delta this many bytes of ASCII text
+    #: (:func:`~desktop.providers.demo.replies.big_event_text`), sent as one
+    #: event; the normal reply follows it.
+    big_event: int | None = None
     #: Send the dialect's error event after N text deltas and end the stream
     #: (Anthropic ``overloaded_error``, OpenAI ``server_error``).
     error_event_after: int | None = None
