@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+import time
 from collections.abc import Callable
 
 from desktop.providers.demo.generation import Generation
@@ -26,7 +27,7 @@ from desktop.providers.demo.http import (
     response_head,
 )
 from desktop.providers.demo.ledger import ConnectionRecord
-from desktop.providers.demo.options import DemoOptions
+from desktop.providers.demo.options import INVALID_UTF8, INVALID_UTF8_TEXT, DemoOptions
 
 __all__ = ["Connection", "StreamCut"]
 
@@ -227,8 +228,11 @@ class Connection:
                     await self.send_body(chunk(half), options)
         else:
             await self.send_body(chunk(b"".join(frames)), options)
-        self.record.events_sent += len(frames)
-        self.record.text_parts.extend(texts)
+        record = self.record
+        record.events_sent += len(frames)
+        if texts:
+            record.text_parts.extend(texts)
+            record.sent_log.append((time.monotonic(), len(record.text_parts)))
 
     async def _at_mark(self, count: int, generation: Generation, options: DemoOptions) -> None:
         """Fire the faults set to go off after the reply's ``count``-th text delta.
@@ -240,6 +244,10 @@ class Connection:
         if options.malformed_after == count and ("malformed", count) not in fired:
             fired.add(("malformed", count))
             await self._send_events([generation.encoder.malformed()], [], options)
+        if options.invalid_utf8_after == count and ("invalid_utf8", count) not in fired:
+            fired.add(("invalid_utf8", count))
+            frame = generation.encoder.invalid_utf8(INVALID_UTF8)
+            await self._send_events([frame], [INVALID_UTF8_TEXT], options)
         if options.cut_after == count and ("cut", count) not in fired:
             fired.add(("cut", count))
             await self.flush_all()
@@ -264,9 +272,15 @@ class Connection:
         index = start
         # Text deltas of the reply before this stream's first frame.
         deltas = sum(1 for t in texts[:start] if t is not None)
+        self.record.first_delta = deltas
         marks = {
             m
-            for m in (options.cut_after, options.stall_after, options.malformed_after)
+            for m in (
+                options.cut_after,
+                options.stall_after,
+                options.malformed_after,
+                options.invalid_utf8_after,
+            )
             if m is not None and m >= deltas
         }
         if deltas > 0:

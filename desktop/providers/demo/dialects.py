@@ -62,9 +62,25 @@ def dumps(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
+# Tokens longer than this (``big_event``) are encoded without the cache, so
+# that a megabyte-sized delta is not kept alive by it after its reply.
+_CACHED_TOKEN_LIMIT = 256
+
+
 @functools.lru_cache(maxsize=8192)
-def _json_string(text: str) -> bytes:
+def _cached_json_string(text: str) -> bytes:
     return json.dumps(text, ensure_ascii=False).encode("utf-8")
+
+
+def _json_string(text: str) -> bytes:
+    if len(text) > _CACHED_TOKEN_LIMIT:
+        return json.dumps(text, ensure_ascii=False).encode("utf-8")
+    return _cached_json_string(text)
+
+
+def _raw_json_string(raw: bytes) -> bytes:
+    """A JSON string literal holding ``raw`` as is (for bytes that are not UTF-8)."""
+    return b'"' + raw + b'"'
 
 
 def _sse(event: str | None, data: Any) -> bytes:
@@ -207,6 +223,10 @@ class StreamEncoder:
         """One event whose data line is not valid JSON."""
         raise NotImplementedError
 
+    def invalid_utf8(self, raw: bytes) -> bytes:
+        """One text delta event whose text is the bytes ``raw``, UTF-8 or not."""
+        raise NotImplementedError
+
 
 class ChatEncoder(StreamEncoder):
     dialect = Dialect.CHAT
@@ -267,6 +287,9 @@ class ChatEncoder(StreamEncoder):
 
     def malformed(self) -> bytes:
         return self._prefix + b'"this string never ends\n\n'
+
+    def invalid_utf8(self, raw: bytes) -> bytes:
+        return self._prefix + _raw_json_string(raw) + self._suffix
 
 
 @dataclass(slots=True)
@@ -464,6 +487,11 @@ class ResponsesEncoder(StreamEncoder):
         # Not counted as an event of the response: it carries no sequence number.
         return self._prefix + b'"this string never ends\n\n'
 
+    def invalid_utf8(self, raw: bytes) -> bytes:
+        # Like malformed(): no sequence number, so the response's numbering
+        # (and a resume's starting_after) is the same with or without it.
+        return self._prefix + _raw_json_string(raw) + b',"logprobs":[]}\n\n'
+
 
 class AnthropicEncoder(StreamEncoder):
     dialect = Dialect.ANTHROPIC
@@ -536,6 +564,9 @@ class AnthropicEncoder(StreamEncoder):
 
     def malformed(self) -> bytes:
         return self._PREFIX + b'"this string never ends\n\n'
+
+    def invalid_utf8(self, raw: bytes) -> bytes:
+        return self._PREFIX + _raw_json_string(raw) + b"}}\n\n"
 
 
 # --- non-streamed bodies ------------------------------------------------------------

@@ -43,7 +43,12 @@ class ConnectionRecord:
     """One TCP connection; ``method``/``path`` are those of its latest request.
 
     Times are ``time.monotonic()``. ``events_sent`` counts SSE events written;
-    ``text_sent`` is the text of the deltas actually written to the socket.
+    ``text_sent`` is the text of the deltas actually written to the socket (an
+    ``invalid_utf8_after`` delta as a client decoding with replacement reads
+    it). ``first_delta`` is how many of the reply's text deltas came before
+    this connection's first one (non-zero for a resumed Responses stream), and
+    ``sent_log`` holds ``(time, deltas_sent)`` after each write of text deltas,
+    so a test can tell what the client could have had at any instant.
     """
 
     id: int
@@ -57,10 +62,21 @@ class ConnectionRecord:
     events_sent: int = 0
     response_id: str | None = None
     text_parts: list[str] = field(default_factory=list)
+    first_delta: int = 0
+    sent_log: list[tuple[float, int]] = field(default_factory=list)
 
     @property
     def text_sent(self) -> str:
         return "".join(self.text_parts)
+
+    def deltas_sent_by(self, when: float) -> int:
+        """How many text deltas this connection had written by ``when`` (monotonic)."""
+        sent = 0
+        for at, count in self.sent_log:
+            if at > when:
+                break
+            sent = count
+        return sent
 
     @property
     def deltas_sent(self) -> int:

@@ -25,7 +25,13 @@ import hashlib
 import random
 import re
 
-__all__ = ["continuation_tokens", "demo_reply", "demo_reply_tokens", "tokenize"]
+__all__ = [
+    "big_event_text",
+    "continuation_tokens",
+    "demo_reply",
+    "demo_reply_tokens",
+    "tokenize",
+]
 
 _WORDS = (  # noqa: SIM905 - a word list reads better as prose
     "stream token buffer socket event reply model latency cursor resume chunk "
@@ -230,6 +236,17 @@ def demo_reply_tokens(prompt: str, n_tokens: int) -> list[str]:
 def demo_reply(prompt: str, n_tokens: int) -> str:
     """``"".join(demo_reply_tokens(prompt, n_tokens))``."""
     return "".join(_reply_tokens(prompt, n_tokens)) if n_tokens > 0 else ""
+
+
+_BIG_EVENT_FILL = "A big event fills one delta with plain ASCII text, kept on one line. "
+
+
+def big_event_text(size: int) -> str:
+    """The text of a ``big_event`` delta: ``size`` bytes (and characters) of ASCII."""
+    if size <= 0:
+        return ""
+    repeats = -(-size // len(_BIG_EVENT_FILL))
+    return (_BIG_EVENT_FILL * repeats)[:size]
 
 
 def continuation_tokens(prompt: str, partial: str, n_tokens: int) -> list[str]:

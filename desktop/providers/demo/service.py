@@ -66,6 +66,7 @@ from desktop.providers.demo.options import (
     OptionsError,
     parse_options_header,
 )
+from desktop.providers.demo.replies import big_event_text
 
 __all__ = ["DemoService", "ResponseJob"]
 
@@ -131,6 +132,14 @@ def _limit(body: dict[str, Any], *keys: str) -> int | None:
         if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
             return value
     return None
+
+
+def _reply_tokens(convo: conversation.Conversation, options: DemoOptions) -> list[str]:
+    """The reply's tokens, led by one ``big_event`` token when that knob is set."""
+    tokens = convo.reply_tokens(options.tokens)
+    if options.big_event:
+        return [big_event_text(options.big_event), *tokens]
+    return tokens
 
 
 def _truncate(tokens: list[str], limit: int | None) -> tuple[list[str], bool]:
@@ -497,7 +506,7 @@ class DemoService:
         convo = conversation.from_chat(body)
         model = str(body.get("model") or DEFAULT_MODEL)
         tokens, truncated = _truncate(
-            convo.reply_tokens(options.tokens), _limit(body, "max_completion_tokens", "max_tokens")
+            _reply_tokens(convo, options), _limit(body, "max_completion_tokens", "max_tokens")
         )
         if body.get("stream") is True:
             stream_options = body.get("stream_options")
@@ -526,9 +535,7 @@ class DemoService:
     ) -> bool:
         convo = conversation.from_anthropic(body)
         model = str(body.get("model") or DEFAULT_MODEL)
-        tokens, truncated = _truncate(
-            convo.reply_tokens(options.tokens), _limit(body, "max_tokens")
-        )
+        tokens, truncated = _truncate(_reply_tokens(convo, options), _limit(body, "max_tokens"))
         if body.get("stream") is True:
             encoder = AnthropicEncoder(model, convo.input_tokens)
             generation = self._generation(encoder, tokens, options, truncated)
@@ -574,7 +581,7 @@ class DemoService:
     ) -> bool:
         convo = conversation.from_responses(body)
         limit = _limit(body, "max_output_tokens")
-        tokens, truncated = _truncate(convo.reply_tokens(options.tokens), limit)
+        tokens, truncated = _truncate(_reply_tokens(convo, options), limit)
         instructions = body.get("instructions")
         meta = ResponseMeta(
             model=str(body.get("model") or DEFAULT_MODEL),
