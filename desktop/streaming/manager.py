@@ -94,6 +94,9 @@ class _Stream:
             pending[:] = ["".join(pending)]
         return self.saved_text + self.inflight + (pending[0] if pending else "")
 
+    def text_length(self) -> int:
+        return len(self.saved_text) + len(self.inflight) + sum(map(len, self.pending))
+
     def has_text(self) -> bool:
         return bool(self.saved_text or self.inflight or self.pending)
 
@@ -517,11 +520,14 @@ class StreamManager:
             attempts = 0
             events = open_events()
             while True:
+                length_before = stream.text_length()
                 terminal = await self._consume(stream, events)
                 if isinstance(terminal, Finished):
                     status = MessageStatus.COMPLETE
                     break
                 error = terminal.error
+                if stream.text_length() > length_before:
+                    attempts = 0  # that connection made progress: a new drop, a fresh budget
                 if (
                     stream.provider.resumable
                     and stream.cursor
@@ -545,9 +551,9 @@ class StreamManager:
                 if stream.provider.resumable and stream.cursor:
                     remote_text = await self._poll_remote(stream)
                     if remote_text is not None:
-                        stream.pending[:] = []
-                        stream.inflight = ""
-                        stream.saved_text = remote_text
+                        # The remote text is the whole response; ours may hold a
+                        # Continue's earlier text before it. Join at the overlap.
+                        stream.pending.append(remote_text[overlap(stream.text(), remote_text) :])
                         status, error = MessageStatus.COMPLETE, None
                         break
                 status, reason = _classify_failure(error, has_text=stream.has_text())
@@ -815,6 +821,24 @@ class StreamManager:
         task = asyncio.get_running_loop().create_task(coro)
         self._background.add(task)
         task.add_done_callback(self._background.discard)
+
+
+def overlap(text: str, continuation: str) -> int:
+    """Length of the longest suffix of ``text`` that is a prefix of ``continuation``.
+
+    Linear time (the prefix function of ``continuation + NUL + tail of text``).
+    """
+    tail = text[-len(continuation) :] if continuation else ""
+    joined = continuation + "\0" + tail
+    prefix = [0] * len(joined)
+    for i in range(1, len(joined)):
+        k = prefix[i - 1]
+        while k and joined[i] != joined[k]:
+            k = prefix[k - 1]
+        if joined[i] == joined[k]:
+            k += 1
+        prefix[i] = k
+    return prefix[-1] if joined else 0
 
 
 def _classify_failure(

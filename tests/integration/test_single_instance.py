@@ -31,7 +31,8 @@ def test_the_lock_refuses_a_second_holder_and_frees_on_release(tmp_path: Path) -
 def test_a_killed_holder_leaves_no_stale_lock(tmp_path: Path) -> None:
     code = (
         "import sys, time; from pathlib import Path; from desktop.store.lock import DataDirLock;"
-        f"lock = DataDirLock(Path({str(tmp_path)!r})); lock.acquire(); print('held', flush=True); time.sleep(60)"
+        f"lock = DataDirLock(Path({str(tmp_path)!r})); lock.acquire();"
+        "print('held', flush=True); time.sleep(60)"
     )
     holder = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
     try:

@@ -157,3 +157,16 @@ def test_attach_detach_interleavings_lose_and_repeat_nothing(
 
 def _request() -> ChatRequest:
     return ChatRequest(model="m", turns=())
+
+
+@given(st.text(max_size=30), st.text(max_size=30), st.text(max_size=30))
+def test_overlap_finds_the_longest_suffix_prefix(a: str, b: str, c: str) -> None:
+    from desktop.streaming.manager import overlap
+
+    text, continuation = a + b, b + c
+    k = overlap(text, continuation)
+    assert k >= len(b)
+    assert text.endswith(continuation[:k])
+    assert not any(
+        text.endswith(continuation[:j]) for j in range(k + 1, min(len(text), len(continuation)) + 1)
+    )
