@@ -156,7 +156,6 @@ async def reattach(url: str, total: int, away_at: int) -> dict[str, float]:
         assert message is not None and message.status is MessageStatus.STOPPED
         target = message.content
         held = len(a.view.message_text(mid))
-        QApplication.processEvents()
         t0 = time.perf_counter()
         rig.window.open_chat(a.session_id)
         await until(lambda: a.view.message_text(mid) == target, timeout=30)
@@ -263,7 +262,6 @@ async def open_big_chat(url: str, messages: int) -> float:
                 f"- check inputs\n- transform\n- write\n\n```python\nx = {i}\n```\n",
             )
         gc.collect()
-        QApplication.processEvents()
         t0 = time.perf_counter()
         tab = rig.window.open_chat(session.id)
         assert tab is not None
