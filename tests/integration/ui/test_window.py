@@ -1,0 +1,160 @@
+"""The main window as a person drives it: shortcuts, rename, delete, model choice, hints."""
+
+from __future__ import annotations
+
+import pytest
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QInputDialog, QMessageBox
+from pytestqt.qtbot import QtBot
+
+from desktop.core.models import ProviderKind
+from desktop.providers.demo.server import DemoOptions, DemoServer
+from desktop.services import Services
+from desktop.ui.main_window import MainWindow
+from desktop.ui.model_picker import ModelPickerDialog
+
+WAIT = 15_000
+CTRL = Qt.KeyboardModifier.ControlModifier
+SHIFT = Qt.KeyboardModifier.ShiftModifier
+
+
+def press(qtbot: QtBot, window: MainWindow, key: Qt.Key, modifiers: object = CTRL) -> None:
+    """A key as the focused widget gets it (shortcuts are resolved from there)."""
+    target = window.focusWidget() or window
+    qtbot.keyClick(target, key, modifiers)  # type: ignore[arg-type]
+
+
+def test_shortcuts_open_switch_and_close_tabs(qtbot: QtBot, window: MainWindow) -> None:
+    window.activateWindow()
+    press(qtbot, window, Qt.Key.Key_N)
+    qtbot.waitUntil(lambda: window.tabs.count() == 1, timeout=WAIT)
+    first = window.current_tab()
+    assert first is not None
+    # The composer has the focus in a new chat.
+    qtbot.waitUntil(lambda: first.composer.input.hasFocus(), timeout=WAIT)
+    press(qtbot, window, Qt.Key.Key_T)
+    press(qtbot, window, Qt.Key.Key_T)
+    qtbot.waitUntil(lambda: window.tabs.count() == 3, timeout=WAIT)
+    assert window.tabs.currentIndex() == 2
+    press(qtbot, window, Qt.Key.Key_Tab)
+    assert window.tabs.currentIndex() == 0  # wraps around
+    press(qtbot, window, Qt.Key.Key_PageDown)
+    assert window.tabs.currentIndex() == 1
+    press(qtbot, window, Qt.Key.Key_PageUp)
+    assert window.tabs.currentIndex() == 0
+    press(qtbot, window, Qt.Key.Key_Backtab, CTRL | SHIFT)
+    assert window.tabs.currentIndex() == 2
+    press(qtbot, window, Qt.Key.Key_W)
+    qtbot.waitUntil(lambda: window.tabs.count() == 2, timeout=WAIT)
+    press(qtbot, window, Qt.Key.Key_F)
+    assert window.sidebar.search.hasFocus()
+
+
+def test_ctrl_q_asks_to_quit(qtbot: QtBot, window: MainWindow) -> None:
+    with qtbot.waitSignal(window.quit_requested, timeout=WAIT):
+        press(qtbot, window, Qt.Key.Key_Q)
+
+
+def test_first_run_on_the_demo_shows_a_hint_to_add_a_provider(
+    qtbot: QtBot, window: MainWindow, services: Services
+) -> None:
+    assert services.demo_only
+    assert window._hint is not None and window._hint.isVisible()
+    services.settings.add_provider("Local", ProviderKind.OPENAI_CHAT, "http://127.0.0.1:9/v1", "m")
+    window._on_settings_providers_changed()
+    assert not window._hint.isVisible()
+
+
+def test_rename_and_delete_a_chat(
+    qtbot: QtBot, window: MainWindow, services: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tab = window.new_chat()
+    assert tab is not None
+    monkeypatch.setattr(QInputDialog, "getText", lambda *a, **k: ("  Trip   plans ", True))
+    window.rename_chat(tab.session_id)
+    session = services.chat.chat(tab.session_id)
+    assert session is not None and session.title == "Trip plans"
+    assert window.windowTitle() == "Sidestream — Trip plans"
+    assert window.tabs.tabText(window.tabs.indexOf(tab)) == "Trip plans"
+
+    asked: list[str] = []
+
+    def answer(parent: object, title: str, text: str, *rest: object) -> object:
+        asked.append(text)
+        return QMessageBox.StandardButton.No
+
+    monkeypatch.setattr(QMessageBox, "question", answer)
+    window.delete_chat(tab.session_id)
+    assert asked and "Trip plans" in asked[0]
+    assert services.chat.chat(tab.session_id) is not None  # "No" keeps it
+
+    monkeypatch.setattr(QMessageBox, "question", lambda *a: QMessageBox.StandardButton.Yes)
+    window.delete_chat(tab.session_id)
+    qtbot.waitUntil(lambda: services.chat.chat(tab.session_id) is None, timeout=WAIT)
+    assert window.tab_for(tab.session_id) is None
+    assert window.sidebar.model.row_of(tab.session_id) is None
+
+
+def test_deleting_a_streaming_chat_stops_its_reply_first(
+    qtbot: QtBot,
+    window: MainWindow,
+    services: Services,
+    demo: DemoServer,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    demo.defaults = DemoOptions(rate=50, tokens=2000)
+    tab = window.new_chat()
+    assert tab is not None
+    tab.composer.input.setPlainText("to be deleted")
+    qtbot.keyClick(tab.composer.input, Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: services.manager.is_live(tab.session_id), timeout=WAIT)
+    asked: list[str] = []
+
+    def answer(parent: object, title: str, text: str, *rest: object) -> object:
+        asked.append(text)
+        return QMessageBox.StandardButton.Yes
+
+    monkeypatch.setattr(QMessageBox, "question", answer)
+    session_id = tab.session_id
+    window.delete_chat(session_id)
+    assert "still streaming" in asked[0]
+    qtbot.waitUntil(lambda: services.chat.chat(session_id) is None, timeout=WAIT)
+    assert not services.manager.is_live(session_id)
+    assert demo.wait_until(lambda: demo.open_connections == 0, timeout=5)
+
+
+def test_each_chat_can_use_its_own_provider_and_model(
+    qtbot: QtBot, window: MainWindow, services: Services, demo: DemoServer
+) -> None:
+    other, _ = services.settings.add_provider(
+        "Demo as Chat Completions", ProviderKind.OPENAI_CHAT, demo.openai_base_url, "chat-model"
+    )
+    tab = window.new_chat()
+    assert tab is not None
+    session = services.chat.chat(tab.session_id)
+    assert session is not None
+    dialog = ModelPickerDialog(services.settings, session, window)
+    qtbot.addWidget(dialog)
+    dialog.provider_combo.setCurrentIndex(dialog.provider_combo.findData(other.id))
+    assert dialog.model_combo.currentText() == "chat-model"
+    dialog.fetch_button.click()
+    qtbot.waitUntil(lambda: dialog.model_combo.count() > 0, timeout=WAIT)
+    assert "sidestream-demo" in [
+        dialog.model_combo.itemText(i) for i in range(dialog.model_combo.count())
+    ]
+    dialog.model_combo.setEditText("sidestream-demo-mini")
+    provider_id, model = dialog.choice()
+    services.chat.set_chat_model(tab.session_id, provider_id, model)
+    window.refresh_chat(tab.session_id)
+    assert "Demo as Chat Completions · sidestream-demo-mini" in tab._model_label.text()
+
+    before = len(demo.requests)
+    tab.composer.input.setPlainText("which dialect?")
+    qtbot.keyClick(tab.composer.input, Qt.Key.Key_Return)
+    qtbot.waitUntil(
+        lambda: not services.manager.is_live(tab.session_id) and len(demo.requests) > before,
+        timeout=WAIT,
+    )
+    request = [r for r in demo.requests[before:] if r.method == "POST"][-1]
+    assert request.path == "/v1/chat/completions"
+    assert request.body is not None and request.body["model"] == "sidestream-demo-mini"
