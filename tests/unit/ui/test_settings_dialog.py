@@ -28,28 +28,9 @@ from desktop.streaming.directory import PRESETS, ProviderDirectory
 from desktop.streaming.manager import StreamManager
 from desktop.streaming.settings import ProviderView, SettingsService
 from desktop.ui.settings_dialog import ProviderEditor, SettingsDialog
+from tests.support.qt import MemoryKeyring, running_qasync_loop
 
 WAIT_MS = 10_000
-
-
-class MemoryKeyring(keyring.backend.KeyringBackend):
-    """A keyring that keeps passwords in a dict (the OS keyring stays untouched)."""
-
-    priority = 1  # type: ignore[assignment]
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.passwords: dict[tuple[str, str], str] = {}
-
-    def get_password(self, service: str, username: str) -> str | None:
-        return self.passwords.get((service, username))
-
-    def set_password(self, service: str, username: str, password: str) -> None:
-        self.passwords[(service, username)] = password
-
-    def delete_password(self, service: str, username: str) -> None:
-        if self.passwords.pop((service, username), None) is None:
-            raise keyring.errors.PasswordDeleteError(username)
 
 
 @pytest.fixture
@@ -64,25 +45,8 @@ def memory_keyring() -> Iterator[MemoryKeyring]:
 @pytest.fixture
 def loop(qapp: QApplication) -> Iterator[qasync.QEventLoop]:
     """A qasync loop that counts as running while the test spins Qt; leftovers fail the test."""
-    errors: list[dict[str, Any]] = []
-    event_loop = qasync.QEventLoop(qapp)
-    event_loop.set_exception_handler(lambda _loop, context: errors.append(context))
-    asyncio.set_event_loop(event_loop)
-    asyncio._set_running_loop(event_loop)
-    try:
+    with running_qasync_loop(qapp) as event_loop:
         yield event_loop
-        leftovers = [t for t in asyncio.all_tasks(event_loop) if not t.done()]
-        for task in leftovers:
-            task.cancel()
-        deadline = event_loop.time() + 10
-        while any(not t.done() for t in leftovers) and event_loop.time() < deadline:
-            qapp.processEvents()
-        assert all(t.done() for t in leftovers), "tasks would not cancel"
-        assert not errors, errors
-    finally:
-        asyncio._set_running_loop(None)
-        event_loop.close()
-        asyncio.set_event_loop(None)
 
 
 def run_on_loop(qtbot: QtBot, coro: Any) -> Any:
