@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import logging
 import os
 import sys
@@ -25,6 +26,7 @@ import qasync
 from desktop import APP_NAME, __version__
 from desktop.cli import PROVIDER_CHOICES
 from desktop.core.models import ProviderKind
+from desktop.ready_probe import install_ready_probe
 from desktop.services import Services, build_services
 from desktop.store import Store, StoreError, resolve_data_dir
 from desktop.store.lock import DataDirLock, DataDirLocked
@@ -233,6 +235,7 @@ class SidestreamApp:
         self.tray.refresh()
         self.tray.show()
         self.window.show()
+        install_ready_probe(self.window, self.request_quit)
         await self._quit.wait()
         await self.shutdown()
         return 0
@@ -356,5 +359,9 @@ def run_app(args: argparse.Namespace) -> int:
                 window.new_chat()
             return int(loop.run_until_complete(sidestream.run()))
     finally:
-        collector.stop()
+        # Collect what the run left while Qt is still whole, and leave
+        # automatic collection off: one firing inside a Qt destructor at exit
+        # was seen to deadlock on Qt's own lock.
+        gc.collect()
+        collector.stop(reenable=False)
         lock.release()

@@ -18,7 +18,7 @@ qt_pkgs=(libegl1 libgl1 libglib2.0-0 libdbus-1-3 libfontconfig1 libfreetype6 lib
   libx11-6 fonts-dejavu-core libx11-xcb1 libxkbcommon-x11-0 libxcb-cursor0 libxcb-icccm4
   libxcb-keysyms1 libxcb-image0 libxcb-randr0 libxcb-render-util0 libxcb-shape0
   libxcb-xfixes0 libxcb-xkb1 libxcb-sync1 libxcb-shm0)
-test_pkgs=(xvfb xauth x11-utils dbus dbus-x11 dunst xdotool imagemagick)
+test_pkgs=(xvfb xauth x11-utils dbus dbus-x11 dunst xdotool imagemagick binutils)
 py_pkgs=(python3 python3-venv python3-dev)
 
 log() { printf '[sidestream] %s\n' "$*" >&2; }
@@ -92,7 +92,7 @@ case "$cmd" in
     exec "$venv/bin/python" -m pytest "$@"
     ;;
   build)
-    ensure_apt "${qt_pkgs[@]}"
+    ensure_apt "${qt_pkgs[@]}" binutils  # PyInstaller needs objdump and strip
     ensure_venv
     exec "$venv/bin/python" "$root/packaging/build.py" "$@"
     ;;

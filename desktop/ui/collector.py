@@ -32,9 +32,10 @@ class GuiThreadCollector(QObject):
         gc.disable()
         self._timer.start()
 
-    def stop(self) -> None:
+    def stop(self, *, reenable: bool = True) -> None:
         self._timer.stop()
-        gc.enable()
+        if reenable:
+            gc.enable()
 
     def _on_timer_timeout(self) -> None:
         # The counts gc would act on by itself, acted on here instead.

@@ -765,7 +765,8 @@ def test_any_sequence_of_updates_matches_a_fresh_load(
             if last.content.startswith(text) and text != last.content:
                 continue  # a stale snapshot: covered elsewhere
             last.content = text
-            view.show_live(StreamSnapshot(1, last.id, last.status, text))
+            # A snapshot carries the whole live state, its error included.
+            view.show_live(StreamSnapshot(1, last.id, last.status, text, error=last.error))
         elif kind == "state" and last is not None:
             last.status = arg
             view.set_message_state(last.id, arg, "err" if arg is S.FAILED else None, None)
