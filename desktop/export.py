@@ -11,7 +11,7 @@ from typing import Any
 
 from desktop.core.models import Message, Session
 from desktop.core.states import MessageStatus, Role
-from desktop.store import Store, StoreError, resolve_data_dir
+from desktop.store import Store, StoreError, StoreErrorKind, resolve_data_dir
 
 log = logging.getLogger("sidestream.export")
 
@@ -87,9 +87,17 @@ def export_main(
     data_dir: Path | None, fmt: str, chat_ids: Sequence[int] | None, output: Path | None
 ) -> int:
     try:
-        store = Store.open(resolve_data_dir(data_dir))
+        # Exporting only reads: a damaged file is reported and left as it is
+        # (the app, on its next start, keeps it aside and starts afresh).
+        store = Store.open(resolve_data_dir(data_dir), replace_damaged=False)
     except StoreError as exc:
-        sys.stderr.write(f"sidestream export: {exc.message}\n")
+        hint = ""
+        if exc.kind is StoreErrorKind.CORRUPT:
+            hint = (
+                " Nothing was exported and the file was left as it is: Sidestream keeps"
+                " it aside as a backup when it next starts."
+            )
+        sys.stderr.write(f"sidestream export: {exc.message}{hint}\n")
         return 1
     try:
         text = export_json(store, chat_ids) if fmt == "json" else export_markdown(store, chat_ids)

@@ -113,20 +113,22 @@ class Store:
     # -- life cycle ---------------------------------------------------------
 
     @classmethod
-    def open(cls, data_dir: Path) -> Store:
+    def open(cls, data_dir: Path, *, replace_damaged: bool = True) -> Store:
         """Open (creating, migrating or recovering as needed) the store in ``data_dir``.
 
         Raises :class:`StoreError` for a read-only folder, a full disk, a
         database from a newer Sidestream, or a lock held by another program.
-        A damaged database is moved aside and replaced by a fresh one; see
-        :attr:`recovered_from_corruption`.
+        A damaged database is moved aside and replaced by a fresh one (see
+        :attr:`recovered_from_corruption`), unless ``replace_damaged`` is
+        False (a command that only reads): then it raises ``CORRUPT`` and
+        leaves the file alone.
         """
         data_dir = Path(data_dir)
         path = paths.database_path(data_dir)
         try:
             return cls(_open_checked(data_dir, path), path, None)
         except StoreError as error:
-            if error.kind is not StoreErrorKind.CORRUPT:
+            if error.kind is not StoreErrorKind.CORRUPT or not replace_damaged:
                 raise
         backup = _move_aside(path)
         log.error("The database %s was damaged; moved it to %s and started afresh", path, backup)

@@ -82,6 +82,7 @@ class _Stream:
     reasoning: list[str] = field(default_factory=list)
     flushed_status: MessageStatus | None = None
     flushed_cursor: str | None = None
+    early_flush: bool = False  # asked for as soon as the first cursor came
     task: asyncio.Task[None] | None = None
     # Set before the task is cancelled: what the cancellation means.
     end_request: tuple[MessageStatus, InterruptReason | None] | None = None
@@ -163,6 +164,9 @@ class StreamManager:
         self._order = itertools.count()
         self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sidestream-store")
         self._flusher: asyncio.Task[None] | None = None
+        # Final writes of ended replies that the store refused (disk full,
+        # lock held elsewhere): the flusher retries them until they are on disk.
+        self._unsaved: dict[int, Callable[[], Any]] = {}
         self._flush_lock = asyncio.Lock()
         self._tasks: set[asyncio.Task[None]] = set()  # every stream task, evicted ones too
         self._background: set[asyncio.Task[Any]] = set()
@@ -353,6 +357,8 @@ class StreamManager:
             self._flusher = None
         if self._tasks:
             await asyncio.wait(self._tasks)
+        with contextlib.suppress(StoreError):
+            await self._retry_unsaved()  # a last try; the next start recovers the rest
         if self._background:
             await asyncio.wait(self._background, timeout=3.0)
         self._writer.shutdown(wait=True)
@@ -523,7 +529,8 @@ class StreamManager:
                 length_before = stream.text_length()
                 terminal = await self._consume(stream, events)
                 if isinstance(terminal, Finished):
-                    status = MessageStatus.COMPLETE
+                    # A drop that a resume got over is no error of the reply.
+                    status, error = MessageStatus.COMPLETE, None
                     break
                 error = terminal.error
                 if stream.text_length() > length_before:
@@ -605,6 +612,12 @@ class StreamManager:
                         listener.on_stream_delta(message_id, event.text)
                 elif isinstance(event, CursorUpdate):
                     stream.cursor = event.cursor
+                    if stream.flushed_cursor is None and not stream.early_flush:
+                        # The first cursor (the reply's id) is what makes the
+                        # reply resumable after a crash: save it now rather
+                        # than at the next flush tick.
+                        stream.early_flush = True
+                        self._spawn(self._flush_early())
                 elif isinstance(event, ReasoningDelta):
                     stream.reasoning.append(event.text)
                     for listener in channel.listeners:
@@ -669,23 +682,26 @@ class StreamManager:
         text = stream.text()
         error_text = error.message if error else None
         reason_text = reason.value if reason else None
+        write = functools.partial(
+            self._store.finish_message,
+            stream.message_id,
+            text,
+            status,
+            error=error_text,
+            reason=reason_text,
+            cursor=stream.cursor,
+            input_tokens=stream.input_tokens,
+            output_tokens=stream.output_tokens,
+            model=stream.model,
+        )
         try:
-            await self._write(
-                functools.partial(
-                    self._store.finish_message,
-                    stream.message_id,
-                    text,
-                    status,
-                    error=error_text,
-                    reason=reason_text,
-                    cursor=stream.cursor,
-                    input_tokens=stream.input_tokens,
-                    output_tokens=stream.output_tokens,
-                    model=stream.model,
-                )
-            )
+            await self._write(write)
         except StoreError:
-            pass  # reported by _write; the text stays in the snapshot below
+            # Reported by _write. The text stays in the snapshot below, and
+            # the write is retried with every flush until the store takes it.
+            self._unsaved[stream.message_id] = write
+            if not self._closed:
+                self._ensure_flusher()
         finally:
             if self._streams.get(stream.session_id) is stream:
                 del self._streams[stream.session_id]
@@ -728,12 +744,20 @@ class StreamManager:
             )
 
     async def _flush_forever(self) -> None:
-        while self._streams:
+        while self._streams or self._unsaved:
             await asyncio.sleep(self._flush_interval)
             try:
                 await self._flush()
+                await self._retry_unsaved()
             except StoreError:
                 pass  # reported; the text is kept and written by a later flush
+
+    async def _retry_unsaved(self) -> None:
+        """Write the final states the store refused before; raises StoreError again."""
+        for message_id, write in list(self._unsaved.items()):
+            await self._write(write)
+            if self._unsaved.get(message_id) is write:
+                del self._unsaved[message_id]
 
     async def _flush(self) -> None:
         async with self._flush_lock:
@@ -784,6 +808,10 @@ class StreamManager:
                 stream.flushed_status = item.status
                 stream.flushed_cursor = item.cursor
             self.flush_stats.record(time.perf_counter() - started)
+
+    async def _flush_early(self) -> None:
+        with contextlib.suppress(StoreError):  # reported; the next tick tries again
+            await self._flush()
 
     async def _write_status(self, stream: _Stream) -> None:
         await self._write(

@@ -9,6 +9,8 @@ import httpx
 import pytest
 
 from desktop.providers.demo import DemoServer, demo_reply, demo_reply_tokens
+from desktop.providers.demo.options import INVALID_UTF8, INVALID_UTF8_TEXT
+from desktop.providers.demo.replies import big_event_text
 
 from .helpers import (
     CHAT,
@@ -211,3 +213,111 @@ def test_a_bad_options_header_is_a_400_in_the_dialect_shape(server: DemoServer) 
     assert response.status_code == 400
     body = response.json()
     assert body["type"] == "error" and "nope" in body["error"]["message"]
+
+
+# -- invalid_utf8_after and big_event -------------------------------------------------
+
+
+def test_invalid_utf8_after_sends_one_latin1_delta_then_goes_on(server: DemoServer) -> None:
+    got = stream(server.url + CHAT, chat_body("latin"), options="invalid_utf8_after=4")
+    assert got.error is None
+    assert INVALID_UTF8 in got.raw
+    with pytest.raises(UnicodeDecodeError):
+        got.raw.decode("utf-8")
+    # Decoded with replacement (as the SSE spec says), the stream reads the
+    # extra delta in place and then the whole rest of the reply.
+    expected = (
+        first("latin", 4) + INVALID_UTF8_TEXT + demo_reply("latin", 20)[len(first("latin", 4)) :]
+    )
+    assert chat_text(got.events) == expected
+    assert got.events[-1].data == "[DONE]"
+    record = server.last_connection(CHAT)
+    assert record is not None
+    assert record.text_sent == expected and record.deltas_sent == 21
+
+
+@pytest.mark.parametrize("dialect", ["responses", "anthropic"])
+def test_invalid_utf8_delta_in_the_other_dialects(server: DemoServer, dialect: str) -> None:
+    if dialect == "responses":
+        got = stream(
+            server.url + RESPONSES, responses_body("bytes"), options="invalid_utf8_after=0"
+        )
+        text = responses_text(got.events)
+        seqs = [e.json().get("sequence_number") for e in got.events]
+        # The extra delta carries no sequence number: the response's own
+        # numbering (what a resume counts on) is unchanged.
+        assert seqs.count(None) == 1
+        numbered = [s for s in seqs if s is not None]
+        assert numbered == list(range(len(numbered)))
+    else:
+        got = stream(server.url + MESSAGES, messages_body("bytes"), options="invalid_utf8_after=0")
+        text = messages_text(got.events)
+    assert got.error is None
+    assert text == INVALID_UTF8_TEXT + demo_reply("bytes", 20)
+
+
+def test_invalid_utf8_fires_once_per_reply_across_a_resume(server: DemoServer) -> None:
+    got = stream(
+        server.url + RESPONSES,
+        responses_body("once", background=True),
+        options="invalid_utf8_after=3;cut_after=5",
+    )
+    assert isinstance(got.error, httpx.RemoteProtocolError)
+    response_id = got.events[0].json()["response"]["id"]
+    last_seq = got.events[-1].json()["sequence_number"]
+    resumed = stream(
+        f"{server.url}{RESPONSES}/{response_id}?stream=true&starting_after={last_seq}",
+        method="GET",
+        options="invalid_utf8_after=3;cut_after=5",
+    )
+    assert resumed.error is None
+    assert INVALID_UTF8 not in resumed.raw
+    record = server.last_connection(f"{RESPONSES}/{response_id}")
+    assert record is not None and record.first_delta == 5, "the resume starts after delta 5"
+    assert responses_text(got.events) + responses_text(resumed.events) == (
+        first("once", 3) + INVALID_UTF8_TEXT + demo_reply("once", 20)[len(first("once", 3)) :]
+    )
+
+
+def test_big_event_sends_one_delta_of_that_many_bytes_first(server: DemoServer) -> None:
+    size = 1_000_000
+    got = stream(server.url + CHAT, chat_body("big"), options=f"big_event={size}")
+    assert got.error is None
+    deltas = [
+        e.json()["choices"][0]["delta"].get("content")
+        for e in got.events
+        if e.data != "[DONE]" and e.json()["choices"]
+    ]
+    texts = [d for d in deltas if d]
+    assert len(texts[0]) == size and texts[0] == big_event_text(size)
+    assert texts[0].isascii() and "\n" not in texts[0]
+    assert "".join(texts[1:]) == demo_reply("big", 20)
+    record = server.last_connection(CHAT)
+    assert record is not None and record.deltas_sent == 21
+
+
+def test_big_event_counts_as_the_first_delta_for_the_other_knobs(server: DemoServer) -> None:
+    got = stream(
+        server.url + MESSAGES, messages_body("big cut"), options="big_event=300000;cut_after=1"
+    )
+    assert isinstance(got.error, httpx.RemoteProtocolError)
+    assert messages_text(got.events) == big_event_text(300_000)
+    got = stream(server.url + RESPONSES, responses_body("big r"), options="big_event=70000")
+    assert responses_text(got.events) == big_event_text(70_000) + demo_reply("big r", 20)
+    assert big_event_text(0) == "" and len(big_event_text(7)) == 7
+
+
+def test_sent_log_times_every_write_of_text(server: DemoServer) -> None:
+    started = time.monotonic()
+    got = stream(server.url + CHAT, chat_body("timed"), options="rate=200;tokens=10")
+    assert got.error is None
+    record = server.last_connection(CHAT)
+    assert record is not None and record.first_delta == 0
+    times = [at for at, _ in record.sent_log]
+    counts = [n for _, n in record.sent_log]
+    assert times == sorted(times) and started <= times[0] <= times[-1] <= time.monotonic()
+    assert counts == sorted(counts) and counts[-1] == 10
+    assert record.deltas_sent_by(started) == 0
+    assert record.deltas_sent_by(times[-1]) == 10
+    # Paced at 200 tokens/s, the ten deltas go out over about 45 ms.
+    assert times[-1] - times[0] >= 0.03
