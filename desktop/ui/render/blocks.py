@@ -179,17 +179,3 @@ def open_fence(text: str) -> Fence | None:
         elif closes_fence(line, fence):
             fence = None
     return fence
-
-
-def close_open_fence(text: str) -> str:
-    """``text`` with a closing fence appended if it ends inside a fenced code block.
-
-    Used before concatenating independent Markdown texts, so that an
-    unfinished code block cannot swallow what follows it.
-    """
-    fence = open_fence(text)
-    if fence is None:
-        return text
-    if not text.endswith("\n"):
-        text += "\n"
-    return text + fence.closer + "\n"

@@ -61,7 +61,7 @@ from PySide6.QtGui import (
 
 from desktop.core.models import Message
 from desktop.core.states import InterruptReason, MessageStatus, Role
-from desktop.ui.render.blocks import BlockSplitter, Fence, close_open_fence
+from desktop.ui.render.blocks import BlockSplitter, Fence
 from desktop.ui.render.highlight import CodeHighlighter, SyntaxTheme
 
 log = logging.getLogger("sidestream.ui")
@@ -595,7 +595,11 @@ class TranscriptDocument:
         for region in regions:
             parts.append(token)
             if region.text.strip() and not (defer_live and region.status.is_live):
-                parts.append(close_open_fence(region.text))
+                # As is, never with a closing fence added: the importer does not
+                # always read one as such (after a table row it is a row). An
+                # unfinished code block swallows the next sentinel instead, and
+                # the check below falls back to rendering one by one.
+                parts.append(region.text)
         doc.setMarkdown("\n\n".join(parts), MARKDOWN_FEATURES)
         self.stats.markdown_imports += 1
         self.stats.markdown_chars += sum(len(part) for part in parts)

@@ -90,9 +90,10 @@ def test_rename_and_delete_a_chat(
 
     monkeypatch.setattr(QMessageBox, "question", lambda *a: QMessageBox.StandardButton.Yes)
     window.delete_chat(tab.session_id)
-    qtbot.waitUntil(lambda: services.chat.chat(tab.session_id) is None, timeout=WAIT)
-    assert window.tab_for(tab.session_id) is None
-    assert window.sidebar.model.row_of(tab.session_id) is None
+    session_id = tab.session_id
+    qtbot.waitUntil(lambda: window.sidebar.model.row_of(session_id) is None, timeout=WAIT)
+    assert services.chat.chat(session_id) is None
+    assert window.tab_for(session_id) is None
 
 
 def test_deleting_a_streaming_chat_stops_its_reply_first(

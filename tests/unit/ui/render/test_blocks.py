@@ -8,7 +8,6 @@ from hypothesis import strategies as st
 
 from desktop.ui.render.blocks import (
     BlockSplitter,
-    close_open_fence,
     open_fence,
     split_blocks,
 )
@@ -135,16 +134,11 @@ def test_indented_code_after_a_blank_line_continues_the_block() -> None:
     assert tail == "after"
 
 
-def test_open_fence_and_closing_it() -> None:
+def test_open_fence() -> None:
     assert open_fence("text\n\n```py\nx = 1\n") is not None
     assert open_fence("```py\nx = 1\n```") is None  # closed on a last line without newline
     assert open_fence("intro\n```") is not None  # opened on the last line
     assert open_fence("no fences at all\n\n- list") is None
-    assert close_open_fence("```py\nx = 1") == "```py\nx = 1\n```\n"
-    assert close_open_fence("~~~~\nx\n") == "~~~~\nx\n~~~~\n"
-    assert close_open_fence("> ```\n> x\n") == "> ```\n> x\n> ```\n"
-    assert close_open_fence("1. ```\n   x\n") == "1. ```\n   x\n   ```\n"
-    assert close_open_fence("plain") == "plain"
 
 
 PIECES = [
