@@ -349,6 +349,9 @@ def run_app(args: argparse.Namespace) -> int:
             _apply_provider_args(services, args)
             window = MainWindow(services.chat, services.settings, demo_only=services.demo_only)
             sidestream = SidestreamApp(services, window)
+            services.manager.set_store_error_handler(
+                lambda exc: window.show_store_problem(exc.message)
+            )
             instance = InstanceServer(data_dir, window)
             instance.raise_requested.connect(window.show_and_raise)
             instance.listen()

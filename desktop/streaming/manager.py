@@ -239,6 +239,10 @@ class StreamManager:
         with contextlib.suppress(ValueError):
             self._terminal_listeners.remove(listener)
 
+    def set_store_error_handler(self, handler: Callable[[StoreError], None] | None) -> None:
+        """Who hears that a write was refused (disk full, folder read-only, ...)."""
+        self._on_store_error = handler
+
     def add_lifecycle_listener(self, listener: Callable[[int, bool], None]) -> None:
         """``listener(session_id, live)`` when a chat's reply starts or ends."""
         self._lifecycle_listeners.append(listener)

@@ -77,10 +77,12 @@ class MainWindow(QMainWindow):
         self._empty.setEnabled(False)
 
         self._hint = self._build_demo_hint() if demo_only else None
+        self.store_problem, self._store_problem_label = self._build_store_problem()
         right = QWidget(self)
         right_layout = QVBoxLayout(right)
         right_layout.setContentsMargins(0, 0, 0, 0)
         right_layout.setSpacing(0)
+        right_layout.addWidget(self.store_problem)
         if self._hint is not None:
             right_layout.addWidget(self._hint)
         right_layout.addWidget(self.tabs, 1)
@@ -125,6 +127,33 @@ class MainWindow(QMainWindow):
         hint.setAutoFillBackground(True)
         hint.setStyleSheet("#demoHint { background: palette(alternate-base); }")
         return hint
+
+    def _build_store_problem(self) -> tuple[QWidget, QLabel]:
+        """A banner that stays until dismissed: saving failed, the text is safe in memory."""
+        banner = QWidget(self)
+        banner.setObjectName("storeProblem")
+        layout = QHBoxLayout(banner)
+        layout.setContentsMargins(12, 6, 12, 6)
+        label = QLabel(banner)
+        label.setWordWrap(True)
+        label.setTextFormat(Qt.TextFormat.PlainText)
+        dismiss = QPushButton("Dismiss", banner)
+        dismiss.clicked.connect(banner.hide)
+        layout.addWidget(label, 1)
+        layout.addWidget(dismiss)
+        banner.setAutoFillBackground(True)
+        banner.setStyleSheet("#storeProblem { background: #fde2e1; color: #5a1a16; }")
+        banner.hide()
+        return banner, label
+
+    def show_store_problem(self, message: str) -> None:
+        """Saving failed: say so plainly, and that nothing already saved is lost."""
+        self._store_problem_label.setText(
+            f"Sidestream could not save: {message} Replies keep streaming and their text "
+            "is kept in memory; it is written as soon as saving works again."
+        )
+        self.store_problem.show()
+        self.show_error(f"Could not save: {message}")
 
     def _build_menus(self) -> None:
         bar = self.menuBar()

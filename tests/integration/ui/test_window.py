@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import pytest
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QInputDialog, QMessageBox
+from PySide6.QtWidgets import QApplication, QInputDialog, QMessageBox
 from pytestqt.qtbot import QtBot
 
 from desktop.core.models import ProviderKind
-from desktop.providers.demo.server import DemoOptions, DemoServer
+from desktop.providers.demo.server import DemoOptions, DemoServer, demo_reply
 from desktop.services import Services
 from desktop.ui.main_window import MainWindow
 from desktop.ui.model_picker import ModelPickerDialog
+from tests.support.qt import complete
 
 WAIT = 15_000
 CTRL = Qt.KeyboardModifier.ControlModifier
@@ -159,3 +160,38 @@ def test_each_chat_can_use_its_own_provider_and_model(
     request = [r for r in demo.requests[before:] if r.method == "POST"][-1]
     assert request.path == "/v1/chat/completions"
     assert request.body is not None and request.body["model"] == "sidestream-demo-mini"
+
+
+def test_a_full_disk_while_streaming_is_shown_and_nothing_is_lost(
+    qtbot: QtBot, qapp: QApplication, window: MainWindow, services: Services, demo: DemoServer
+) -> None:
+    demo.defaults = DemoOptions(rate=400, tokens=1500)
+    services.manager.set_store_error_handler(lambda exc: window.show_store_problem(exc.message))
+    tab = window.new_chat()
+    assert tab is not None
+    tab.composer.input.setPlainText("fill the disk")
+    qtbot.keyClick(tab.composer.input, Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: services.manager.is_live(tab.session_id), timeout=WAIT)
+    db = services.store._db  # the writer thread's connection is the one that writes
+
+    def fill_disk() -> None:
+        pages = db.execute_sql("PRAGMA page_count").fetchone()[0]
+        db.execute_sql(f"PRAGMA max_page_count = {pages}")
+
+    complete(qapp, services.manager.run_store(fill_disk))
+    qtbot.waitUntil(window.store_problem.isVisible, timeout=WAIT)
+    assert "disk" in window._store_problem_label.text().lower()
+    assert "kept in memory" in window._store_problem_label.text()
+    qtbot.waitUntil(lambda: not services.manager.is_live(tab.session_id), timeout=WAIT)
+
+    def free_disk() -> None:
+        db.execute_sql("PRAGMA max_page_count = 1073741823")
+
+    complete(qapp, services.manager.run_store(free_disk))
+    reply = [m for m in services.chat.messages(tab.session_id) if m.role.value == "assistant"][-1]
+
+    def saved() -> bool:
+        message = services.chat.message(reply.id)
+        return message is not None and message.content == demo_reply("fill the disk", 1500)
+
+    qtbot.waitUntil(saved, timeout=WAIT)
