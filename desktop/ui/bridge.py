@@ -10,9 +10,10 @@ comes back to a chat gets the full text in one update and then live deltas.
 from __future__ import annotations
 
 import logging
+import math
 import time
 
-from PySide6.QtCore import QObject, QTimer, Signal
+from PySide6.QtCore import QObject, Qt, QTimer, Signal
 
 from desktop.streaming.events import StreamSnapshot
 from desktop.streaming.manager import StreamManager
@@ -50,6 +51,8 @@ class ViewFeed(QObject):
         self._last_emit = 0.0
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
+        # A coarse timer may fire up to 5 % early: more than one update a frame.
+        self._timer.setTimerType(Qt.TimerType.PreciseTimer)
         self._timer.timeout.connect(self._on_timer_timeout)
         self.updates = 0  # frames delivered, for benchmarks and tests
         # If the view goes away attached, unsubscribe: the manager must not
@@ -123,7 +126,7 @@ class ViewFeed(QObject):
 
     def _schedule(self) -> None:
         wait = self._last_emit + self._frame_s - time.monotonic()
-        self._timer.start(max(0, int(wait * 1000)))
+        self._timer.start(max(0, math.ceil(wait * 1000)))
 
     def _on_timer_timeout(self) -> None:
         self._flush()
