@@ -140,9 +140,6 @@ class ProviderDirectory:
             cached = self._cache[stored.id] = create_provider(self.config_for(stored))
         return cached, stored
 
-    def is_demo(self, stored: StoredProvider) -> bool:
-        return stored.base_url == DEMO_BASE_URL
-
     async def invalidate(self, provider_id: int) -> None:
         """Drop a cached provider after its settings or key changed."""
         provider = self._cache.pop(provider_id, None)

@@ -228,10 +228,6 @@ class StreamManager:
         channel.listeners = tuple(x for x in channel.listeners if x is not listener)
         self._drop_channel_if_idle(session_id)
 
-    def is_attached(self, session_id: int) -> bool:
-        channel = self._channels.get(session_id)
-        return bool(channel and channel.listeners)
-
     def add_terminal_listener(self, listener: TerminalListener) -> None:
         self._terminal_listeners.append(listener)
 
