@@ -18,8 +18,9 @@ from desktop.providers.demo.server import DemoOptions, DemoServer
 from desktop.store import KeyStore, Store
 from desktop.streaming.chat import ChatService
 from desktop.streaming.directory import ProviderDirectory
-from desktop.streaming.manager import DEFAULT_LIMIT, RecoveryReport, StreamManager
+from desktop.streaming.manager import DEFAULT_LIMIT, StreamManager
 from desktop.streaming.settings import MAX_STREAMS_KEY, SettingsService
+from desktop.streaming.stream import RecoveryReport
 
 log = logging.getLogger("sidestream.app")
 

@@ -15,7 +15,8 @@ from desktop.core.models import ChatRequest, ChatTurn, Message, Session
 from desktop.core.states import MessageStatus, Role
 from desktop.store import Store
 from desktop.streaming.directory import ProviderDirectory
-from desktop.streaming.manager import ConcurrencyLimitError, StreamManager
+from desktop.streaming.manager import StreamManager
+from desktop.streaming.stream import ConcurrencyLimitError
 
 log = logging.getLogger("sidestream.chat")
 _T = TypeVar("_T")

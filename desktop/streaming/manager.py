@@ -23,7 +23,6 @@ import logging
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from desktop.core.errors import ErrorKind, ProviderError
@@ -41,6 +40,14 @@ from desktop.core.states import InterruptReason, MessageStatus
 from desktop.providers.base import Provider
 from desktop.store import Store, StoreError, StreamFlush
 from desktop.streaming.events import StreamEnded, StreamListener, StreamSnapshot, TerminalListener
+from desktop.streaming.stream import (
+    Channel,
+    ConcurrencyLimitError,
+    FlushStats,
+    LiveStream,
+    RecoveryReport,
+    overlap,
+)
 
 log = logging.getLogger("sidestream.stream")
 _T = TypeVar("_T")
@@ -50,92 +57,6 @@ DEFAULT_FLUSH_INTERVAL = 0.25
 DEFAULT_RESUME_BACKOFF: tuple[float, ...] = (0.25, 0.5, 1.0, 2.0, 4.0)
 
 _LIVE_STATUSES = (MessageStatus.PENDING, MessageStatus.STREAMING, MessageStatus.RESUMING)
-
-
-class _Channel:
-    """The listeners of one chat. Copy-on-write so the hot path iterates a tuple."""
-
-    __slots__ = ("listeners",)
-
-    def __init__(self) -> None:
-        self.listeners: tuple[StreamListener, ...] = ()
-
-
-@dataclass(eq=False)
-class _Stream:
-    session_id: int
-    message_id: int
-    provider: Provider
-    channel: _Channel
-    order: int
-    status: MessageStatus
-    # The text is saved_text + inflight + "".join(pending): the hot path only
-    # appends to ``pending``; a flush moves it to ``inflight`` while the writer
-    # thread works, then to ``saved_text`` once it is on disk.
-    saved_text: str = ""
-    inflight: str = ""
-    pending: list[str] = field(default_factory=list)
-    cursor: str | None = None
-    model: str | None = None
-    input_tokens: int | None = None
-    output_tokens: int | None = None
-    reasoning: list[str] = field(default_factory=list)
-    flushed_status: MessageStatus | None = None
-    flushed_cursor: str | None = None
-    early_flush: bool = False  # asked for as soon as the first cursor came
-    task: asyncio.Task[None] | None = None
-    # Set before the task is cancelled: what the cancellation means.
-    end_request: tuple[MessageStatus, InterruptReason | None] | None = None
-    ended: bool = False
-
-    def text(self) -> str:
-        pending = self.pending
-        if len(pending) > 1:
-            # Collapse so repeated snapshots stay cheap.
-            pending[:] = ["".join(pending)]
-        return self.saved_text + self.inflight + (pending[0] if pending else "")
-
-    def text_length(self) -> int:
-        return len(self.saved_text) + len(self.inflight) + sum(map(len, self.pending))
-
-    def has_text(self) -> bool:
-        return bool(self.saved_text or self.inflight or self.pending)
-
-    def snapshot(self, error: str | None = None, reason: str | None = None) -> StreamSnapshot:
-        return StreamSnapshot(
-            session_id=self.session_id,
-            message_id=self.message_id,
-            status=self.status,
-            text=self.text(),
-            reasoning="".join(self.reasoning),
-            error=error,
-            reason=reason,
-        )
-
-
-@dataclass(frozen=True, slots=True)
-class RecoveryReport:
-    resumed: tuple[int, ...] = ()
-    completed: tuple[int, ...] = ()
-    interrupted: tuple[int, ...] = ()
-
-
-@dataclass(slots=True)
-class FlushStats:
-    """Time the flusher spends on the loop thread (the writes run elsewhere)."""
-
-    steps: int = 0
-    total_s: float = 0.0
-    max_s: float = 0.0
-
-    def record(self, seconds: float) -> None:
-        self.steps += 1
-        self.total_s += seconds
-        self.max_s = max(self.max_s, seconds)
-
-
-class ConcurrencyLimitError(RuntimeError):
-    """Every live stream is on screen, so none can make room for another."""
 
 
 class StreamManager:
@@ -157,8 +78,8 @@ class StreamManager:
         self._flush_interval = flush_interval
         self._resume_backoff = tuple(resume_backoff)
         self._on_store_error = on_store_error
-        self._streams: dict[int, _Stream] = {}  # by session id: one live reply per chat
-        self._channels: dict[int, _Channel] = {}
+        self._streams: dict[int, LiveStream] = {}  # by session id: one live reply per chat
+        self._channels: dict[int, Channel] = {}
         self._terminal_listeners: list[TerminalListener] = []
         self._lifecycle_listeners: list[Callable[[int, bool], None]] = []
         self._order = itertools.count()
@@ -214,7 +135,7 @@ class StreamManager:
         """
         channel = self._channels.get(session_id)
         if channel is None:
-            channel = self._channels[session_id] = _Channel()
+            channel = self._channels[session_id] = Channel()
         if listener not in channel.listeners:
             channel.listeners = (*channel.listeners, listener)
         stream = self._streams.get(session_id)
@@ -435,7 +356,7 @@ class StreamManager:
         initial_text: str,
         status: MessageStatus,
         model: str | None,
-    ) -> _Stream:
+    ) -> LiveStream:
         if self._closed:
             raise RuntimeError("the stream manager has shut down")
         if session_id in self._streams:
@@ -446,8 +367,8 @@ class StreamManager:
             self._evict_one()
         channel = self._channels.get(session_id)
         if channel is None:
-            channel = self._channels[session_id] = _Channel()
-        stream = _Stream(
+            channel = self._channels[session_id] = Channel()
+        stream = LiveStream(
             session_id=session_id,
             message_id=message_id,
             provider=provider,
@@ -472,7 +393,7 @@ class StreamManager:
         log.info("stream started: chat %s message %s", session_id, message_id)
         return stream
 
-    def _on_task_done(self, stream: _Stream, task: asyncio.Task[None]) -> None:
+    def _on_task_done(self, stream: LiveStream, task: asyncio.Task[None]) -> None:
         self._tasks.discard(task)
         if task.cancelled() and not stream.ended:
             # Cancelled before its first step, so _run never saw the
@@ -514,7 +435,7 @@ class StreamManager:
         return True
 
     async def _run(
-        self, stream: _Stream, open_events: Callable[[], AsyncIterator[StreamEvent]]
+        self, stream: LiveStream, open_events: Callable[[], AsyncIterator[StreamEvent]]
     ) -> None:
         status = MessageStatus.FAILED
         error: ProviderError | None = None
@@ -594,7 +515,7 @@ class StreamManager:
         await self._finish(stream, status, error, reason)
 
     async def _consume(
-        self, stream: _Stream, events: AsyncIterator[StreamEvent]
+        self, stream: LiveStream, events: AsyncIterator[StreamEvent]
     ) -> Finished | Failed:
         """Feed one HTTP exchange's events into the stream; the hot path."""
         pending = stream.pending
@@ -641,7 +562,7 @@ class StreamManager:
             ProviderError(ErrorKind.CONNECTION, "the stream ended before the reply was complete")
         )
 
-    async def _poll_remote(self, stream: _Stream) -> str | None:
+    async def _poll_remote(self, stream: LiveStream) -> str | None:
         """Ask a provider that can tell how the reply stands, while it can tell.
 
         Used when a resumable stream cannot be resumed any more: if the
@@ -663,7 +584,7 @@ class StreamManager:
                 return None
         return None
 
-    def _set_status(self, stream: _Stream, status: MessageStatus) -> None:
+    def _set_status(self, stream: LiveStream, status: MessageStatus) -> None:
         stream.status = status
         snapshot = stream.snapshot()
         for listener in stream.channel.listeners:
@@ -671,7 +592,7 @@ class StreamManager:
 
     async def _finish(
         self,
-        stream: _Stream,
+        stream: LiveStream,
         status: MessageStatus,
         error: ProviderError | None,
         reason: InterruptReason | None,
@@ -762,7 +683,7 @@ class StreamManager:
     async def _flush(self) -> None:
         async with self._flush_lock:
             started = time.perf_counter()
-            batch: list[tuple[_Stream, StreamFlush]] = []
+            batch: list[tuple[LiveStream, StreamFlush]] = []
             for stream in self._streams.values():
                 if stream.ended or stream.end_request is not None:
                     continue  # its terminal write carries the whole text
@@ -813,7 +734,7 @@ class StreamManager:
         with contextlib.suppress(StoreError):  # reported; the next tick tries again
             await self._flush()
 
-    async def _write_status(self, stream: _Stream) -> None:
+    async def _write_status(self, stream: LiveStream) -> None:
         await self._write(
             self._store.flush_streaming,
             [
@@ -849,24 +770,6 @@ class StreamManager:
         task = asyncio.get_running_loop().create_task(coro)
         self._background.add(task)
         task.add_done_callback(self._background.discard)
-
-
-def overlap(text: str, continuation: str) -> int:
-    """Length of the longest suffix of ``text`` that is a prefix of ``continuation``.
-
-    Linear time (the prefix function of ``continuation + NUL + tail of text``).
-    """
-    tail = text[-len(continuation) :] if continuation else ""
-    joined = continuation + "\0" + tail
-    prefix = [0] * len(joined)
-    for i in range(1, len(joined)):
-        k = prefix[i - 1]
-        while k and joined[i] != joined[k]:
-            k = prefix[k - 1]
-        if joined[i] == joined[k]:
-            k += 1
-        prefix[i] = k
-    return prefix[-1] if joined else 0
 
 
 def _classify_failure(

@@ -33,7 +33,8 @@ from desktop.core.states import InterruptReason, MessageStatus, Role
 from desktop.providers.base import Provider
 from desktop.providers.demo.server import DemoOptions, DemoServer, demo_reply
 from desktop.store import Store
-from desktop.streaming.manager import ConcurrencyLimitError, StreamManager
+from desktop.streaming.manager import StreamManager
+from desktop.streaming.stream import ConcurrencyLimitError
 from tests.reliability.conftest import Figures
 from tests.reliability.helpers import ALL_KINDS, SHORT, Ended, Recorder, make_provider, request
 from tests.support.aio import run, wait_for

@@ -161,7 +161,7 @@ def _request() -> ChatRequest:
 
 @given(st.text(max_size=30), st.text(max_size=30), st.text(max_size=30))
 def test_overlap_finds_the_longest_suffix_prefix(a: str, b: str, c: str) -> None:
-    from desktop.streaming.manager import overlap
+    from desktop.streaming.stream import overlap
 
     text, continuation = a + b, b + c
     k = overlap(text, continuation)
