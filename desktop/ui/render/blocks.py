@@ -143,8 +143,11 @@ class BlockSplitter:
         return finished
 
     def _classify(self, line: str) -> None:
+        # Only a line holding a run of three fence characters can open or
+        # close a fence: most lines skip the regular expressions.
+        maybe_fence = "```" in line or "~~~" in line
         if self._fence is not None:
-            if closes_fence(line, self._fence):
+            if maybe_fence and closes_fence(line, self._fence):
                 self._fence = None
             return
         if is_blank(line):
@@ -156,7 +159,7 @@ class BlockSplitter:
         # the block above.
         self._pending = False
         self._has_content = True
-        self._fence = fence_opener(line)
+        self._fence = fence_opener(line) if maybe_fence else None
 
 
 def split_blocks(text: str) -> tuple[list[str], str]:

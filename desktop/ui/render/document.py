@@ -30,9 +30,12 @@ Costs (see DESIGN.md, "Costs measured on these machines"):
   O(reply). A tail longer than ``TAIL_MARKDOWN_LIMIT`` (a long code block
   still open) switches to appending plain text and is imported as Markdown
   again only when its fence opens or closes, or when the reply ends.
-- Markdown is imported into a scratch document and inserted as a fragment
-  that starts with a paragraph separator, which keeps the first block's
-  format (heading, code language) intact.
+- Markdown is imported straight into a fragment (``fromMarkdown``, no
+  layout, no highlighter, no copy out of a scratch document) behind a
+  one-letter paragraph; inserted at the end of a block, the letter joins
+  that block and is removed, and the paragraph separator after it starts the
+  new blocks, which keeps the first block's format (heading, code language)
+  intact.
 """
 
 from __future__ import annotations
@@ -308,8 +311,6 @@ class TranscriptDocument:
         self._make_document = make_document
         self._theme = theme
         self._font = font
-        self._scratch = make_document()
-        self._scratch.setUndoRedoEnabled(False)
         self._regions: list[Region] = []  # in the document, in order
         self._hidden: list[Region] = []  # older messages not rendered yet, in order
         self._by_id: dict[int, Region] = {}
@@ -881,14 +882,19 @@ class TranscriptDocument:
         count = 0
         run_start = -1
         previous = QTextBlock()
+        # Most blocks share a few formats: look each format up once (indices
+        # stay valid here, formats are only added while labelling).
+        code_formats: dict[int, bool] = {}
         block = doc.findBlock(start + 1)
         while block.isValid() and block.position() < end + added:
-            block_format = block.blockFormat()
-            is_code = block_format.hasProperty(CODE_LANGUAGE)
+            index = block.blockFormatIndex()
+            is_code = code_formats.get(index)
+            if is_code is None:
+                is_code = code_formats[index] = block.blockFormat().hasProperty(CODE_LANGUAGE)
             if is_code and run_start < 0:
                 position = block.position()
                 chars = self._insert_code_label(
-                    doc, block, block_format, message_id, first_index + count
+                    doc, block, block.blockFormat(), message_id, first_index + count
                 )
                 added += chars
                 count += 1
@@ -1028,31 +1034,37 @@ class TranscriptDocument:
             cursor.setPosition(position + length, _KEEP)
             cursor.removeSelectedText()
         if markdown is not None and markdown.strip():
-            fragment = self._fragment(markdown)
-        if fragment is not None and not fragment.isEmpty():
+            self._insert_markdown(cursor, markdown)
+        elif fragment is not None and not fragment.isEmpty():
             cursor.insertFragment(fragment)
         elif plain:
             cursor.insertText(plain)
         return doc.characterCount() - before
 
-    def _fragment(self, markdown: str) -> QTextDocumentFragment:
-        """Markdown as a fragment that starts with a paragraph separator.
+    def _insert_markdown(self, cursor: QTextCursor, markdown: str) -> None:
+        """Insert Markdown at ``cursor`` as new blocks after its block.
 
-        Inserted at the end of a block, such a fragment adds whole new blocks
-        with their own formats; one that starts with text would merge its
-        first block into the block at the cursor and lose that block's format
-        (a heading's level, a code block's language).
+        A fragment that starts with text would merge its first block into the
+        block at the cursor and lose that block's format (a heading's level, a
+        code block's language). So the Markdown is imported behind a one-letter
+        paragraph: that letter joins the cursor's block and the paragraph
+        separator after it starts the new blocks, each with its own format;
+        then the letter is removed. The fragment is imported straight into its
+        own document (``fromMarkdown``), never copied out of a scratch one.
         """
-        scratch = self._scratch
-        scratch.setMarkdown("x\n\n" + markdown, MARKDOWN_FEATURES)
-        if _may_hold_action_links(markdown):
-            _strip_action_links(scratch, 0, scratch.characterCount())
+        doc = cursor.document()
+        position = cursor.position()
+        fragment = QTextDocumentFragment.fromMarkdown("x\n\n" + markdown, MARKDOWN_FEATURES)
         self.stats.markdown_imports += 1
         self.stats.markdown_chars += len(markdown)
-        cursor = QTextCursor(scratch)
-        cursor.setPosition(1)
-        cursor.movePosition(QTextCursor.MoveOperation.End, _KEEP)
-        return QTextDocumentFragment(cursor)
+        cursor.insertFragment(fragment)
+        end = cursor.position()
+        cursor.setPosition(position)
+        cursor.setPosition(position + 1, _KEEP)
+        cursor.removeSelectedText()
+        if _may_hold_action_links(markdown):
+            # The new blocks only: the cursor's block may hold the view's own links.
+            _strip_action_links(doc, position + 1, end - 1)
 
     def _index(self, region: Region) -> int:
         if self._regions and self._regions[-1] is region:

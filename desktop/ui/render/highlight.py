@@ -21,6 +21,7 @@ from PySide6.QtGui import (
     QFont,
     QPalette,
     QSyntaxHighlighter,
+    QTextBlock,
     QTextCharFormat,
     QTextDocument,
     QTextFormat,
@@ -363,6 +364,7 @@ class CodeHighlighter(QSyntaxHighlighter):
     def __init__(self, document: QTextDocument, theme: SyntaxTheme) -> None:
         super().__init__(document)
         self.blocks_highlighted = 0
+        self._languages: dict[int, str | None] = {}
         self._formats = {
             "keyword": _char_format(theme.keyword, bold=True),
             "type": _char_format(theme.type),
@@ -379,8 +381,8 @@ class CodeHighlighter(QSyntaxHighlighter):
 
     def highlightBlock(self, text: str) -> None:
         block = self.currentBlock()
-        info = block.blockFormat().property(CODE_LANGUAGE)
-        if not info or not isinstance(info, str):
+        info = self._language_of(block)
+        if info is None:
             return
         spec = language_spec(info)
         if spec is None:
@@ -388,9 +390,26 @@ class CodeHighlighter(QSyntaxHighlighter):
         self.blocks_highlighted += 1
         previous = block.previous()
         state = self.previousBlockState()
-        if not previous.isValid() or previous.blockFormat().property(CODE_LANGUAGE) != info:
+        if not previous.isValid() or self._language_of(previous) != info:
             state = NORMAL
         self.setCurrentBlockState(self._highlight(spec, text, state))
+
+    def _language_of(self, block: QTextBlock) -> str | None:
+        """The block's code language, looked up once per block format.
+
+        A document's formats are only ever added to (until it is cleared,
+        which the renderer never does to a highlighted document), so a block
+        format index keeps its meaning; most blocks are prose, and this skips
+        copying their format just to find they are not code.
+        """
+        index = block.blockFormatIndex()
+        try:
+            return self._languages[index]
+        except KeyError:
+            info = block.blockFormat().property(CODE_LANGUAGE)
+            language = info if isinstance(info, str) and info else None
+            self._languages[index] = language
+            return language
 
     def _highlight(self, spec: LanguageSpec, text: str, state: int) -> int:
         to16 = _utf16_offsets(text)

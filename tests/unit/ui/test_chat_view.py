@@ -513,6 +513,41 @@ def test_action_links_in_message_text_are_disarmed(view: ChatView) -> None:
     assert "here" in plain(view) and "retry me" in plain(view)
 
 
+def test_markdown_inserted_after_a_block_keeps_both_blocks_formats_and_own_links(
+    view: ChatView,
+) -> None:
+    # Each import lands behind the block before it (a header, a heading, a
+    # code block): that block keeps its format and links, the new first block
+    # keeps its own, and only links from message text are disarmed.
+    view.load_transcript([user(1, "q")])
+    view.show_live(StreamSnapshot(1, 2, S.STREAMING, "[first](sidestream:retry/2) text\n\n"))
+    view.show_live(
+        StreamSnapshot(1, 2, S.STREAMING, "[first](sidestream:retry/2) text\n\n## Head\n\n")
+    )
+    text = (
+        "[first](sidestream:retry/2) text\n\n## Head\n\n```python\nx = 1\n```\n\n"
+        "### Sub [bad](sidestream:continue/2)\n\ntail [web](https://example.com)"
+    )
+    view.show_live(StreamSnapshot(1, 2, S.COMPLETE, text))
+    hrefs = anchors(view)
+    assert "sidestream:copy/2" in hrefs  # the header's own link
+    assert "sidestream:copy-code/2/0" in hrefs
+    assert "https://example.com" in hrefs
+    assert "sidestream:retry/2" in hrefs  # the status line's, not the text's
+    assert len(hrefs["sidestream:retry/2"]) == 1
+    assert "sidestream:continue/2" not in hrefs
+    levels = {}
+    block = view.document().begin()
+    while block.isValid():
+        levels[block.text()] = block.blockFormat().headingLevel()
+        block = block.next()
+    assert levels["Head"] == 2
+    assert levels["Sub bad"] == 3
+    assert levels["first text"] == 0
+    assert "x = 1" in plain(view)
+    check_regions(view)
+
+
 # ---------------------------------------------------------------- actions
 
 

@@ -74,6 +74,19 @@ def test_state_does_not_leak_between_separate_code_blocks(qtbot: QtBot) -> None:
     assert colour_at(block_with(doc, "import os"), "import") == LIGHT.keyword.name()
 
 
+def test_adjacent_code_blocks_of_different_languages_keep_their_own_rules(qtbot: QtBot) -> None:
+    # The language is looked up per block format: adjacent blocks with
+    # different formats must neither share a language nor carry state over.
+    doc = highlighted(
+        '```python\ns = """open\n```\n```c\nint z; // c\n```\n\n```python\nimport os\n```\n'
+    )
+    line = block_with(doc, "int z;")
+    assert colour_at(line, "// c") == LIGHT.comment.name()
+    assert colour_at(line, "int") != LIGHT.string.name()
+    assert colour_at(block_with(doc, "import os"), "import") == LIGHT.keyword.name()
+    assert colour_at(block_with(doc, 's = """open'), '"""open') == LIGHT.string.name()
+
+
 @pytest.mark.parametrize(
     ("info", "line", "word", "category"),
     [
