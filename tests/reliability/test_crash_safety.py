@@ -50,10 +50,11 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from queue import Empty, Queue
-from typing import Any
+from typing import Any, Protocol
 
 from desktop.core.models import ProviderKind
 from desktop.core.states import InterruptReason, MessageStatus, Role
@@ -296,7 +297,7 @@ def test_kill_9_during_five_streams_loses_nothing_older_than_a_flush(
                 )
                 tally.kills_ok += 1
 
-        check_settled(data, replies, tally)
+        check_settled(data, replies.values(), tally)
     finally:  # the figures, also of a run that failed part-way
         elapsed = time.monotonic() - started
         worst = max(tally.losses, default=0.0)
@@ -400,12 +401,23 @@ def check_recovery(
             tally.interrupted_with_text += 1
 
 
-def check_settled(data: Path, replies: dict[int, Reply], tally: Tally) -> None:
-    """After the clean last run: every reply in its final state, with its exact text."""
+class SettledReply(Protocol):
+    @property
+    def message_id(self) -> int: ...
+
+    @property
+    def full(self) -> str: ...
+
+
+def check_settled(data: Path, replies: Iterable[SettledReply], tally: Tally) -> None:
+    """After the clean last run: every reply in its final state, with its exact text.
+
+    Shared with the kill -9 test of the windowed app.
+    """
     with Store.open(data) as store:
         assert store.recovered_from_corruption is None
         assert store.integrity_check() == "ok"
-        for reply in replies.values():
+        for reply in replies:
             message = store.get_message(reply.message_id)
             assert message is not None
             if message.status is MessageStatus.COMPLETE:

@@ -64,6 +64,7 @@ from tests.reliability.test_crash_safety import (
     MARGIN,
     Stored,
     Tally,
+    check_settled,
     copy_as_left,
     loss_seconds,
 )
@@ -249,7 +250,7 @@ def test_kill_9_of_the_app_during_five_streams_loses_nothing_older_than_a_flush(
             finally:
                 app.close()
         assert clean_exit == 0, app.output()
-        check_settled(data, replies, tally)
+        check_settled(data, replies.values(), tally)
         tally.integrity_ok += 1
     finally:  # the figures, also of a run that failed part-way
         elapsed = time.monotonic() - started
@@ -390,19 +391,3 @@ def token_count(reply: Reply, text: str) -> int:
         joined += token
     assert joined == text, "the stored text is not made of whole deltas of the reply"
     return TOKENS
-
-
-def check_settled(data: Path, replies: dict[str, Reply], tally: Tally) -> None:
-    """After the clean start and quit: every reply in its final state, with its exact text."""
-    with Store.open(data) as store:
-        assert store.recovered_from_corruption is None
-        assert store.integrity_check() == "ok"
-        for reply in replies.values():
-            message = store.get_message(reply.message_id)
-            assert message is not None
-            if message.status is MessageStatus.COMPLETE:
-                assert message.content == reply.full
-                tally.complete_exact += 1
-                continue
-            assert message.status is MessageStatus.INTERRUPTED, message
-            assert message.content == tally.interrupted_text[reply.message_id]
