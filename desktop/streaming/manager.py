@@ -121,23 +121,35 @@ class StreamManager:
     def listener_count(self) -> int:
         return sum(len(ch.listeners) for ch in self._channels.values())
 
+    def on_screen_count(self) -> int:
+        """Listeners whose chat is on screen (the rest follow in the background)."""
+        return sum(len(ch.on_screen) for ch in self._channels.values())
+
     def task_count(self) -> int:
         live = sum(1 for s in self._streams.values() if s.task and not s.task.done())
         return live + len(self._background)
 
     # --------------------------------------------------------------- listeners
-    def attach(self, session_id: int, listener: StreamListener) -> StreamSnapshot | None:
+    def attach(
+        self, session_id: int, listener: StreamListener, *, on_screen: bool = True
+    ) -> StreamSnapshot | None:
         """Subscribe ``listener`` to a chat; returns the live reply's state now.
 
         Snapshot and subscription happen in one synchronous step on the loop
         thread, so no delta can fall between them. Attaching a listener that is
-        already attached changes nothing (rapid tab switching stays cheap).
+        already attached changes nothing but ``on_screen`` (rapid tab switching
+        stays cheap). A stream none of whose listeners is ``on_screen`` may be
+        evicted (invariant 6).
         """
         channel = self._channels.get(session_id)
         if channel is None:
             channel = self._channels[session_id] = Channel()
         if listener not in channel.listeners:
             channel.listeners = (*channel.listeners, listener)
+        if on_screen and listener not in channel.on_screen:
+            channel.on_screen = (*channel.on_screen, listener)
+        elif not on_screen and listener in channel.on_screen:
+            channel.on_screen = tuple(x for x in channel.on_screen if x is not listener)
         stream = self._streams.get(session_id)
         return stream.snapshot() if stream else None
 
@@ -147,6 +159,7 @@ class StreamManager:
         if channel is None:
             return
         channel.listeners = tuple(x for x in channel.listeners if x is not listener)
+        channel.on_screen = tuple(x for x in channel.on_screen if x is not listener)
         self._drop_channel_if_idle(session_id)
 
     def add_terminal_listener(self, listener: TerminalListener) -> None:
@@ -411,7 +424,7 @@ class StreamManager:
 
     def _evict_one(self) -> None:
         candidates = [
-            s for s in self._streams.values() if not s.channel.listeners and s.end_request is None
+            s for s in self._streams.values() if not s.channel.on_screen and s.end_request is None
         ]
         if not candidates:
             raise ConcurrencyLimitError(

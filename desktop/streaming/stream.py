@@ -11,12 +11,18 @@ from desktop.streaming.events import StreamListener, StreamSnapshot
 
 
 class Channel:
-    """The listeners of one chat. Copy-on-write so the hot path iterates a tuple."""
+    """The listeners of one chat. Copy-on-write so the hot path iterates a tuple.
 
-    __slots__ = ("listeners",)
+    ``on_screen`` is the subset whose chat is on screen; a stream with none
+    of those may be evicted (a tab that follows in the background does not
+    keep its reply alive).
+    """
+
+    __slots__ = ("listeners", "on_screen")
 
     def __init__(self) -> None:
         self.listeners: tuple[StreamListener, ...] = ()
+        self.on_screen: tuple[StreamListener, ...] = ()
 
 
 @dataclass(eq=False)

@@ -1,8 +1,10 @@
 """One open chat: its transcript view, its composer, and the feed that keeps it live.
 
-A tab keeps its view (and the view's laid-out document) while it is open;
-switching away only detaches the feed, so coming back catches up the text
-that arrived meanwhile instead of rebuilding the transcript.
+A tab keeps its view (and the view's laid-out document) while it is open.
+Switching away moves its feed to the background: the chat no longer counts
+as on screen, and the view catches up at a low rate, so that coming back
+only lays out the last moment's text instead of everything that arrived
+meanwhile. Closing the tab detaches the feed; the reply goes on.
 """
 
 from __future__ import annotations
@@ -42,7 +44,12 @@ class ChatTab(QWidget):
 
         self.view = ChatView(self)
         self.composer = Composer(self)
-        self.feed = ViewFeed(chat.manager, session.id, self)
+        self.feed = ViewFeed(
+            chat.manager,
+            session.id,
+            self,
+            shown_length=lambda message_id: len(self.view.message_text(message_id)),
+        )
 
         self._model_label = QLabel(self)
         self._model_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
@@ -120,18 +127,19 @@ class ChatTab(QWidget):
         self.composer.focus_input()
 
     def deactivate(self) -> None:
-        """The tab left the screen: stop following; the reply goes on."""
+        """The tab left the screen: follow in the background; the reply goes on."""
         if not self._active:
             return
         self._active = False
-        self.feed.detach()
+        self.feed.follow_in_background()
 
     def stop(self) -> None:
         self._chat.stop(self._session.id)
 
     def close_tab(self) -> None:
         """Closing a tab detaches; it never stops the reply (invariant 3)."""
-        self.deactivate()
+        self._active = False
+        self.feed.detach()
         for task in self._tasks:
             task.cancel()
 

@@ -76,6 +76,15 @@ MARKDOWN_FEATURES = (
 
 ACTION_SCHEME = "sidestream"
 TAIL_MARKDOWN_LIMIT = 4000
+# A message's first MARKDOWN_LIMIT characters are rendered as Markdown (about
+# 0.3 s of layout at most); the rest is shown as plain text, up to
+# DISPLAY_LIMIT characters in all. Copy and export always take the whole text.
+MARKDOWN_LIMIT = 100_000
+DISPLAY_LIMIT = 1_000_000
+# Plain text is shown in lines of at most this many characters: Qt lays out a
+# whole paragraph again whenever text is added to it, so one 10 MB line
+# appended a frame at a time would cost quadratic time.
+PLAIN_LINE_CHARS = 2_000
 DOCUMENT_MARGIN = 14.0
 HEADER_GAP = 20.0
 CODE_BOTTOM_MARGIN = 10.0
@@ -132,8 +141,42 @@ def status_line(
     reason: str | None,
     *,
     last_assistant: bool,
+    hidden_chars: int = 0,
+    total_chars: int = 0,
 ) -> StatusLine:
-    """The status line for a message in this state (pure)."""
+    """The status line for a message in this state (pure).
+
+    ``hidden_chars`` of ``total_chars`` are not shown (a huge message): the
+    line says so.
+    """
+    line = _status_line(message_id, role, status, error, reason, last_assistant=last_assistant)
+    if hidden_chars <= 0:
+        return line
+    shown = total_chars - hidden_chars
+    note = (
+        f"Showing the first {human_size(shown)} of {human_size(total_chars)}; "
+        "Copy takes the whole message."
+    )
+    text = f"{line.text}  {note}" if line.text else note
+    return StatusLine(text, line.tone, line.actions)
+
+
+def human_size(chars: int) -> str:
+    """A size in characters the way people read it: "812 KB", "10.4 MB"."""
+    if chars >= 1_000_000:
+        return f"{chars / 1_000_000:.1f} MB"
+    return f"{max(1, round(chars / 1000))} KB"
+
+
+def _status_line(
+    message_id: int,
+    role: Role,
+    status: MessageStatus,
+    error: str | None,
+    reason: str | None,
+    *,
+    last_assistant: bool,
+) -> StatusLine:
     if role is not Role.ASSISTANT:
         if status is MessageStatus.FAILED:
             return StatusLine(f"Failed: {error}" if error else "Failed.", "error")
@@ -253,6 +296,11 @@ class Region:
     splitter: BlockSplitter | None = None  # None: the body was rendered whole
     tail_plain: bool = False
     tail_fence: Fence | None = None
+    plain_column: int = 0  # characters in the last line of a plain tail
+    # Past MARKDOWN_LIMIT: text[plain_from:shown_to] is the tail, as plain text.
+    overflow: bool = False
+    plain_from: int = 0
+    shown_to: int = 0
     status_shown: StatusLine = field(default_factory=StatusLine)
     in_document: bool = False
 
@@ -289,6 +337,11 @@ class Region:
     @property
     def tail_end(self) -> int:
         return self.done_end + self.tail_chars
+
+    @property
+    def hidden_chars(self) -> int:
+        """Characters of the text past DISPLAY_LIMIT, which the view does not show."""
+        return len(self.text) - self.shown_to if self.overflow else 0
 
 
 class TranscriptDocument:
@@ -414,7 +467,7 @@ class TranscriptDocument:
             if self._hidden:
                 self._insert_more_block()
             for region in self._regions:
-                if region.status.is_live:
+                if region.status.is_live or _oversize(region):
                     self._rebuild_body(region, region.text)
 
     def show_earlier(self) -> int:
@@ -455,6 +508,10 @@ class TranscriptDocument:
             else:
                 self._remove_more_block()
                 self._set_header_gap(batch[0], first=True)
+            for region in batch:
+                if _oversize(region):
+                    self._rebuild_body(region, region.text)
+                    self._refresh_status(region)
         return len(batch)
 
     def add(self, message: Message) -> bool:
@@ -547,7 +604,7 @@ class TranscriptDocument:
         if not region.in_document:
             return False
         with self._edit_block():
-            if status.is_terminal and region.tail_plain:
+            if status.is_terminal and region.tail_plain and not region.overflow:
                 self._rerender_tail(region, final=True)
             self._refresh_status(region)
         return True
@@ -595,7 +652,7 @@ class TranscriptDocument:
         parts: list[str] = []
         for region in regions:
             parts.append(token)
-            if region.text.strip() and not (defer_live and region.status.is_live):
+            if region.text.strip() and not _deferred(region, defer_live):
                 # As is, never with a closing fence added: the importer does not
                 # always read one as such (after a table row it is a row). An
                 # unfinished code block swallows the next sentinel instead, and
@@ -667,7 +724,7 @@ class TranscriptDocument:
                 region.header_chars = self._fill_header(cursor, region, first=index == 0)
                 region.splitter = None
                 region.done_chars = region.tail_chars = region.code_blocks = 0
-                if not (defer_live and region.status.is_live):
+                if not _deferred(region, defer_live):
                     self._render_static_body(doc, region)
                 region.status_shown = self._status_for(region, last)
                 region.status_chars = self._insert_status(doc, region.tail_end, region.status_shown)
@@ -813,36 +870,90 @@ class TranscriptDocument:
         old_length = region.length
         self._replace(self.document, region.body_start, region.done_chars + region.tail_chars, None)
         region.done_chars = region.tail_chars = region.code_blocks = 0
-        region.tail_plain = False
+        region.tail_plain = region.overflow = False
         region.tail_fence = None
         region.text = text
         region.splitter = BlockSplitter()
-        finished = region.splitter.feed(text)
+        finished = region.splitter.feed(text[:MARKDOWN_LIMIT])
         if finished:
             self._render_done(region, "".join(finished))
-        self._rerender_tail(region, final=region.status.is_terminal)
+        if len(text) > MARKDOWN_LIMIT:
+            self._start_overflow(region)
+        else:
+            self._rerender_tail(region, final=region.status.is_terminal)
         self._shift_after(region, region.length - old_length)
+        if region.overflow:
+            self._refresh_status(region)
 
     def _extend(self, region: Region, text: str) -> None:
         assert region.splitter is not None
         old_length = region.length
-        region.text += text
-        finished = region.splitter.feed(text)
-        if finished:
-            self._render_done(region, "".join(finished))
-            self._rerender_tail(region, final=region.status.is_terminal)
-        elif (
-            region.tail_plain
-            and region.tail_chars > 0
-            and region.splitter.fence == region.tail_fence
-            and region.status.is_live
-        ):
-            plain = text.replace("\r", "")
-            region.tail_chars += self._replace(self.document, region.tail_end, 0, None, plain=plain)
-            self.stats.plain_appends += 1
+        if region.overflow:
+            region.text += text
+            self._show_plain(region)
+        elif len(region.text) + len(text) > MARKDOWN_LIMIT:
+            finished = region.splitter.feed(text[: MARKDOWN_LIMIT - len(region.text)])
+            region.text += text
+            if finished:
+                self._render_done(region, "".join(finished))
+            self._start_overflow(region)
         else:
-            self._rerender_tail(region, final=region.status.is_terminal)
+            region.text += text
+            finished = region.splitter.feed(text)
+            if finished:
+                self._render_done(region, "".join(finished))
+                self._rerender_tail(region, final=region.status.is_terminal)
+            elif (
+                region.tail_plain
+                and region.tail_chars > 0
+                and region.splitter.fence == region.tail_fence
+                and region.status.is_live
+            ):
+                self._append_plain(region, text)
+            else:
+                self._rerender_tail(region, final=region.status.is_terminal)
         self._shift_after(region, region.length - old_length)
+        if region.overflow:
+            self._refresh_status(region)
+
+    def _start_overflow(self, region: Region) -> None:
+        """From MARKDOWN_LIMIT on, show the text as plain text (see the limits).
+
+        The Markdown part ends where the splitter's open tail begins; the
+        tail and everything after it become plain lines in a new block.
+        """
+        assert region.splitter is not None
+        if region.tail_chars:
+            self._replace(self.document, region.done_end, region.tail_chars, None)
+            region.tail_chars = 0
+        region.overflow = region.tail_plain = True
+        region.tail_fence = None
+        region.plain_from = min(len(region.text), MARKDOWN_LIMIT) - len(region.splitter.tail)
+        region.shown_to = region.plain_from
+        region.plain_column = 0
+        self._show_plain(region)
+
+    def _show_plain(self, region: Region) -> None:
+        """Show the overflow text that arrived, up to DISPLAY_LIMIT."""
+        end = min(len(region.text), DISPLAY_LIMIT)
+        if end > region.shown_to:
+            self._append_plain(region, region.text[region.shown_to : end])
+            region.shown_to = end
+
+    def _append_plain(self, region: Region, text: str) -> None:
+        """Add ``text`` to the tail as plain text, in lines of bounded length."""
+        lines, region.plain_column = wrap_plain(
+            text.replace("\r", ""), region.plain_column, PLAIN_LINE_CHARS
+        )
+        doc = self.document
+        before = doc.characterCount()
+        cursor = QTextCursor(doc)
+        cursor.setPosition(region.tail_end)
+        if not region.tail_chars:
+            cursor.insertBlock(QTextBlockFormat(), QTextCharFormat())
+        cursor.insertText(lines)
+        region.tail_chars += doc.characterCount() - before
+        self.stats.plain_appends += 1
 
     def _render_done(self, region: Region, markdown: str) -> None:
         """Drop the tail and render newly finished blocks after the done part."""
@@ -868,6 +979,8 @@ class TranscriptDocument:
         region.tail_chars = added + labels
         region.tail_plain = not final and len(tail) > TAIL_MARKDOWN_LIMIT
         region.tail_fence = splitter.fence if splitter is not None else None
+        if region.tail_plain:
+            region.plain_column = self.document.findBlock(region.tail_end).length() - 1
 
     def _label_code_blocks(
         self, doc: QTextDocument, message_id: int, start: int, end: int, first_index: int
@@ -967,6 +1080,8 @@ class TranscriptDocument:
             region.error,
             region.reason,
             last_assistant=region is last,
+            hidden_chars=region.hidden_chars,
+            total_chars=len(region.text),
         )
 
     def _refresh_status(self, region: Region) -> None:
@@ -1155,6 +1270,39 @@ def _finish_code_run(doc: QTextDocument, start: int, last: QTextBlock) -> None:
         block_format.setBottomMargin(CODE_BOTTOM_MARGIN)
         cursor.setPosition(last.position())
         cursor.setBlockFormat(block_format)
+
+
+def wrap_plain(text: str, column: int, width: int) -> tuple[str, int]:
+    """Break ``text`` into lines of at most ``width`` characters (pure).
+
+    ``column`` is how long the line that ``text`` continues already is.
+    Returns the text with line breaks added and the new last line's length.
+    """
+    if not text:
+        return "", column
+    out: list[str] = []
+    for index, line in enumerate(text.split("\n")):
+        if index:
+            out.append("\n")
+            column = 0
+        while len(line) > width - column:
+            cut = max(0, width - column)
+            out.append(line[:cut])
+            out.append("\n")
+            line = line[cut:]
+            column = 0
+        out.append(line)
+        column += len(line)
+    return "".join(out), column
+
+
+def _oversize(region: Region) -> bool:
+    return len(region.text) > MARKDOWN_LIMIT
+
+
+def _deferred(region: Region, defer_live: bool) -> bool:
+    """Whether a bulk render leaves this body out (it is rendered on its own)."""
+    return (defer_live and region.status.is_live) or _oversize(region)
 
 
 def _may_hold_code(text: str) -> bool:
