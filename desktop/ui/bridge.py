@@ -86,6 +86,7 @@ class ViewFeed(QObject):
         self._on_screen = False
         self._snapshot: StreamSnapshot | None = None  # a snapshot waiting for the next frame
         self._message_id: int | None = None
+        self._delivered = 0  # characters of the message's text handed over
         self._live_status = MessageStatus.STREAMING
         self._buffer: list[str] = []
         self._terminal: StreamSnapshot | None = None  # waits until its text is through
@@ -149,7 +150,7 @@ class ViewFeed(QObject):
         self._manager.detach(self._session_id, self)
         self._timer.stop()
         self._snapshot = None
-        self._message_id = None
+        self._set_message(None)
         self._terminal = None
         self._buffer.clear()
 
@@ -174,7 +175,7 @@ class ViewFeed(QObject):
             # status; the terminal status follows once it is all through.
             self._finish_previous(snapshot.message_id)
             self._snapshot = replace(snapshot, status=self._live_status, error=None, reason=None)
-            self._message_id = snapshot.message_id
+            self._set_message(snapshot.message_id)
             self._buffer.clear()
             self._terminal = snapshot
             self._flush()
@@ -206,10 +207,15 @@ class ViewFeed(QObject):
 
     def _queue_snapshot(self, snapshot: StreamSnapshot) -> None:
         self._snapshot = snapshot
-        self._message_id = snapshot.message_id
+        self._set_message(snapshot.message_id)
         self._live_status = snapshot.status
         self._buffer.clear()
         self._schedule()
+
+    def _set_message(self, message_id: int | None) -> None:
+        if message_id != self._message_id:
+            self._message_id = message_id
+            self._delivered = 0
 
     def _frame_s(self) -> float:
         if self._on_screen:
@@ -231,7 +237,10 @@ class ViewFeed(QObject):
         return int(min(MAX_CHARS, max(MIN_CHARS, self._chars_per_ms * budget_ms)))
 
     def _held(self, message_id: int) -> int:
-        return self._shown_length(message_id) if self._shown_length is not None else 0
+        """How much of the message's text the view holds already."""
+        if self._shown_length is not None:
+            return self._shown_length(message_id)
+        return self._delivered if message_id == self._message_id else 0
 
     def _flush(self, *, unbounded: bool = False) -> None:
         self._timer.stop()
@@ -247,6 +256,7 @@ class ViewFeed(QObject):
                 self._buffer.append(text[cut:])
             if cut != len(snapshot.text):
                 snapshot = replace(snapshot, text=text[:cut])
+            self._delivered = cut
             self._emit(cut - held, lambda: self.live.emit(snapshot))
         elif self._buffer and self._message_id is not None:
             text = "".join(self._buffer)
@@ -255,12 +265,13 @@ class ViewFeed(QObject):
                 self._buffer.append(text[budget:])
                 text = text[:budget]
             message_id = self._message_id
+            self._delivered += len(text)
             self._emit(len(text), lambda: self.text_appended.emit(message_id, text))
         if self._buffer:
             self._schedule(None if self._on_screen else CATCH_UP_MS / 1000.0)
         elif self._terminal is not None:
             terminal, self._terminal = self._terminal, None
-            self._message_id = None
+            self._set_message(None)
             self._live_status = MessageStatus.STREAMING
             self.status_changed.emit(terminal)
 
