@@ -27,6 +27,7 @@ from __future__ import annotations
 import logging
 import math
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import replace
 
@@ -88,7 +89,7 @@ class ViewFeed(QObject):
         self._message_id: int | None = None
         self._delivered = 0  # characters of the message's text handed over
         self._live_status = MessageStatus.STREAMING
-        self._buffer: list[str] = []
+        self._buffer = _Backlog()
         self._terminal: StreamSnapshot | None = None  # waits until its text is through
         self._last_emit = 0.0
         self._chars_per_ms: float | None = None
@@ -119,7 +120,7 @@ class ViewFeed(QObject):
     @property
     def backlog(self) -> int:
         """Characters received but not yet handed to the view."""
-        pending = sum(map(len, self._buffer))
+        pending = self._buffer.size
         if self._snapshot is not None:
             pending += max(0, len(self._snapshot.text) - self._held(self._snapshot.message_id))
         return pending
@@ -248,22 +249,19 @@ class ViewFeed(QObject):
         snapshot = self._snapshot
         if snapshot is not None:
             self._snapshot = None
-            text = snapshot.text + "".join(self._buffer)
-            self._buffer.clear()
+            known = len(snapshot.text) + self._buffer.size
             held = self._held(snapshot.message_id)
-            cut = len(text) if held > len(text) else min(len(text), held + budget)
-            if cut < len(text):
-                self._buffer.append(text[cut:])
-            if cut != len(snapshot.text):
-                snapshot = replace(snapshot, text=text[:cut])
+            cut = known if held > known else min(known, held + budget)
+            if cut < len(snapshot.text):
+                self._buffer.push_front(snapshot.text[cut:])
+                snapshot = replace(snapshot, text=snapshot.text[:cut])
+            elif cut > len(snapshot.text):
+                more = self._buffer.take(cut - len(snapshot.text))
+                snapshot = replace(snapshot, text=snapshot.text + more)
             self._delivered = cut
             self._emit(cut - held, lambda: self.live.emit(snapshot))
         elif self._buffer and self._message_id is not None:
-            text = "".join(self._buffer)
-            self._buffer.clear()
-            if len(text) > budget:
-                self._buffer.append(text[budget:])
-                text = text[:budget]
+            text = self._buffer.take(budget)
             message_id = self._message_id
             self._delivered += len(text)
             self._emit(len(text), lambda: self.text_appended.emit(message_id, text))
@@ -291,3 +289,56 @@ class ViewFeed(QObject):
                 self._chars_per_ms = rate
             else:
                 self._chars_per_ms = previous + (rate - previous) * 0.25
+
+
+class _Backlog:
+    """Text waiting for the view, taken a budget at a time without copying the rest."""
+
+    __slots__ = ("_offset", "_pieces", "size")
+
+    def __init__(self) -> None:
+        self._pieces: deque[str] = deque()
+        self._offset = 0  # characters of the first piece already taken
+        self.size = 0
+
+    def __bool__(self) -> bool:
+        return self.size > 0
+
+    def append(self, text: str) -> None:
+        if text:
+            self._pieces.append(text)
+            self.size += len(text)
+
+    def push_front(self, text: str) -> None:
+        if text:
+            if self._offset:
+                self._pieces[0] = self._pieces[0][self._offset :]
+                self._offset = 0
+            self._pieces.appendleft(text)
+            self.size += len(text)
+
+    def clear(self) -> None:
+        self._pieces.clear()
+        self._offset = 0
+        self.size = 0
+
+    def take(self, limit: int) -> str:
+        """Remove and return up to ``limit`` characters from the front."""
+        out: list[str] = []
+        need = limit
+        pieces = self._pieces
+        while need > 0 and pieces:
+            first = pieces[0]
+            available = len(first) - self._offset
+            if available <= need:
+                out.append(first[self._offset :] if self._offset else first)
+                pieces.popleft()
+                self._offset = 0
+                need -= available
+            else:
+                out.append(first[self._offset : self._offset + need])
+                self._offset += need
+                need = 0
+        text = out[0] if len(out) == 1 else "".join(out)
+        self.size -= len(text)
+        return text
