@@ -19,7 +19,18 @@ import logging
 from collections.abc import Sequence
 from typing import Any, cast
 
-from PySide6.QtCore import QEvent, QPoint, QPointF, QRectF, QSize, Qt, QTimer, QUrl, Signal
+from PySide6.QtCore import (
+    QCoreApplication,
+    QEvent,
+    QPoint,
+    QPointF,
+    QRectF,
+    QSize,
+    Qt,
+    QTimer,
+    QUrl,
+    Signal,
+)
 from PySide6.QtGui import (
     QColor,
     QContextMenuEvent,
@@ -28,6 +39,7 @@ from PySide6.QtGui import (
     QImage,
     QPainter,
     QPaintEvent,
+    QResizeEvent,
     QTextBlock,
     QTextDocument,
     QTextFormat,
@@ -273,6 +285,7 @@ class ChatView(QWidget):
         Text the view holds that extends the snapshot's (deltas that arrived
         first) is kept: older text never replaces newer text.
         """
+        self._settle_size()
         region = self.renderer.region(snapshot.message_id)
         if region is None:
             self.add_message(
@@ -302,6 +315,7 @@ class ChatView(QWidget):
 
     def append_text(self, message_id: int, text: str) -> None:
         """Append one frame's coalesced delta to a message."""
+        self._settle_size()
         if self.renderer.append(message_id, text):
             self._after_update()
         elif self.renderer.region(message_id) is None:
@@ -488,6 +502,23 @@ class ChatView(QWidget):
             self.browser.verticalScrollBar().setValue(value)
         finally:
             self._auto_scrolling = False
+
+    def _settle_size(self) -> None:
+        """Deliver the resize events Qt holds back for a hidden view.
+
+        The browser lays its document out at its viewport's width only once
+        the viewport has had a resize event, and Qt sends a hidden widget's
+        resize events when it is shown. A view that follows its chat in the
+        background would then lay out nothing until it is shown, and all of
+        it at once then; delivered now, each update is laid out as it comes.
+        """
+        if self.isVisible():
+            return
+        pending = Qt.WidgetAttribute.WA_PendingResizeEvent
+        for widget in (self, *self.findChildren(QWidget)):
+            if widget.testAttribute(pending):
+                widget.setAttribute(pending, False)
+                QCoreApplication.sendEvent(widget, QResizeEvent(widget.size(), QSize(-1, -1)))
 
     def _after_update(self) -> None:
         if self._following:

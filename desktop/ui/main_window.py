@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (
     QMessageBox,
     QPushButton,
     QSplitter,
+    QStackedWidget,
     QTabWidget,
     QVBoxLayout,
     QWidget,
@@ -257,6 +258,12 @@ class MainWindow(QMainWindow):
             tab.model_change_requested.connect(self.change_model)
             tab.chat_changed.connect(self.refresh_chat)
             self._tabs_by_session[session_id] = tab
+            # A page of a tab widget is sized only while it is current. Size it
+            # now: its view lays text out at its width even when the tab is
+            # left at once, and is not laid out again on its return.
+            stack = self.tabs.findChild(QStackedWidget)
+            if stack is not None:
+                tab.setGeometry(stack.contentsRect())
             index = self.tabs.addTab(tab, self._tab_text(session))
             self.tabs.setTabToolTip(index, session.title)
         self.tabs.setCurrentWidget(tab)
