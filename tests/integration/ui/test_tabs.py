@@ -120,6 +120,33 @@ def test_reply_that_finishes_while_away_is_complete_on_return(
     assert message is not None and message.status is MessageStatus.COMPLETE
 
 
+def test_a_tab_left_at_once_follows_in_the_background_laid_out_at_its_width(
+    qtbot: QtBot, window: MainWindow, services: Services, demo: DemoServer
+) -> None:
+    demo.defaults = DemoOptions(rate=400, tokens=600)
+    a = window.new_chat()
+    window.new_chat()  # A is left at once
+    assert a is not None
+    a.composer.send_requested.emit("left at once")
+    qtbot.waitUntil(lambda: services.manager.is_live(a.session_id), timeout=WAIT)
+    mid = reply_id(services, a.session_id)
+    qtbot.waitUntil(lambda: not services.manager.is_live(a.session_id), timeout=WAIT)
+    # Off screen, A's view got the whole reply and its end, before any return...
+    qtbot.waitUntil(
+        lambda: a.view.message_text(mid) == demo_reply("left at once", 600), timeout=5000
+    )
+    region = a.view.renderer.region(mid)
+    qtbot.waitUntil(lambda: region is not None and region.status is MessageStatus.COMPLETE)
+    assert not a.isVisible()
+    # ...laid out at the width it will be shown at, so the return lays out nothing.
+    viewport = a.view.browser.viewport()
+    assert a.view.document().pageSize().width() == viewport.width() > 300
+    updates = a.view.update_count
+    window.open_chat(a.session_id)
+    assert a.view.document().pageSize().width() == viewport.width()
+    assert a.view.update_count == updates
+
+
 def test_sixth_stream_evicts_oldest_hidden_chat_which_can_continue_and_retry(
     qtbot: QtBot, window: MainWindow, services: Services, demo: DemoServer
 ) -> None:

@@ -160,3 +160,17 @@ def test_wrap_plain_only_adds_line_breaks_and_bounds_every_line(
     assert start_column + len(first) <= max(width, start_column)
     assert all(len(line) <= width for line in rest)
     assert column == len(joined.split("\n")[-1]) + (start_column if "\n" not in joined else 0)
+
+
+def test_a_view_never_shown_lays_text_out_at_its_own_width(qtbot: QtBot) -> None:
+    """Qt holds back a hidden widget's resize events until it is shown; a view
+    that follows a chat off screen takes its size before laying text out."""
+    view = ChatView()
+    qtbot.addWidget(view)
+    view.resize(640, 480)  # never shown: the resize event is held back
+    view.load_transcript([Message(1, 1, Role.USER, "q", S.COMPLETE)])
+    view.add_message(Message(2, 1, Role.ASSISTANT, "", S.STREAMING))
+    view.append_text(2, PARAGRAPHS[:5000])
+    viewport = view.browser.viewport()
+    assert not view.isVisible()
+    assert view.document().pageSize().width() == viewport.width() > 500
