@@ -26,6 +26,7 @@ import qasync
 from desktop import APP_NAME, __version__
 from desktop.cli import PROVIDER_CHOICES
 from desktop.core.models import ProviderKind
+from desktop.providers import http
 from desktop.ready_probe import install_ready_probe
 from desktop.services import Services, build_services
 from desktop.store import Store, StoreError, resolve_data_dir
@@ -341,6 +342,7 @@ def run_app(args: argparse.Namespace) -> int:
     # store's writer or the demo server's thread (see desktop.ui.collector).
     collector = GuiThreadCollector()
     collector.start()
+    http.prewarm()
     loop = qasync.QEventLoop(app)
     asyncio.set_event_loop(loop)
     try:

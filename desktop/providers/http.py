@@ -19,6 +19,7 @@ import json
 import logging
 import re
 import ssl
+import threading
 import time
 from collections.abc import AsyncGenerator, Mapping, Sequence
 from typing import Any, Protocol, cast
@@ -52,6 +53,14 @@ def timeout_for(config: ProviderConfig) -> httpx.Timeout:
 def _ssl_context() -> ssl.SSLContext:
     # Loading the CA bundle costs ~40 ms; every provider can share one context.
     return httpx.create_ssl_context()
+
+
+def prewarm() -> threading.Thread:
+    """Load the CA bundle on a worker thread, so that the first reply's
+    request does not hold the event loop (and the window) for it."""
+    thread = threading.Thread(target=_ssl_context, name="sidestream-ssl-prewarm", daemon=True)
+    thread.start()
+    return thread
 
 
 def build_client(config: ProviderConfig) -> httpx.AsyncClient:

@@ -50,6 +50,20 @@ _NOTHING: tuple[StreamEvent, ...] = ()
 _REASONING_DELTAS = frozenset(
     {"response.reasoning_text.delta", "response.reasoning_summary_text.delta"}
 )
+# Events that repeat text the deltas already gave. Each carries the whole
+# text so far, so for a huge reply each is a huge JSON document to parse on
+# the event loop; named by the SSE ``event:`` line, they are skipped unread.
+_REPEATS = frozenset(
+    {
+        "response.output_text.done",
+        "response.content_part.done",
+        "response.output_item.done",
+        "response.reasoning_text.done",
+        "response.reasoning_summary_text.done",
+        "response.reasoning_summary_part.done",
+    }
+)
+_SKIP_UNREAD_CHARS = 64_000
 
 
 def make_cursor(response_id: str, sequence_number: int) -> str:
@@ -110,6 +124,10 @@ class ResponsesParser:
 
     def feed(self, sse: SSEEvent) -> Sequence[StreamEvent]:
         data = sse.data
+        if len(data) > _SKIP_UNREAD_CHARS and sse.event in _REPEATS:
+            # Its sequence number stays unrecorded: replayed after a resume,
+            # it is skipped again.
+            return _NOTHING
         try:
             payload = json.loads(data)
         except ValueError as exc:

@@ -24,6 +24,7 @@ from PySide6.QtCore import (
     QEvent,
     QPoint,
     QPointF,
+    QRect,
     QRectF,
     QSize,
     Qt,
@@ -113,11 +114,12 @@ class TranscriptBrowser(QTextBrowser):
         menu.deleteLater()
 
     def paintEvent(self, event: QPaintEvent) -> None:
-        self._paint_backdrops()
+        self._paint_backdrops(event.rect())
         super().paintEvent(event)
 
-    def _paint_backdrops(self) -> None:
-        """Panels behind the user's messages and code blocks, in visible blocks only."""
+    def _paint_backdrops(self, exposed: QRect) -> None:
+        """Panels behind the user's messages and code blocks, in the blocks
+        ``exposed`` shows (a following view mostly repaints a strip)."""
         renderer = self._view.renderer
         doc = self.document()
         layout = doc.documentLayout()
@@ -125,8 +127,8 @@ class TranscriptBrowser(QTextBrowser):
         theme = self._view.theme
         dx = self.horizontalScrollBar().value()
         dy = self.verticalScrollBar().value()
-        first = self.cursorForPosition(QPoint(0, 0)).position()
-        last = self.cursorForPosition(QPoint(viewport.width(), viewport.height())).position()
+        first = self.cursorForPosition(QPoint(0, max(0, exposed.top() - 8))).position()
+        last = self.cursorForPosition(QPoint(viewport.width(), exposed.bottom() + 8)).position()
         margin = doc.documentMargin()
         right = max(doc.textWidth(), float(viewport.width())) - margin + 6
 

@@ -14,6 +14,7 @@ from desktop.core.errors import ErrorKind, ProviderError
 from desktop.core.events import Failed, StreamEvent, TextDelta
 from desktop.core.models import ChatRequest, ChatTurn, ProviderConfig, ProviderKind
 from desktop.core.states import Role
+from desktop.providers import http
 from desktop.providers.http import (
     build_client,
     error_from_status,
@@ -352,3 +353,12 @@ def test_keys_and_message_text_never_logged(caplog: pytest.LogCaptureFixture) ->
 def test_unusable_base_url_is_a_connection_failure(base_url: str) -> None:
     error = only_failure(run(stream_once(chat_config(base_url))))
     assert error.kind is ErrorKind.CONNECTION
+
+
+def test_prewarm_loads_the_ca_bundle_on_a_worker_thread() -> None:
+    http._ssl_context.cache_clear()
+    thread = http.prewarm()
+    assert thread.name == "sidestream-ssl-prewarm" and thread.daemon
+    thread.join(30)
+    assert http._ssl_context.cache_info().currsize == 1
+    assert http._ssl_context.cache_info().hits == 0

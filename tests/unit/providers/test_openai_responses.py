@@ -321,3 +321,21 @@ def test_is_resumable() -> None:
     provider = OpenAIResponsesProvider(config(None))
     assert provider.resumable is True
     run(provider.aclose())
+
+
+def test_huge_events_that_repeat_the_text_are_skipped_unread() -> None:
+    from desktop.providers.openai_responses import ResponsesParser
+    from desktop.providers.sse import SSEEvent
+
+    parser = ResponsesParser()
+    big = "x" * 200_000
+    delta = '{"type":"response.output_text.delta","sequence_number":1,"delta":"' + big + '"}'
+    assert parser.feed(SSEEvent("response.output_text.delta", delta)) == (TextDelta(big, None),)
+    # Not even read: the same event with broken JSON changes nothing.
+    broken = '{"type":"response.output_text.done","sequence_number":2,"text":"' + big
+    assert parser.feed(SSEEvent("response.output_text.done", broken)) == ()
+    assert not parser.done and parser.last_seq == 1
+    # A small one is read as before, and a huge event of another kind too.
+    assert parser.feed(SSEEvent("response.output_text.done", '{"x":')) != ()
+    parser = ResponsesParser()
+    assert isinstance(parser.feed(SSEEvent("response.completed", broken))[0], Failed)
