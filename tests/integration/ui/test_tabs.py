@@ -17,6 +17,7 @@ from desktop.providers.demo.server import DemoOptions, DemoServer, demo_reply
 from desktop.services import Services
 from desktop.ui.chat_tab import ChatTab
 from desktop.ui.main_window import MainWindow
+from desktop.ui.render.document import DISPLAY_LIMIT
 
 WAIT = 15_000
 
@@ -145,6 +146,36 @@ def test_a_tab_left_at_once_follows_in_the_background_laid_out_at_its_width(
     window.open_chat(a.session_id)
     assert a.view.document().pageSize().width() == viewport.width()
     assert a.view.update_count == updates
+
+
+def test_a_ten_megabyte_event_on_screen_arrives_in_slices_and_is_shown_capped(
+    qtbot: QtBot, window: MainWindow, services: Services, demo: DemoServer
+) -> None:
+    demo.defaults = DemoOptions(big_event=10_000_000, tokens=30, rate=300)
+    a = window.new_chat()
+    assert a is not None
+    sizes: list[int] = []
+    a.feed.text_appended.connect(lambda _mid, text: sizes.append(len(text)))
+    a.feed.live.connect(lambda snapshot: sizes.append(len(snapshot.text)))
+    send(qtbot, a, "huge")
+    qtbot.waitUntil(lambda: services.manager.is_live(a.session_id), timeout=WAIT)
+    mid = reply_id(services, a.session_id)
+    qtbot.waitUntil(lambda: not services.manager.is_live(a.session_id), timeout=60_000)
+    message = services.chat.message(mid)
+    assert message is not None and message.status is MessageStatus.COMPLETE
+    assert len(message.content) > 10_000_000
+
+    def shown() -> bool:
+        region = a.view.renderer.region(mid)
+        return region is not None and region.status is MessageStatus.COMPLETE
+
+    qtbot.waitUntil(shown, timeout=60_000)
+    assert a.view.message_text(mid) == message.content
+    region = a.view.renderer.region(mid)
+    assert region is not None and region.overflow and region.shown_to == DISPLAY_LIMIT
+    assert "Showing the first 1.0 MB of 10.0 MB" in a.view.document().toPlainText()
+    # The view got the event a budget at a time, never the 10 MB in one go.
+    assert sum(sizes) >= 10_000_000 and max(sizes) < 5_000_000, sizes
 
 
 def test_sixth_stream_evicts_oldest_hidden_chat_which_can_continue_and_retry(
