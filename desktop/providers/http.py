@@ -402,6 +402,7 @@ def malformed(data: str, exc: ValueError | None = None) -> Failed:
 
 
 DRAIN_TIMEOUT = 1.0
+LARGE_EVENT_CHARS = 1_000_000
 
 
 async def _drain(chunks: AsyncGenerator[bytes, None]) -> None:
@@ -460,6 +461,10 @@ async def stream_exchange(
             ) as chunks:
                 async for chunk in chunks:
                     for sse in decoder.feed(chunk):
+                        if len(sse.data) > LARGE_EVENT_CHARS:
+                            # Let the window paint between decoding a huge
+                            # event and parsing its JSON: two pauses, not one.
+                            await asyncio.sleep(0)
                         events = feed(sse)
                         if parser.done:
                             ended = True
