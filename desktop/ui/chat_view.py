@@ -52,14 +52,14 @@ from desktop.core.models import Message
 from desktop.core.states import MessageStatus, Role
 from desktop.streaming.events import StreamSnapshot
 from desktop.ui.render.document import (
-    ACTION_SCHEME,
     BLOCK_KIND,
     CODE_LANGUAGE,
     BlockKind,
     RenderStats,
-    Theme,
     TranscriptDocument,
 )
+from desktop.ui.render.status import ACTION_SCHEME
+from desktop.ui.render.theme import Theme
 
 log = logging.getLogger("sidestream.ui")
 

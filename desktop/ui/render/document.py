@@ -50,9 +50,7 @@ from dataclasses import dataclass, field
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import (
-    QColor,
     QFont,
-    QPalette,
     QTextBlock,
     QTextBlockFormat,
     QTextCharFormat,
@@ -63,9 +61,16 @@ from PySide6.QtGui import (
 )
 
 from desktop.core.models import Message
-from desktop.core.states import InterruptReason, MessageStatus, Role
+from desktop.core.states import MessageStatus, Role
 from desktop.ui.render.blocks import BlockSplitter, Fence
-from desktop.ui.render.highlight import CodeHighlighter, SyntaxTheme
+from desktop.ui.render.highlight import CodeHighlighter
+from desktop.ui.render.status import (
+    ACTION_SCHEME,
+    StatusLine,
+    action_url,
+    status_line,
+)
+from desktop.ui.render.theme import Theme
 
 log = logging.getLogger("sidestream.ui")
 
@@ -74,7 +79,6 @@ MARKDOWN_FEATURES = (
     | QTextDocument.MarkdownFeature.MarkdownNoHTML
 )
 
-ACTION_SCHEME = "sidestream"
 TAIL_MARKDOWN_LIMIT = 4000
 # A message's first MARKDOWN_LIMIT characters are rendered as Markdown (about
 # 0.3 s of layout at most); the rest is shown as plain text, up to
@@ -112,154 +116,6 @@ class BlockKind(enum.IntEnum):
     STATUS = 2
     CODE_LABEL = 3
     EARLIER = 4
-
-
-def action_url(action: str, message_id: int, index: int | None = None) -> str:
-    """The anchor of a view action: ``sidestream:copy/12``, ``sidestream:copy-code/12/0``."""
-    url = f"{ACTION_SCHEME}:{action}/{message_id}"
-    return url if index is None else f"{url}/{index}"
-
-
-@dataclass(frozen=True, slots=True)
-class StatusLine:
-    """What the status line under a message says, and the actions it offers."""
-
-    text: str = ""
-    tone: str = "muted"  # "muted" | "live" | "error"
-    actions: tuple[tuple[str, str], ...] = ()  # (label, href)
-
-    @property
-    def is_empty(self) -> bool:
-        return not self.text and not self.actions
-
-
-def status_line(
-    message_id: int,
-    role: Role,
-    status: MessageStatus,
-    error: str | None,
-    reason: str | None,
-    *,
-    last_assistant: bool,
-    hidden_chars: int = 0,
-    total_chars: int = 0,
-) -> StatusLine:
-    """The status line for a message in this state (pure).
-
-    ``hidden_chars`` of ``total_chars`` are not shown (a huge message): the
-    line says so.
-    """
-    line = _status_line(message_id, role, status, error, reason, last_assistant=last_assistant)
-    if hidden_chars <= 0:
-        return line
-    shown = total_chars - hidden_chars
-    note = (
-        f"Showing the first {human_size(shown)} of {human_size(total_chars)}; "
-        "Copy takes the whole message."
-    )
-    text = f"{line.text}  {note}" if line.text else note
-    return StatusLine(text, line.tone, line.actions)
-
-
-def human_size(chars: int) -> str:
-    """A size in characters the way people read it: "812 KB", "10.4 MB"."""
-    if chars >= 1_000_000:
-        return f"{chars / 1_000_000:.1f} MB"
-    return f"{max(1, round(chars / 1000))} KB"
-
-
-def _status_line(
-    message_id: int,
-    role: Role,
-    status: MessageStatus,
-    error: str | None,
-    reason: str | None,
-    *,
-    last_assistant: bool,
-) -> StatusLine:
-    if role is not Role.ASSISTANT:
-        if status is MessageStatus.FAILED:
-            return StatusLine(f"Failed: {error}" if error else "Failed.", "error")
-        return StatusLine()
-    actions: list[tuple[str, str]] = []
-    if last_assistant and status.is_terminal:
-        if status.can_continue:
-            actions.append(("Continue", action_url("continue", message_id)))
-        actions.append(("Retry", action_url("retry", message_id)))
-    if status is MessageStatus.PENDING:
-        return StatusLine("waiting for the model…", "live")
-    if status is MessageStatus.STREAMING:
-        return StatusLine("streaming…", "live")
-    if status is MessageStatus.RESUMING:
-        return StatusLine("resuming…", "live")
-    if status is MessageStatus.STOPPED:
-        return StatusLine("Stopped.", "muted", tuple(actions))
-    if status is MessageStatus.FAILED:
-        return StatusLine(f"Failed: {error}" if error else "Failed.", "error", tuple(actions))
-    if status is MessageStatus.INTERRUPTED:
-        return StatusLine(f"Interrupted. {human_reason(reason)}".rstrip(), "error", tuple(actions))
-    return StatusLine("", "muted", tuple(actions))
-
-
-def human_reason(reason: str | None) -> str:
-    """The sentence for an interruption reason (its raw text if unknown)."""
-    if not reason:
-        return ""
-    try:
-        return InterruptReason(reason).human
-    except ValueError:
-        return reason
-
-
-def _mix(a: QColor, b: QColor, t: float) -> QColor:
-    return QColor.fromRgbF(
-        a.redF() + (b.redF() - a.redF()) * t,
-        a.greenF() + (b.greenF() - a.greenF()) * t,
-        a.blueF() + (b.blueF() - a.blueF()) * t,
-    )
-
-
-@dataclass(frozen=True)
-class Theme:
-    """Colours derived from a palette, so light and dark palettes both read well."""
-
-    text: QColor
-    muted: QColor
-    accent: QColor
-    link: QColor
-    error: QColor
-    code_background: QColor
-    code_label: QColor
-    user_background: QColor
-    quote_bar: QColor
-    dark: bool
-    syntax: SyntaxTheme
-
-    @classmethod
-    def for_palette(cls, palette: QPalette) -> Theme:
-        role = QPalette.ColorRole
-        base = palette.color(role.Base)
-        text = palette.color(role.Text)
-        dark = base.lightness() < 128
-        accent = palette.color(role.Highlight)
-        link = palette.color(role.Link)
-        if dark and link.lightness() < 110:
-            link = _mix(link, QColor("white"), 0.45)
-        if dark and accent.lightness() < 110:
-            accent = _mix(accent, QColor("white"), 0.35)
-        return cls(
-            text=text,
-            muted=_mix(text, base, 0.42),
-            accent=accent,
-            link=link,
-            error=_mix(QColor("#ef5350" if dark else "#c62828"), text, 0.15),
-            code_background=_mix(base, text, 0.09 if dark else 0.05),
-            code_label=_mix(text, base, 0.5),
-            user_background=_mix(base, accent, 0.10 if dark else 0.06),
-            quote_bar=_mix(base, text, 0.25),
-            dark=dark,
-            syntax=SyntaxTheme.for_palette(palette),
-        )
 
 
 @dataclass

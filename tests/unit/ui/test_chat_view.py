@@ -27,8 +27,8 @@ from desktop.ui.render.document import (
     BLOCK_MESSAGE,
     TAIL_MARKDOWN_LIMIT,
     BlockKind,
-    status_line,
 )
+from desktop.ui.render.status import status_line
 
 S = MessageStatus
 

@@ -14,9 +14,9 @@ from desktop.ui.render.document import (
     DISPLAY_LIMIT,
     MARKDOWN_LIMIT,
     PLAIN_LINE_CHARS,
-    human_size,
     wrap_plain,
 )
+from desktop.ui.render.status import human_size
 from tests.unit.ui.test_chat_view import check_regions, lines, plain, stream
 
 S = MessageStatus
