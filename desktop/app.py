@@ -107,6 +107,7 @@ class SidestreamApp:
         window.quit_requested.connect(self.request_quit)
         window.close_requested.connect(self._on_window_close_requested)
         window.visibility_changed.connect(tray.refresh)
+        window.visibility_changed.connect(lambda: notifications.seen(window.visible_session()))
         self.services.manager.add_lifecycle_listener(self._on_manager_lifecycle)
         notifications.finished_unseen.connect(self._on_notifications_finished_unseen)
         notifications.clicked.connect(self.show_chat)
@@ -125,6 +126,10 @@ class SidestreamApp:
     # ---------------------------------------------------------------- events
     def _on_manager_lifecycle(self, session_id: int, live: bool) -> None:
         self.tray.refresh()
+
+    def _on_window_visibility_changed(self) -> None:
+        """The chat in view may have changed: take back its notifications."""
+        self.notifications.seen(self.window.visible_session())
 
     def _on_notifications_finished_unseen(self, session_id: int) -> None:
         """A reply ended while its chat was not visible: mark it unread."""

@@ -65,6 +65,10 @@ class Notifier(Protocol):
 
     def set_click_handler(self, handler: ClickHandler | None) -> None: ...
 
+    async def withdraw(self, session_id: int) -> None:
+        """Take back what is still shown about this chat (it has been seen)."""
+        ...
+
     async def aclose(self) -> None: ...
 
 
@@ -152,6 +156,7 @@ class DesktopNotifier:
         else:
             self._probe = None
         self._handler: ClickHandler | None = None
+        self._shown: dict[int, list[str]] = {}  # session id -> notification identifiers
 
     def set_click_handler(self, handler: ClickHandler | None) -> None:
         self._handler = handler
@@ -179,10 +184,19 @@ class DesktopNotifier:
             raise NotifierUnavailable("the notification service did not answer") from None
         if not dispatched.is_set():
             raise NotifierUnavailable("the notification service refused it (logged above)")
+        self._shown.setdefault(session_id, []).append(notification.identifier)
         log.debug("notified about chat %s: %s", session_id, title)
+
+    async def withdraw(self, session_id: int) -> None:
+        for identifier in self._shown.pop(session_id, ()):
+            try:
+                await asyncio.wait_for(self._notifier.clear(identifier), SEND_TIMEOUT)
+            except Exception as exc:  # gone already, or no service: nothing to take back
+                log.debug("withdrawing a notification about chat %s: %r", session_id, exc)
 
     def _clicked(self, session_id: int) -> None:
         log.debug("notification about chat %s clicked", session_id)
+        self._shown.pop(session_id, None)  # the service closes a clicked one itself
         if self._handler is not None:
             self._handler(session_id)
 
@@ -220,6 +234,9 @@ class TrayBalloonNotifier:
         if self._handler is not None and self._last_session is not None:
             self._handler(self._last_session)
 
+    async def withdraw(self, session_id: int) -> None:
+        return None  # a balloon cannot be taken back; it fades by itself
+
     async def aclose(self) -> None:
         return None
 
@@ -255,6 +272,10 @@ class FallbackNotifier:
             log.info("native notifications work again")
             self.fallback_reason = None
 
+    async def withdraw(self, session_id: int) -> None:
+        await self.primary.withdraw(session_id)
+        await self.fallback.withdraw(session_id)
+
     def _report(self, reason: str) -> None:
         if reason != self.fallback_reason:
             log.warning("cannot show native notifications: %s", reason)
@@ -270,6 +291,7 @@ class RecordingNotifier:
 
     def __init__(self) -> None:
         self.sent: list[tuple[str, str, int]] = []
+        self.withdrawn: list[int] = []
         self._handler: ClickHandler | None = None
 
     def set_click_handler(self, handler: ClickHandler | None) -> None:
@@ -281,6 +303,9 @@ class RecordingNotifier:
     def click(self, session_id: int) -> None:
         if self._handler is not None:
             self._handler(session_id)
+
+    async def withdraw(self, session_id: int) -> None:
+        self.withdrawn.append(session_id)
 
     async def aclose(self) -> None:
         return None
@@ -326,6 +351,7 @@ class NotificationService(QObject):
         self._notifier = notifier
         self._visible_session = visible_session
         self._notified: set[int] = set()  # message ids notified in their current run
+        self._unseen: set[int] = set()  # chats with a notification not yet seen
         self._tasks: set[asyncio.Task[Any]] = set()
         self._closed = False
         notifier.set_click_handler(self._on_notifier_clicked)
@@ -388,7 +414,21 @@ class NotificationService(QObject):
         if self.do_not_disturb:
             log.debug("do not disturb: no notification for chat %s", session.id)
             return
+        self._unseen.add(session.id)
         self._spawn(self._send(session.title, notification_body(ended), session.id))
+
+    def seen(self, session_id: int | None) -> None:
+        """The user is looking at this chat: take back its notifications."""
+        if session_id is None or session_id not in self._unseen or self._closed:
+            return
+        self._unseen.discard(session_id)
+        self._spawn(self._withdraw(session_id))
+
+    async def _withdraw(self, session_id: int) -> None:
+        try:
+            await self._notifier.withdraw(session_id)
+        except Exception:
+            log.exception("withdrawing a notification failed")
 
     async def _send(self, title: str, body: str, session_id: int) -> None:
         try:
@@ -399,6 +439,7 @@ class NotificationService(QObject):
             log.exception("sending a notification failed")
 
     def _on_notifier_clicked(self, session_id: int) -> None:
+        self._unseen.discard(session_id)
         if not self._closed:
             self.clicked.emit(session_id)
 

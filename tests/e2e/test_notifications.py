@@ -181,6 +181,27 @@ def test_a_reply_finishing_in_a_hidden_tab_notifies_once_and_the_click_opens_it(
     assert len(desktop.notify_calls()) == 1
 
 
+def test_viewing_the_chat_takes_its_notification_back(app: App, desktop: DesktopSession) -> None:
+    app.focus()
+    app.type("charlie in the background")
+    app.key("Return")
+    app.key("ctrl+t")
+    wait_until(lambda: app.title() == "Sidestream — New chat", WAIT, "the new tab")
+    wait_until(lambda: len(desktop.notify_calls()) >= 1, WAIT, f"a Notify\n{app.output()}")
+    assert desktop.dunstctl("count", "displayed").strip() == "1"
+
+    # Back to that chat with the keyboard, not through the notification.
+    app.key("ctrl+Prior")
+    wait_until(lambda: app.title() == "Sidestream — charlie in the background", WAIT, "the tab")
+    wait_until(
+        lambda: desktop.dunstctl("count", "displayed").strip() == "0",
+        WAIT,
+        f"the notification taken back\n{app.output()}",
+    )
+    assert not app.unread("charlie in the background")
+    assert len(desktop.notify_calls()) == 1
+
+
 def test_without_a_notification_service_the_app_says_why_once(tmp_path: Path) -> None:
     missing = missing_tools()
     if missing:

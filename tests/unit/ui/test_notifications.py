@@ -262,6 +262,35 @@ def test_clicking_a_notification_reports_its_chat(
     assert harness.clicked == [chat]
 
 
+def test_viewing_the_chat_takes_its_notification_back_once(
+    harness: Harness, recorder: RecordingNotifier, visible: Visible
+) -> None:
+    shown, hidden, quiet = harness.new_chat(), harness.new_chat(), harness.new_chat()
+    visible.session = shown
+    harness.reply(hidden)
+    assert [sent[2] for sent in recorder.sent] == [hidden]
+    harness.service.seen(shown)  # another chat, or none: nothing to take back
+    harness.service.seen(None)
+    harness.service.seen(quiet)
+    assert recorder.withdrawn == []
+    harness.service.seen(hidden)
+    harness.qtbot.waitUntil(lambda: harness.service.pending() == 0, timeout=WAIT_MS)
+    assert recorder.withdrawn == [hidden]
+    harness.service.seen(hidden)  # once
+    harness.qtbot.waitUntil(lambda: harness.service.pending() == 0, timeout=WAIT_MS)
+    assert recorder.withdrawn == [hidden]
+
+
+def test_a_clicked_notification_is_not_taken_back(
+    harness: Harness, recorder: RecordingNotifier, visible: Visible
+) -> None:
+    chat = harness.new_chat()
+    harness.reply(chat)
+    recorder.click(chat)  # the notification service closes it itself
+    harness.service.seen(chat)
+    assert recorder.withdrawn == []
+
+
 def test_the_body_is_the_first_line_kept_short() -> None:
     long = "x" * 500
     ended = StreamEnded(1, 2, MessageStatus.COMPLETE, "\n\n# Heading  one\nrest")
