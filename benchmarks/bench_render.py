@@ -1,6 +1,7 @@
 """Rendering costs of the chat transcript view (prints figures, asserts nothing).
 
-Run: ``python -m benchmarks.bench_render`` (offscreen by default).
+Run: ``python -m benchmarks.bench_render`` (on the X display; offscreen without one;
+``bash packaging/dev.sh bench`` starts Xvfb when there is no display).
 
 - streaming: append_text per 50 ms frame at 1,000 tokens/s into one reply
   growing to 80 KB (prose, lists, code, tables); median and p99 per update
@@ -20,7 +21,8 @@ import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
 
-os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+if not os.environ.get("DISPLAY"):
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 from PySide6.QtWidgets import QApplication
 

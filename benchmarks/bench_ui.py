@@ -5,7 +5,8 @@
 Everything runs as in the app: the real MainWindow on real services (store,
 StreamManager, providers) on a qasync loop, and the demo server in its own
 process on loopback, speaking the OpenAI Responses dialect of the demo chat.
-Offscreen by default. Prints figures; asserts nothing about time.
+On the X display (``bash packaging/dev.sh bench`` starts Xvfb when there is
+none); offscreen without one. Prints figures; asserts nothing about time.
 """
 
 from __future__ import annotations
@@ -23,7 +24,8 @@ from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
-os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+if not os.environ.get("DISPLAY"):
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 import PySide6.QtWidgets  # noqa: F401  (before qasync)
 import qasync
@@ -378,7 +380,7 @@ def main(argv: list[str] | None = None) -> int:
     app = QApplication.instance() or QApplication(sys.argv[:1])
     loop = qasync.QEventLoop(app)
     asyncio.set_event_loop(loop)
-    print(f"Sidestream UI benchmarks — {os.environ.get('QT_QPA_PLATFORM')}, {os.cpu_count()} cores")
+    print(f"Sidestream UI benchmarks — Qt platform {app.platformName()}, {os.cpu_count()} cores")
     with demo_process() as url, loop:
         stall = loop.run_until_complete(ui_stall(url, 4 if args.quick else 10))
         print("\n== UI stall: 5 streams at 200 tokens/s each, the visible one rendering Markdown")
