@@ -55,6 +55,24 @@ MAX_CHARS = 4_000_000
 # Updates shorter than this say little about the cost per character.
 _MIN_TIMED_CHARS = 500
 
+# When the last on-screen update started (time.monotonic), shared by every
+# feed: background updates go between the frames of the chat on screen, so
+# that one never waits for the other.
+_screen_frame = [0.0]
+
+
+def _between_screen_frames_ms(frame_s: float = FRAME_MS / 1000.0) -> int:
+    """How long a background update should wait to land mid-way between two
+    on-screen updates (0: now is fine, or nothing is updating on screen)."""
+    since = time.monotonic() - _screen_frame[0]
+    if since > 2 * frame_s:
+        return 0
+    phase = since % frame_s
+    middle = frame_s / 2
+    if abs(phase - middle) <= frame_s * 0.2:
+        return 0
+    return max(1, math.ceil(((middle - phase) % frame_s) * 1000))
+
 
 class ViewFeed(QObject):
     """Follows one chat's live reply for its view, one budgeted update per frame."""
@@ -229,6 +247,11 @@ class ViewFeed(QObject):
         self._timer.start(max(0, math.ceil(wait * 1000)))
 
     def _on_timer_timeout(self) -> None:
+        if not self._on_screen:
+            wait = _between_screen_frames_ms()
+            if wait:
+                self._timer.start(wait)
+                return
         self._flush()
 
     def _budget(self) -> int:
@@ -278,6 +301,8 @@ class ViewFeed(QObject):
         # Frames are counted from the start of an update, so that the view's
         # own work does not stretch them.
         self._last_emit = time.monotonic()
+        if self._on_screen:
+            _screen_frame[0] = self._last_emit
         start = time.perf_counter()
         emit()
         elapsed_ms = (time.perf_counter() - start) * 1000.0

@@ -185,3 +185,21 @@ def test_a_new_reply_flushes_the_older_ones_backlog_first(qtbot: QtBot, tmp_path
     qtbot.waitUntil(lambda: messages[-1] == 8, timeout=2000)
     assert messages == sorted(messages)
     store.close()
+
+
+def test_background_updates_wait_for_the_middle_between_two_screen_frames() -> None:
+    from desktop.ui import bridge
+
+    saved = bridge._screen_frame[0]
+    try:
+        now = time.monotonic()
+        bridge._screen_frame[0] = now - 1.0  # nothing on screen is updating
+        assert bridge._between_screen_frames_ms() == 0
+        bridge._screen_frame[0] = now - 0.025  # half-way: go
+        assert bridge._between_screen_frames_ms() == 0
+        bridge._screen_frame[0] = now - 0.005  # just after a screen update: wait ~20 ms
+        assert 15 <= bridge._between_screen_frames_ms() <= 21
+        bridge._screen_frame[0] = now - 0.045  # just before the next one: wait ~30 ms
+        assert 25 <= bridge._between_screen_frames_ms() <= 31
+    finally:
+        bridge._screen_frame[0] = saved
