@@ -14,6 +14,8 @@ A feed follows in one of two modes:
   open but not shown. Its view keeps catching up at a low rate (one update
   a second, or every ``CATCH_UP_MS`` while it is behind), so that switching
   back only has the last moment's text to lay out. The manager may evict it.
+  Its updates land mid-way between the on-screen chat's frames, so the two
+  never add up to one long pause.
 
 Every update is held to a time budget: the feed times what the view did with
 its last update, learns how many characters fit in ``budget_ms`` and hands
