@@ -24,6 +24,7 @@ from collections.abc import Callable, Iterator, Sequence
 if not os.environ.get("DISPLAY"):
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
+from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication
 
 from desktop.core.models import Message
@@ -108,6 +109,9 @@ def new_view(app: QApplication) -> ChatView:
     view = ChatView()
     view.resize(900, 700)
     view.show()
+    # On a real X server the window is exposed a moment later; until then a
+    # repaint paints nothing.
+    QTest.qWaitForWindowExposed(view, 5000)
     app.processEvents()
     return view
 
