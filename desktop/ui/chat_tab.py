@@ -71,10 +71,6 @@ class ChatTab(QWidget):
         layout.addWidget(self.composer)
         self._connect_signals()
         self.refresh_header()
-        # Polish now, while the document is empty: a tab polished on its first
-        # show (one left at once, then followed in the background) would lay
-        # its whole transcript out again then.
-        self.ensurePolished()
         messages = chat.messages(session.id)
         # Replies the view shows as live: the store has their end once they end.
         self._unsettled = {m.id for m in messages if m.status.is_live}
