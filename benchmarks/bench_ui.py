@@ -30,6 +30,7 @@ if not os.environ.get("DISPLAY"):
 import PySide6.QtWidgets  # noqa: F401  (before qasync)
 import qasync
 from PySide6.QtCore import QCoreApplication, QElapsedTimer, QEvent, QObject, QTimer
+from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QApplication
 
 from benchmarks.bench_stream import demo_process
@@ -103,6 +104,39 @@ def pct(values: list[float], q: float) -> float:
 
 
 # ------------------------------------------------------------------ UI stall
+class Heartbeat:
+    """A 5 ms Qt timer that records how late each beat comes (started at once)."""
+
+    INTERVAL_MS = 5
+
+    def __init__(self) -> None:
+        self.lateness: list[float] = []
+        self._clock = QElapsedTimer()
+        self._timer = QTimer()
+        self._timer.setInterval(self.INTERVAL_MS)
+        self._timer.timeout.connect(self._beat)
+        self._last = 0
+        self._clock.start()
+        self._timer.start()
+
+    def _beat(self) -> None:
+        now = self._clock.elapsed()
+        self.lateness.append(max(0, now - self._last - self.INTERVAL_MS))
+        self._last = now
+
+    def stop(self) -> None:
+        self._timer.stop()
+
+    def figures(self) -> dict[str, float]:
+        late = self.lateness
+        return {
+            "p50": statistics.median(late),
+            "p99": pct(late, 0.99),
+            "max": max(late),
+            "beats": len(late),
+        }
+
+
 async def ui_stall(url: str, seconds: float) -> dict[str, float]:
     with tempfile.TemporaryDirectory() as tmp:
         rig = Rig(Path(tmp), url)
@@ -111,32 +145,13 @@ async def ui_stall(url: str, seconds: float) -> dict[str, float]:
         rig.window.open_chat(tabs[-1].session_id)  # the visible one renders Markdown
         await until(lambda: all(rig.manager.is_live(t.session_id) for t in tabs))
         await asyncio.sleep(1.0)  # every stream under way
-        lateness: list[float] = []
-        clock = QElapsedTimer()
-        timer = QTimer()
-        timer.setInterval(5)
-        last = [0]
-
-        def beat() -> None:
-            now = clock.elapsed()
-            lateness.append(max(0, now - last[0] - 5))
-            last[0] = now
-
-        timer.timeout.connect(beat)
-        clock.start()
-        timer.start()
+        heartbeat = Heartbeat()
         await asyncio.sleep(seconds)
-        timer.stop()
+        heartbeat.stop()
         visible = tabs[-1]
         updates = visible.feed.updates
         await rig.close()
-    return {
-        "p50": statistics.median(lateness),
-        "p99": pct(lateness, 0.99),
-        "max": max(lateness),
-        "beats": len(lateness),
-        "updates": updates,
-    }
+    return {**heartbeat.figures(), "updates": updates}
 
 
 # ------------------------------------------------------------- fault stall
@@ -161,20 +176,7 @@ async def fault_stall(url: str, knobs: dict[str, int]) -> dict[str, float]:
         warm = await rig.start("warm-up")
         await until(lambda: not rig.manager.is_live(warm.session_id))
         rig.set_demo(**knobs)
-        lateness: list[float] = []
-        clock = QElapsedTimer()
-        timer = QTimer()
-        timer.setInterval(5)
-        last = [0]
-
-        def beat() -> None:
-            now = clock.elapsed()
-            lateness.append(max(0, now - last[0] - 5))
-            last[0] = now
-
-        timer.timeout.connect(beat)
-        clock.start()
-        timer.start()
+        heartbeat = Heartbeat()
         t0 = time.perf_counter()
         tab = await rig.start("fault stall")
         mid = [m.id for m in rig.chat.messages(tab.session_id) if m.role is Role.ASSISTANT][-1]
@@ -193,13 +195,10 @@ async def fault_stall(url: str, knobs: dict[str, int]) -> dict[str, float]:
 
         await until(shown, timeout=300)
         done = time.perf_counter() - t0
-        timer.stop()
+        heartbeat.stop()
         await rig.close()
     return {
-        "p50": statistics.median(lateness),
-        "p99": pct(lateness, 0.99),
-        "max": max(lateness),
-        "beats": len(lateness),
+        **heartbeat.figures(),
         "ended_s": ended,
         "shown_s": done,
         "mb": len(message.content) / 1e6,
@@ -380,7 +379,8 @@ def main(argv: list[str] | None = None) -> int:
     app = QApplication.instance() or QApplication(sys.argv[:1])
     loop = qasync.QEventLoop(app)
     asyncio.set_event_loop(loop)
-    print(f"Sidestream UI benchmarks — Qt platform {app.platformName()}, {os.cpu_count()} cores")
+    platform = QGuiApplication.platformName()
+    print(f"Sidestream UI benchmarks — Qt platform {platform}, {os.cpu_count()} cores")
     with loop:
         with demo_process() as url:
             stall = loop.run_until_complete(ui_stall(url, 4 if args.quick else 10))
