@@ -98,6 +98,10 @@ async def until(predicate: Callable[[], bool], timeout: float = 60.0) -> None:
         await asyncio.sleep(0.002)
 
 
+def median_of(runs: list[dict[str, float]], key: str) -> float:
+    return statistics.median(run[key] for run in runs)
+
+
 def pct(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(len(ordered) * q))]
@@ -379,16 +383,27 @@ def main(argv: list[str] | None = None) -> int:
     app = QApplication.instance() or QApplication(sys.argv[:1])
     loop = qasync.QEventLoop(app)
     asyncio.set_event_loop(loop)
+    # The machines are shared: the goals in absolute time are judged on the
+    # median of a few runs, and every run is printed.
+    repeats = 1 if args.quick else 3
     platform = QGuiApplication.platformName()
     print(f"Sidestream UI benchmarks — Qt platform {platform}, {os.cpu_count()} cores")
     with loop:
         with demo_process() as url:
-            stall = loop.run_until_complete(ui_stall(url, 4 if args.quick else 10))
             print("\n== UI stall: 5 streams at 200 tokens/s each, the visible one renders Markdown")
+            stalls = [
+                loop.run_until_complete(ui_stall(url, 4 if args.quick else 10))
+                for _ in range(repeats)
+            ]
+            for stall in stalls:
+                print(
+                    f"   5 ms heartbeat lateness: p50 {stall['p50']:.1f} ms"
+                    f"  p99 {stall['p99']:.1f} ms  max {stall['max']:.1f} ms"
+                    f" over {stall['beats']:.0f} beats"
+                )
             print(
-                f"   5 ms heartbeat lateness: p50 {stall['p50']:.1f} ms  p99 {stall['p99']:.1f} ms"
-                f"  max {stall['max']:.1f} ms over {stall['beats']:.0f} beats"
-                "  (goal p99 <= 8, max <= 16)"
+                f"   median of {repeats} runs: p99 {median_of(stalls, 'p99'):.1f} ms"
+                f"  max {median_of(stalls, 'max'):.1f} ms  (goal p99 <= 8, max <= 16)"
             )
             print("\n== Reattach to a tab whose reply has 20,000 tokens")
             for away_at in (19_000, 10_000, 0):
@@ -404,12 +419,21 @@ def main(argv: list[str] | None = None) -> int:
                 f"   its tab closed, the chat opened again: {r['ms']:6.1f} ms"
                 " (a new view lays out the whole reply; goal for opening a chat <= 300 ms)"
             )
-            lat = loop.run_until_complete(token_to_screen(url, 3 if args.quick else 8))
             print("\n== Token to screen at 1,000 tokens/s (one visible chat)")
+            lats = [
+                loop.run_until_complete(token_to_screen(url, 3 if args.quick else 8))
+                for _ in range(repeats)
+            ]
+            for lat in lats:
+                print(
+                    f"   latency p50 {lat['p50']:.1f} ms  p99 {lat['p99']:.1f} ms;"
+                    f"  view updates {lat['updates_per_s']:.1f}/s,"
+                    f" paints {lat['paints_per_s']:.1f}/s;"
+                    f" {lat['tokens_per_s']:.0f} tokens/s arrived"
+                )
             print(
-                f"   latency p50 {lat['p50']:.1f} ms  p99 {lat['p99']:.1f} ms (goal p99 <= 66);"
-                f"  view updates {lat['updates_per_s']:.1f}/s, paints {lat['paints_per_s']:.1f}/s"
-                f" (goal <= 20/s); {lat['tokens_per_s']:.0f} tokens/s arrived"
+                f"   median of {repeats} runs: p99 {median_of(lats, 'p99'):.1f} ms (goal <= 66),"
+                f" paints {median_of(lats, 'paints_per_s'):.1f}/s (goal <= 20/s)"
             )
             big = loop.run_until_complete(open_big_chat(url, 1000))
             print(f"\n== Opening a chat of 1,000 messages: {big:.0f} ms (goal <= 300 ms)")
@@ -425,8 +449,12 @@ def main(argv: list[str] | None = None) -> int:
                 f"  max {f['max']:.1f} ms; {f['mb']:.1f} MB in, stream ended at"
                 f" {f['ended_s']:.1f} s, all shown at {f['shown_s']:.1f} s"
             )
-    start = statistics.median(app_start("", 1000) for _ in range(1 if args.quick else 3))
-    print(f"== App start to a usable window, store of 1,000 chats: {start:.0f} ms (goal <= 1,000)")
+    starts = [app_start("", 1000) for _ in range(1 if args.quick else 5)]
+    print(
+        "\n== App start to a usable window, store of 1,000 chats:"
+        f" {', '.join(f'{s:.0f}' for s in starts)} ms;"
+        f" median {statistics.median(starts):.0f} ms (goal <= 1,000)"
+    )
     return 0
 
 
