@@ -137,14 +137,6 @@ class ViewFeed(QObject):
         """Subscribed at all, on screen or in the background."""
         return self._attached
 
-    @property
-    def backlog(self) -> int:
-        """Characters received but not yet handed to the view."""
-        pending = self._buffer.size
-        if self._snapshot is not None:
-            pending += max(0, len(self._snapshot.text) - self._held(self._snapshot.message_id))
-        return pending
-
     def attach(self) -> bool:
         """Follow the chat on screen; returns whether a reply is live.
 

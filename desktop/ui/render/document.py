@@ -30,6 +30,11 @@ Costs (see DESIGN.md, "Costs measured on these machines"):
   O(reply). A tail longer than ``TAIL_MARKDOWN_LIMIT`` (a long code block
   still open) switches to appending plain text and is imported as Markdown
   again only when its fence opens or closes, or when the reply ends.
+- A huge message is Markdown only for its first ``MARKDOWN_LIMIT``
+  characters (cut where a block ends); the rest is appended as plain text in
+  lines of at most ``PLAIN_LINE_CHARS``, up to ``DISPLAY_LIMIT`` characters,
+  and the status line says how much is not shown. Loading such a message
+  renders it the same way, outside the one-text import.
 - Markdown is imported straight into a fragment (``fromMarkdown``, no
   layout, no highlighter, no copy out of a scratch document) behind a
   one-letter paragraph; inserted at the end of a block, the letter joins
