@@ -12,13 +12,14 @@ import enum
 import logging
 import os
 import threading
+from typing import TYPE_CHECKING
 
-import keyring
-import keyring.backend
-import keyring.backends.chainer
-import keyring.backends.fail
-import keyring.backends.null
-import keyring.errors
+if TYPE_CHECKING:
+    import keyring.backend
+
+# keyring itself is imported on first use: it finds its backends through
+# package metadata, which costs ~60 ms of start-up for a key that the demo
+# provider, or a provider keyed by an environment variable, never asks for.
 
 log = logging.getLogger("sidestream.store")
 
@@ -31,6 +32,10 @@ class KeyPersistence(enum.StrEnum):
 
 
 def _usable(backend: keyring.backend.KeyringBackend) -> bool:
+    import keyring.backends.chainer
+    import keyring.backends.fail
+    import keyring.backends.null
+
     if isinstance(backend, keyring.backends.fail.Keyring | keyring.backends.null.Keyring):
         return False
     if isinstance(backend, keyring.backends.chainer.ChainerBackend):
@@ -52,7 +57,11 @@ class KeyStore:
         self._lock = threading.Lock()
 
     def _keyring(self) -> keyring.backend.KeyringBackend:
-        return self._backend if self._backend is not None else keyring.get_keyring()
+        if self._backend is not None:
+            return self._backend
+        import keyring
+
+        return keyring.get_keyring()
 
     def get_key(self, provider_name: str, env_var: str | None = None) -> str | None:
         """The key for a provider: ``env_var`` if set and non-empty, else the stored one."""
@@ -110,6 +119,8 @@ class KeyStore:
         backend = self._keyring()
         if not _usable(backend):
             return
+        import keyring.errors
+
         try:
             backend.delete_password(SERVICE, provider_name)
         except keyring.errors.PasswordDeleteError:

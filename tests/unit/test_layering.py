@@ -60,3 +60,25 @@ def test_importing_the_qt_free_layers_loads_no_qt() -> None:
         + "assert not bad, bad\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_start_up_leaves_keyring_and_desktop_notifier_unloaded() -> None:
+    """Both cost ~60-80 ms to import and are needed only for a stored key or
+    the first notification; the app's start must not wait for them."""
+    code = (
+        "import sys, desktop.app\n"
+        "from desktop.store import KeyStore\n"
+        "from desktop.ui.notifications import DesktopNotifier\n"
+        "KeyStore(); DesktopNotifier()\n"
+        "print(sorted(m for m in ('keyring', 'desktop_notifier', 'dbus_fast') if m in sys.modules))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=ROOT.parent,
+        env={"QT_QPA_PLATFORM": "offscreen", "PATH": "/usr/bin:/bin"},
+        check=True,
+    )
+    assert result.stdout.strip() == "[]", result.stdout + result.stderr
