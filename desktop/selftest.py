@@ -201,7 +201,7 @@ def _check_notifier_backend(report: Report) -> None:
     report.begin("notifications library")
     from desktop.ui.notifications import DesktopNotifier
 
-    backend = DesktopNotifier().backend_name
+    backend = type(getattr(DesktopNotifier()._notifier, "_backend", None)).__name__
     if backend == "DummyNotificationCenter" and getattr(sys, "frozen", False):
         hint = {
             "darwin": "is the .app signed (codesign --force --deep -s -)?",

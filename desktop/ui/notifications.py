@@ -24,7 +24,6 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Coroutine
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -142,57 +141,45 @@ class DesktopNotifier:
         *,
         probe: Callable[[], Awaitable[str | None]] | None = None,
     ) -> None:
-        # desktop-notifier and its D-Bus library are loaded on first use
-        # (~80 ms that app start does not have to wait for).
-        self._app_name = app_name
-        self._given_probe = probe
-        self._backend: _Backend | None = None
+        import desktop_notifier as dn
+
+        self._dn = dn
+        icon_path = notification_icon_path()
+        self._icon = dn.Icon(path=icon_path) if icon_path else None
+        self._notifier = dn.DesktopNotifier(app_name=app_name, app_icon=self._icon)
+        backend = type(getattr(self._notifier, "_backend", None)).__name__
+        self._backend_name = backend
+        if probe is not None:
+            self._probe: Callable[[], Awaitable[str | None]] | None = probe
+        elif backend == "DBusDesktopNotifier":
+            self._probe = notification_service_missing
+        else:
+            self._probe = None
         self._handler: ClickHandler | None = None
         self._shown: dict[int, list[str]] = {}  # session id -> notification identifiers
-
-    @property
-    def backend_name(self) -> str:
-        """desktop-notifier's backend class ("DummyNotificationCenter": none here)."""
-        return self._load().name
-
-    def _load(self) -> _Backend:
-        if self._backend is None:
-            import desktop_notifier as dn
-
-            icon_path = notification_icon_path()
-            icon = dn.Icon(path=icon_path) if icon_path else None
-            notifier = dn.DesktopNotifier(app_name=self._app_name, app_icon=icon)
-            name = type(getattr(notifier, "_backend", None)).__name__
-            probe = self._given_probe
-            if probe is None and name == "DBusDesktopNotifier":
-                probe = notification_service_missing
-            self._backend = _Backend(dn, notifier, icon, name, probe)
-        return self._backend
 
     def set_click_handler(self, handler: ClickHandler | None) -> None:
         self._handler = handler
 
     async def send(self, title: str, body: str, session_id: int) -> None:
-        backend = self._load()
-        if backend.name == "DummyNotificationCenter":
+        if self._backend_name == "DummyNotificationCenter":
             raise NotifierUnavailable("desktop-notifier has no backend on this platform or build")
-        if backend.probe is not None:
-            missing = await backend.probe()
+        if self._probe is not None:
+            missing = await self._probe()
             if missing is not None:
                 raise NotifierUnavailable(missing)
-        dn = backend.module
         dispatched = asyncio.Event()
-        notification = dn.Notification(
+        notification = self._dn.Notification(
             title=title,
             message=body,
-            icon=backend.icon,
-            buttons=(dn.Button(title="Open", on_pressed=lambda: self._clicked(session_id)),),
+            icon=self._icon,
+            buttons=(self._dn.Button(title="Open", on_pressed=lambda: self._clicked(session_id)),),
             on_clicked=lambda: self._clicked(session_id),
             on_dispatched=dispatched.set,
             thread=f"chat-{session_id}",
         )
         try:
-            await asyncio.wait_for(backend.notifier.send_notification(notification), SEND_TIMEOUT)
+            await asyncio.wait_for(self._notifier.send_notification(notification), SEND_TIMEOUT)
         except TimeoutError:
             raise NotifierUnavailable("the notification service did not answer") from None
         if not dispatched.is_set():
@@ -203,7 +190,7 @@ class DesktopNotifier:
     async def withdraw(self, session_id: int) -> None:
         for identifier in self._shown.pop(session_id, ()):
             try:
-                await asyncio.wait_for(self._load().notifier.clear(identifier), SEND_TIMEOUT)
+                await asyncio.wait_for(self._notifier.clear(identifier), SEND_TIMEOUT)
             except Exception as exc:  # gone already, or no service: nothing to take back
                 log.debug("withdrawing a notification about chat %s: %r", session_id, exc)
 
@@ -214,25 +201,12 @@ class DesktopNotifier:
             self._handler(session_id)
 
     async def aclose(self) -> None:
-        if self._backend is None:
-            return  # never loaded: nothing to close
-        bus = getattr(getattr(self._backend.notifier, "_backend", None), "bus", None)
+        bus = getattr(getattr(self._notifier, "_backend", None), "bus", None)
         if bus is not None:
             try:
                 bus.disconnect()
             except Exception as exc:
                 log.debug("closing the notification bus: %s", exc)
-
-
-@dataclass(frozen=True, slots=True)
-class _Backend:
-    """desktop-notifier, loaded: the module, its notifier and what we learnt of it."""
-
-    module: Any
-    notifier: Any
-    icon: Any
-    name: str
-    probe: Callable[[], Awaitable[str | None]] | None
 
 
 class TrayBalloonNotifier:

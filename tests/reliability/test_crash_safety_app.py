@@ -41,6 +41,7 @@ import shutil
 import signal
 import sqlite3
 import statistics
+import subprocess
 import sys
 import time
 from collections.abc import Iterator
@@ -246,7 +247,12 @@ def test_kill_9_of_the_app_during_five_streams_loses_nothing_older_than_a_flush(
                 check_recovered(demo, replies, left_live, app.started_at, tally)
                 wait_until(lambda: not live_replies(data), SETTLE, "every reply to end", POLL * 10)
                 app.xdotool("key", "ctrl+q")
-                clean_exit = app.proc.wait(WAIT)
+                try:
+                    clean_exit = app.proc.wait(WAIT)
+                except subprocess.TimeoutExpired:
+                    raise AssertionError(
+                        f"the app did not quit within {WAIT:.0f} s of Ctrl+Q:\n{app.output()}"
+                    ) from None
             finally:
                 app.close()
         assert clean_exit == 0, app.output()
