@@ -21,8 +21,6 @@ from PySide6.QtCore import QCoreApplication
 from PySide6.QtWidgets import QApplication, QMessageBox
 
 os.environ.setdefault("QT_API", "pyside6")
-import qasync
-
 from desktop import APP_NAME, __version__
 from desktop.cli import PROVIDER_CHOICES
 from desktop.core.models import ProviderKind
@@ -32,6 +30,7 @@ from desktop.services import Services, build_services
 from desktop.store import Store, StoreError, resolve_data_dir
 from desktop.store.lock import DataDirLock, DataDirLocked
 from desktop.ui.collector import GuiThreadCollector
+from desktop.ui.event_loop import new_event_loop
 from desktop.ui.icons import app_icon
 from desktop.ui.main_window import MainWindow
 from desktop.ui.notifications import (
@@ -348,7 +347,7 @@ def run_app(args: argparse.Namespace) -> int:
     collector = GuiThreadCollector()
     collector.start()
     http.prewarm()
-    loop = qasync.QEventLoop(app)
+    loop = new_event_loop(app)
     asyncio.set_event_loop(loop)
     try:
         with loop:

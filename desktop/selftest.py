@@ -146,9 +146,8 @@ def _run(report: Report) -> None:
     from PySide6.QtWidgets import QApplication
 
     os.environ.setdefault("QT_API", "pyside6")
-    import qasync
-
     from desktop import APP_NAME
+    from desktop.ui.event_loop import new_event_loop
 
     existing = QApplication.instance()
     app = existing if isinstance(existing, QApplication) else QApplication(sys.argv[:1])
@@ -166,7 +165,7 @@ def _run(report: Report) -> None:
     gc.disable()
     try:
         with tempfile.TemporaryDirectory(prefix="sidestream-selftest-") as tmp:
-            with asyncio.Runner(loop_factory=lambda: qasync.QEventLoop(app)) as runner:
+            with asyncio.Runner(loop_factory=lambda: new_event_loop(app)) as runner:
                 runner.run(_scenario(report, app, Path(tmp)))
             report.begin("cleanup")
             gc.collect()

@@ -22,6 +22,8 @@ import qasync
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication
 
+from desktop.ui.event_loop import new_event_loop
+
 T = TypeVar("T")
 
 
@@ -48,7 +50,7 @@ class MemoryKeyring(keyring.backend.KeyringBackend):
 @contextmanager
 def running_qasync_loop(qapp: QApplication) -> Iterator[qasync.QEventLoop]:
     errors: list[dict[str, Any]] = []
-    loop = qasync.QEventLoop(qapp)
+    loop = new_event_loop(qapp)
     loop.set_exception_handler(lambda _loop, context: errors.append(context))
     asyncio.set_event_loop(loop)
     asyncio._set_running_loop(loop)

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import datetime, timedelta
+from typing import Any
 
 import pytest
-from PySide6.QtCore import QModelIndex, QPoint, Qt
-from PySide6.QtGui import QContextMenuEvent, QImage
+from PySide6.QtCore import QEvent, QObject, QPoint, Qt
+from PySide6.QtGui import QContextMenuEvent, QImage, QPaintEvent, QRegion
 from PySide6.QtWidgets import QMenu, QWidget
 from pytestqt.qtbot import QtBot
 
@@ -369,21 +370,58 @@ def test_spinner_timer_runs_only_while_something_streams(sidebar: Sidebar, qtbot
     assert not view.spinner_running()
 
 
-def test_streaming_rows_only_are_repainted(sidebar: Sidebar, qtbot: QtBot) -> None:
+def test_a_spinner_tick_repaints_only_the_spinners(sidebar: Sidebar, qtbot: QtBot) -> None:
     view = sidebar.view
     show_active(qtbot, sidebar)
     sidebar.model.set_streaming(1, True)
-    updated: list[int] = []
-    original = view.update
+    sidebar.model.set_streaming(3, True)
+    spinners = QRegion()
+    for session_id in (1, 3):
+        row = sidebar.proxy.mapFromSource(sidebar.model.index_of(session_id))
+        mark = view.chat_delegate.mark_rect(view.visualRect(row), view.font())
+        spinners |= QRegion(mark.toAlignedRect())
+    painted: list[QRegion] = []
 
-    def spy(*args: object) -> None:
-        if args and isinstance(args[0], QModelIndex):
-            updated.append(args[0].data(IdRole))
-        original(*args)  # type: ignore[arg-type]
+    class Spy(QObject):
+        def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+            if isinstance(event, QPaintEvent):
+                painted.append(QRegion(event.region()))
+            return False
 
-    view.update = spy  # type: ignore[method-assign,assignment]
-    qtbot.waitUntil(lambda: len(updated) >= 2, timeout=2000)
-    assert set(updated) == {1}
+    spy = Spy()
+    qtbot.wait(50)  # the paints of showing the window are over
+    view.viewport().installEventFilter(spy)
+    qtbot.waitUntil(lambda: len(painted) >= 3, timeout=3000)
+    view.viewport().removeEventFilter(spy)
+    for region in painted:
+        assert region.subtracted(spinners).isEmpty(), region.boundingRect()
+
+
+def test_a_spinner_painted_alone_looks_as_in_a_full_row(sidebar: Sidebar, qtbot: QtBot) -> None:
+    view = sidebar.view
+    show_active(qtbot, sidebar)
+    sidebar.model.set_streaming(2, True)
+    view.spinner_timer.stop()
+    delegate = view.chat_delegate
+    delegate.phase = 0.3
+    row_rect = view.visualRect(sidebar.proxy.mapFromSource(sidebar.model.index_of(2)))
+    mark = delegate.mark_rect(row_rect, view.font()).toAlignedRect()
+    fast_paints: list[bool] = []
+    original = delegate._paint_spinner_only
+
+    def spy(*args: Any) -> bool:
+        fast_paints.append(original(*args))
+        return fast_paints[-1]
+
+    delegate._paint_spinner_only = spy  # type: ignore[method-assign]
+    whole = view.viewport().grab(row_rect).toImage()
+    assert fast_paints == [False]  # the whole row exposed: the full paint
+    alone = view.viewport().grab(mark).toImage()
+    assert fast_paints == [False, True]  # only the spinner exposed
+    expected = whole.copy(mark.translated(-row_rect.topLeft()))
+    assert alone.convertToFormat(expected.format()) == expected
+    delegate.phase = 0.6
+    assert view.viewport().grab(mark).toImage() != alone  # and it turns
 
 
 # ----------------------------------------------------------------- relative time
