@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import faulthandler
 import gc
+import io
 import logging
 import os
+import signal
 import sys
 from collections.abc import Callable, Coroutine
 from enum import Enum
@@ -306,7 +309,18 @@ def _fatal(message: str) -> int:
     return 1
 
 
+def _dump_stacks_on_sigusr1() -> None:
+    """``kill -USR1 <pid>`` writes every thread's Python stack to stderr (for a hang)."""
+    if not hasattr(signal, "SIGUSR1") or sys.stderr is None:
+        return
+    try:
+        faulthandler.register(signal.SIGUSR1, file=sys.stderr, all_threads=True)
+    except (AttributeError, OSError, ValueError, io.UnsupportedOperation):
+        log.debug("no stack dump on SIGUSR1: stderr has no file descriptor")
+
+
 def run_app(args: argparse.Namespace) -> int:
+    _dump_stacks_on_sigusr1()
     QCoreApplication.setApplicationName(APP_NAME)
     QCoreApplication.setOrganizationName(APP_NAME)
     QCoreApplication.setApplicationVersion(__version__)

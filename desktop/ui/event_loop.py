@@ -14,18 +14,27 @@ unchanged: the notifier is switched off, the callback runs from the loop's
 ready queue, and the notifier is switched back on unless the callback
 changed the watch. A token tells a callback that was queued before its
 watch was removed or replaced to do nothing.
+
+It also kills the Qt timer of a delayed callback when the callback is
+cancelled. qasync left it running until it fired: anyio arms the read
+timeout (60 s) around every read and cancels it after, so a minute of
+streaming kept tens of thousands of dead Qt timers, each holding its
+callback and everything that callback refers to.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextvars
 import functools
 import logging
+import math
 import os
 from collections.abc import Callable
 from typing import Any
 
 import qasync
-from PySide6.QtCore import QSocketNotifier
+from PySide6.QtCore import QObject, QSocketNotifier, Qt, QTimerEvent
 from PySide6.QtWidgets import QApplication
 
 log = logging.getLogger("sidestream.ui")
@@ -56,13 +65,78 @@ class _Watch:
         self.watching = False
 
 
+class _TimerHandle(asyncio.TimerHandle):
+    """A delayed callback that knows its Qt timer."""
+
+    __slots__ = ("timer_id",)
+
+    timer_id: int
+
+
+class _Timers(QObject):
+    """One precise Qt timer per delayed callback; a cancelled one is killed."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._handles: dict[int, _TimerHandle] = {}
+
+    def start(self, handle: _TimerHandle, delay: float) -> None:
+        # Rounded up: Qt counts whole milliseconds, and asyncio expects a
+        # callback no earlier than its time.
+        timer_id = self.startTimer(max(0, math.ceil(delay * 1000)), Qt.TimerType.PreciseTimer)
+        handle.timer_id = timer_id
+        self._handles[timer_id] = handle
+
+    def cancel(self, handle: _TimerHandle) -> None:
+        if self._handles.get(handle.timer_id) is handle:
+            del self._handles[handle.timer_id]
+            self.killTimer(handle.timer_id)
+
+    def stop(self) -> None:
+        for timer_id in self._handles:
+            self.killTimer(timer_id)
+        self._handles.clear()
+
+    def __len__(self) -> int:
+        return len(self._handles)
+
+    def timerEvent(self, event: QTimerEvent) -> None:
+        timer_id = event.timerId()
+        self.killTimer(timer_id)
+        handle = self._handles.pop(timer_id, None)
+        if handle is not None and not handle.cancelled():
+            handle._run()
+
+
 class EventLoop(qasync.QSelectorEventLoop):  # type: ignore[misc]
     """qasync's selector event loop with one reusable notifier per socket and direction."""
 
     def __init__(self, app: QApplication | None = None, **kwargs: Any) -> None:
         # asyncio's constructor already watches its self-pipe.
         self._watches: dict[QSocketNotifier.Type, dict[int, _Watch]] = {_READ: {}, _WRITE: {}}
+        self._timers = _Timers()
         super().__init__(app, **kwargs)
+
+    # Delayed callbacks (call_at and call_soon go through call_later).
+    def call_later(
+        self,
+        delay: float,
+        callback: Callable[..., object],
+        *args: object,
+        context: contextvars.Context | None = None,
+    ) -> asyncio.Handle:
+        if delay <= 0:  # call_soon: qasync's zero timer
+            return super().call_later(delay, callback, *args, context=context)  # type: ignore[no-any-return]
+        self._check_closed()
+        if asyncio.iscoroutinefunction(callback):
+            raise TypeError("coroutines cannot be used with call_later")
+        handle = _TimerHandle(self.time() + delay, callback, args, self, context)
+        self._timers.start(handle, delay)
+        return handle
+
+    def _timer_handle_cancelled(self, handle: asyncio.TimerHandle) -> None:
+        if isinstance(handle, _TimerHandle):
+            self._timers.cancel(handle)
 
     # asyncio's hooks (BaseSelectorEventLoop calls these for transports).
     def _add_reader(self, fd: Any, callback: Callable[..., object], *args: object) -> None:
@@ -82,6 +156,7 @@ class EventLoop(qasync.QSelectorEventLoop):  # type: ignore[misc]
         super().close()
         if not was_open:
             return
+        self._timers.stop()
         for table in self._watches.values():
             for watch in table.values():
                 watch.watching = False

@@ -409,7 +409,7 @@ class ChatListDelegate(QStyledItemDelegate):
             color = palette.color(group, QPalette.ColorRole.HighlightedText)
         else:
             color = style.live_color(palette)
-        icons.paint_spinner(painter, mark_rect.adjusted(1, 1, -1, -1), self.phase, color)
+        icons.paint_spinner_frame(painter, mark_rect.adjusted(1, 1, -1, -1), self.phase, color)
         return True
 
     def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: _ModelIndex) -> None:
@@ -466,7 +466,8 @@ class ChatListDelegate(QStyledItemDelegate):
         mark_side = round(mark_rect.width())
         if streaming or session.unread:
             if streaming:
-                icons.paint_spinner(painter, mark_rect.adjusted(1, 1, -1, -1), self.phase, live)
+                spinner = mark_rect.adjusted(1, 1, -1, -1)
+                icons.paint_spinner_frame(painter, spinner, self.phase, live)
             else:
                 icons.paint_dot(painter, mark_rect.center(), mark_side * 0.3, mark)
             title_rect.setRight(title_rect.right() - mark_side - 6)

@@ -141,6 +141,22 @@ class App:
     def output(self) -> str:
         return self.log.read_text(errors="replace")[-4000:]
 
+    def hang_report(self) -> str:
+        """What the app is doing: its windows, the focus, and every thread's stack."""
+        windows = self.desktop.run("xdotool", "search", "--onlyvisible", "--name", ".", check=False)
+        names = [
+            self.desktop.run("xdotool", "getwindowname", w, check=False).strip()
+            for w in windows.split()
+        ]
+        focus = self.desktop.run("xdotool", "getwindowfocus", check=False).strip()
+        os.kill(self.proc.pid, signal.SIGUSR1)  # the app dumps its stacks to its log
+        with contextlib.suppress(AssertionError):  # report what there is regardless
+            wait_until(lambda: "most recent call first" in self.output(), 5.0, "a dump", POLL)
+        return (
+            f"visible windows {names}; focus {focus} (the app's window is {self.window})\n"
+            + self.log.read_text(errors="replace")[-12000:]
+        )
+
     def title(self) -> str:
         return self.xdotool("getwindowname", self.window).strip()
 
@@ -251,7 +267,7 @@ def test_kill_9_of_the_app_during_five_streams_loses_nothing_older_than_a_flush(
                     clean_exit = app.proc.wait(WAIT)
                 except subprocess.TimeoutExpired:
                     raise AssertionError(
-                        f"the app did not quit within {WAIT:.0f} s of Ctrl+Q:\n{app.output()}"
+                        f"the app did not quit within {WAIT:.0f} s of Ctrl+Q:\n{app.hang_report()}"
                     ) from None
             finally:
                 app.close()

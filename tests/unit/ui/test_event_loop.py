@@ -185,3 +185,56 @@ def test_an_httpx_stream_reads_every_chunk_without_a_notifier_per_read(
     assert text == "".join(f"line {i}\n" for i in range(300))
     assert reads > 10  # many reads, so the transport was paused and resumed
     assert created <= 2  # one notifier each way for the connection
+
+
+def test_delayed_callbacks_run_in_order_never_early_and_cancelled_ones_are_dropped(
+    qapp: QApplication, loop: EventLoop
+) -> None:
+    ran: list[tuple[str, float, float]] = []
+    live_before = len(loop._timers)
+
+    def note(name: str, when: float) -> None:
+        ran.append((name, when, loop.time()))
+
+    now = loop.time()
+    loop.call_later(0.03, note, "b", now + 0.03)
+    loop.call_at(now + 0.01, note, "a", now + 0.01)
+    cancelled = [loop.call_later(60, note, "never", 0.0) for _ in range(1000)]
+    assert len(loop._timers) == live_before + 1002
+    for handle in cancelled:
+        handle.cancel()
+    assert len(loop._timers) == live_before + 2  # their Qt timers are gone at once
+    complete(qapp, asyncio.sleep(0.1))
+    assert [name for name, _when, _at in ran] == ["a", "b"]
+    assert all(at >= when for _name, when, at in ran)
+    assert len(loop._timers) == live_before
+
+
+def test_timeouts_fire_and_reading_a_stream_leaves_no_timers_behind(
+    qapp: QApplication, loop: EventLoop
+) -> None:
+    async def too_slow() -> None:
+        await asyncio.wait_for(asyncio.sleep(10), 0.05)
+
+    with pytest.raises(TimeoutError):
+        complete(qapp, too_slow())
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Chunks)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+
+    async def fetch() -> int:
+        reads = 0
+        timeout = httpx.Timeout(60.0)  # armed and cancelled around every read
+        async with httpx.AsyncClient(timeout=timeout) as client:
+            url = f"http://127.0.0.1:{server.server_address[1]}/"
+            async with client.stream("GET", url) as response:
+                async for _piece in response.aiter_raw():
+                    reads += 1
+        return reads
+
+    try:
+        reads = complete(qapp, fetch())
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert reads > 10
+    assert len(loop._timers) <= 2, len(loop._timers)
