@@ -97,7 +97,9 @@ class _Timers(QObject):
             self.killTimer(timer_id)
         self._handles.clear()
 
-    def __len__(self) -> int:
+    @property
+    def pending(self) -> int:
+        """Delayed callbacks waiting for their time."""
         return len(self._handles)
 
     def timerEvent(self, event: QTimerEvent) -> None:

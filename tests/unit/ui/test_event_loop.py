@@ -191,7 +191,7 @@ def test_delayed_callbacks_run_in_order_never_early_and_cancelled_ones_are_dropp
     qapp: QApplication, loop: EventLoop
 ) -> None:
     ran: list[tuple[str, float, float]] = []
-    live_before = len(loop._timers)
+    live_before = loop._timers.pending
 
     def note(name: str, when: float) -> None:
         ran.append((name, when, loop.time()))
@@ -200,14 +200,14 @@ def test_delayed_callbacks_run_in_order_never_early_and_cancelled_ones_are_dropp
     loop.call_later(0.03, note, "b", now + 0.03)
     loop.call_at(now + 0.01, note, "a", now + 0.01)
     cancelled = [loop.call_later(60, note, "never", 0.0) for _ in range(1000)]
-    assert len(loop._timers) == live_before + 1002
+    assert loop._timers.pending == live_before + 1002
     for handle in cancelled:
         handle.cancel()
-    assert len(loop._timers) == live_before + 2  # their Qt timers are gone at once
+    assert loop._timers.pending == live_before + 2  # their Qt timers are gone at once
     complete(qapp, asyncio.sleep(0.1))
     assert [name for name, _when, _at in ran] == ["a", "b"]
     assert all(at >= when for _name, when, at in ran)
-    assert len(loop._timers) == live_before
+    assert loop._timers.pending == live_before
 
 
 def test_timeouts_fire_and_reading_a_stream_leaves_no_timers_behind(
@@ -237,4 +237,4 @@ def test_timeouts_fire_and_reading_a_stream_leaves_no_timers_behind(
         server.shutdown()
         server.server_close()
     assert reads > 10
-    assert len(loop._timers) <= 2, len(loop._timers)
+    assert loop._timers.pending <= 2, loop._timers.pending
