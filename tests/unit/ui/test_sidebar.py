@@ -13,16 +13,16 @@ from PySide6.QtWidgets import QMenu, QWidget
 from pytestqt.qtbot import QtBot
 
 from desktop.core.models import Session
-from desktop.ui.sidebar import (
+from desktop.ui.chat_list import (
     ChatListModel,
     IdRole,
     MutedRole,
     SessionRole,
-    Sidebar,
     StreamingRole,
     UnreadRole,
     relative_time,
 )
+from desktop.ui.sidebar import Sidebar
 
 NOW = datetime(2025, 6, 11, 15, 30, 0)
 
