@@ -27,7 +27,8 @@ from desktop.store import KeyStore, Store
 from desktop.streaming.directory import PRESETS, ProviderDirectory
 from desktop.streaming.manager import StreamManager
 from desktop.streaming.settings import ProviderView, SettingsService
-from desktop.ui.settings_dialog import ProviderEditor, SettingsDialog
+from desktop.ui.provider_editor import ProviderEditor
+from desktop.ui.settings_dialog import SettingsDialog
 from tests.support.qt import MemoryKeyring, running_qasync_loop
 
 WAIT_MS = 10_000
