@@ -162,6 +162,44 @@ class BlockSplitter:
         self._fence = fence_opener(line) if maybe_fence else None
 
 
+# A GitHub table's delimiter row: cells of dashes with optional colons, split by pipes.
+_TABLE_DELIMITER = re.compile(r" {0,3}\|?[ \t]*:?-+:?[ \t]*(?:\|[ \t]*:?-+:?[ \t]*)*\|?[ \t]*\r?")
+_ATX_HEADING = re.compile(r" {0,3}#{1,6}(?:[ \t]|\r?$)")
+
+
+def end_tables_before_blocks(text: str) -> str:
+    """Put a blank line between a table and a code fence or heading right below it.
+
+    On GitHub a fence or an ATX heading ends a table. Qt's Markdown importer
+    (md4c) reads either as one more table row, so the code ends up in a table
+    cell. The blank line makes both read the text alike; the message's text
+    itself is never changed, only what the importer is given.
+    """
+    if "|" not in text:
+        return text
+    out: list[str] = []
+    fence: Fence | None = None
+    in_table = False
+    previous = ""
+    for line in text.split("\n"):
+        if fence is not None:
+            if closes_fence(line, fence):
+                fence = None
+        elif is_blank(line):
+            in_table = False
+        else:
+            opener = fence_opener(line) if "```" in line or "~~~" in line else None
+            if in_table and (opener is not None or _ATX_HEADING.match(line)):
+                out.append("")
+                in_table = False
+            elif not in_table and "|" in previous and "-" in line:
+                in_table = _TABLE_DELIMITER.fullmatch(line) is not None
+            fence = opener
+        out.append(line)
+        previous = "" if is_blank(line) else line
+    return "\n".join(out)
+
+
 def split_blocks(text: str) -> tuple[list[str], str]:
     """Split a whole text at once: (finished blocks, open tail)."""
     splitter = BlockSplitter()

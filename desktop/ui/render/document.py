@@ -67,7 +67,7 @@ from PySide6.QtGui import (
 
 from desktop.core.models import Message
 from desktop.core.states import MessageStatus, Role
-from desktop.ui.render.blocks import BlockSplitter, Fence
+from desktop.ui.render.blocks import BlockSplitter, Fence, end_tables_before_blocks
 from desktop.ui.render.highlight import CodeHighlighter
 from desktop.ui.render.status import (
     ACTION_SCHEME,
@@ -518,7 +518,7 @@ class TranscriptDocument:
                 # always read one as such (after a table row it is a row). An
                 # unfinished code block swallows the next sentinel instead, and
                 # the check below falls back to rendering one by one.
-                parts.append(region.text)
+                parts.append(end_tables_before_blocks(region.text))
         doc.setMarkdown("\n\n".join(parts), MARKDOWN_FEATURES)
         self.stats.markdown_imports += 1
         self.stats.markdown_chars += sum(len(part) for part in parts)
@@ -1030,7 +1030,9 @@ class TranscriptDocument:
         """
         doc = cursor.document()
         position = cursor.position()
-        fragment = QTextDocumentFragment.fromMarkdown("x\n\n" + markdown, MARKDOWN_FEATURES)
+        fragment = QTextDocumentFragment.fromMarkdown(
+            "x\n\n" + end_tables_before_blocks(markdown), MARKDOWN_FEATURES
+        )
         self.stats.markdown_imports += 1
         self.stats.markdown_chars += len(markdown)
         cursor.insertFragment(fragment)

@@ -15,7 +15,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PySide6.QtCore import QObject, QPoint, Qt, QUrl, Slot
-from PySide6.QtGui import QDesktopServices, QGuiApplication, QPalette, QTextCursor
+from PySide6.QtGui import QDesktopServices, QGuiApplication, QPalette, QTextCursor, QTextFormat
 from pytestqt.qtbot import QtBot
 
 from desktop.core.models import Message
@@ -225,6 +225,27 @@ def test_markdown_renders_and_html_stays_text(view: ChatView) -> None:
             kinds.add("highlighted")
         block = block.next()
     assert kinds == {"heading", "list", "table", "highlighted"}
+
+
+def test_a_code_block_right_below_a_table_is_code_not_a_table_row(view: ChatView) -> None:
+    """Qt's importer would read the fence as one more row (GitHub ends the table)."""
+    table_then_code = "| key | value |\n|-----|-------|\n| a   | 1     |\n```python\nx = 1\n```\n"
+    view.load_transcript([user(1, table_then_code), assistant(2, table_then_code)])
+    view.show_live(StreamSnapshot(1, 3, S.STREAMING, ""))
+    for char in table_then_code:  # and the same while it streams in
+        view.append_text(3, char)
+    view.set_message_state(3, S.COMPLETE)
+    doc = view.document()
+    code_lines = []
+    block = doc.begin()
+    while block.isValid():
+        if block.text() == "x = 1":
+            assert QTextCursor(block).currentTable() is None
+            assert block.blockFormat().hasProperty(QTextFormat.Property.BlockCodeLanguage)
+            code_lines.append(block)
+        block = block.next()
+    assert len(code_lines) == 3
+    assert view.renderer.code_text(2, 0) == "x = 1"
 
 
 def test_code_blocks_get_copy_links_numbered_per_message(view: ChatView) -> None:

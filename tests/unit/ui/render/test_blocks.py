@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 
 from desktop.ui.render.blocks import (
     BlockSplitter,
+    end_tables_before_blocks,
     open_fence,
     split_blocks,
 )
@@ -179,3 +180,51 @@ def test_incremental_feeding_matches_splitting_at_once(text: str, chunk: int) ->
     # A finished block never ends inside a fence: the text before the tail
     # leaves no fence open.
     assert open_fence("".join(blocks)) is None
+
+
+# ------------------------------------------- what the Markdown importer is given
+TABLE = "| a | b |\n|---|---|\n| 1 | 2 |\n"
+
+
+@pytest.mark.parametrize(
+    ("after", "expected"),
+    [
+        ("```python\nx = 1\n```\n", TABLE + "\n```python\nx = 1\n```\n"),
+        ("~~~\nx | y\n~~~\n", TABLE + "\n~~~\nx | y\n~~~\n"),
+        ("## Next\n", TABLE + "\n## Next\n"),
+        ("| 3 | 4 |\n", TABLE + "| 3 | 4 |\n"),  # a row stays a row
+        ("plain line\n", TABLE + "plain line\n"),  # GitHub makes it a row too
+        ("\n```\nx\n```\n", TABLE + "\n```\nx\n```\n"),  # already apart
+    ],
+)
+def test_a_fence_or_heading_right_below_a_table_is_set_apart(after: str, expected: str) -> None:
+    assert end_tables_before_blocks(TABLE + after) == expected
+
+
+def test_text_without_a_table_or_inside_a_fence_is_left_alone() -> None:
+    for text in (
+        "No table here.\n```\ncode\n```\n# Heading\n",
+        "```\n| a | b |\n|---|---|\n```\n# not after a table\n",
+        "a | b but no delimiter row\n```\nx\n```\n",
+        "",
+    ):
+        assert end_tables_before_blocks(text) == text
+    # A table inside a code block is code: its "heading" line is too.
+    code = "```md\n| a | b |\n|---|---|\n# title\n```\n"
+    assert end_tables_before_blocks(code) == code
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.sampled_from(
+            ["| a | b |", "|---|---|", "a|b", "--|--", "```", "~~~", "# h", "text", "", "> q"]
+        ),
+        max_size=30,
+    )
+)
+def test_only_blank_lines_are_ever_added(lines: list[str]) -> None:
+    text = "\n".join(lines)
+    out = end_tables_before_blocks(text)
+    assert [line for line in out.split("\n") if line] == [line for line in lines if line]
+    assert end_tables_before_blocks(out) == out  # once is enough
