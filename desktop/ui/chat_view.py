@@ -162,12 +162,10 @@ class TranscriptBrowser(QTextBrowser):
                     self._paint_code_run(painter, run, theme.code_background)
                     run = None
                 self._paint_inline_code(painter, block, theme.code_background)
-                if block_format.hasProperty(QUOTE_LEVEL):
-                    rect = layout.blockBoundingRect(block)
-                    level = max(1, int(block_format.property(QUOTE_LEVEL)))
-                    x = rect.left() + block_format.leftMargin() - 12 * level
+                bar = quote_bar(block)
+                if bar is not None:
                     painter.setBrush(theme.quote_bar)
-                    painter.drawRect(QRectF(x, rect.top() - 2, 3, rect.height() + 4))
+                    painter.drawRect(bar)
             block = block.next()
         if run is not None:
             self._paint_code_run(painter, run, theme.code_background)
@@ -205,6 +203,23 @@ class TranscriptBrowser(QTextBrowser):
     def _paint_code_run(painter: QPainter, rect: QRectF, color: QColor) -> None:
         painter.setBrush(color)
         painter.drawRoundedRect(rect.adjusted(0, -2, 0, 5), 5, 5)
+
+
+def quote_bar(block: QTextBlock) -> QRectF | None:
+    """Where the bar beside a quoted block goes, or None.
+
+    An empty block gets none: the block Qt keeps after a table takes the
+    quote's format when a quote is inserted right after it, and it is laid
+    out beside the table's last row, where a bar would float on its own.
+    """
+    block_format = block.blockFormat()
+    if not block_format.hasProperty(QUOTE_LEVEL) or block.length() <= 1:
+        return None
+    layout = block.document().documentLayout()
+    rect = layout.blockBoundingRect(block)
+    level = max(1, int(block_format.property(QUOTE_LEVEL)))
+    x = rect.left() + block_format.leftMargin() - 12 * level
+    return QRectF(x, rect.top() - 2, 3, rect.height() + 4)
 
 
 def _cursor_x(line: QTextLine, position: int) -> float:

@@ -21,7 +21,7 @@ from pytestqt.qtbot import QtBot
 from desktop.core.models import Message
 from desktop.core.states import InterruptReason, MessageStatus, Role
 from desktop.streaming.events import StreamSnapshot
-from desktop.ui.chat_view import ChatView
+from desktop.ui.chat_view import ChatView, quote_bar
 from desktop.ui.render.document import (
     BLOCK_KIND,
     BLOCK_MESSAGE,
@@ -246,6 +246,25 @@ def test_a_code_block_right_below_a_table_is_code_not_a_table_row(view: ChatView
         block = block.next()
     assert len(code_lines) == 3
     assert view.renderer.code_text(2, 0) == "x = 1"
+
+
+def test_a_quote_right_after_a_table_gets_one_bar_beside_the_quote_only(view: ChatView) -> None:
+    table_then_quote = "| a | b |\n|---|---|\n| 1 | 2 |\n\n> quoted text\n\nafter"
+    view.load_transcript([user(1, "q")])
+    view.show_live(StreamSnapshot(1, 2, S.STREAMING, ""))
+    for start in range(0, len(table_then_quote), 7):  # streamed, as the screenshot was
+        view.append_text(2, table_then_quote[start : start + 7])
+    bars = []
+    block = view.document().begin()
+    while block.isValid():
+        bar = quote_bar(block)
+        if bar is not None:
+            bars.append((block.text(), bar))
+        block = block.next()
+    assert [text for text, _bar in bars] == ["quoted text"]
+    quoted = view.document().find("quoted text").block()
+    top = view.document().documentLayout().blockBoundingRect(quoted).top()
+    assert bars[0][1].top() >= top - 2  # not beside the table's last row above
 
 
 def test_code_blocks_get_copy_links_numbered_per_message(view: ChatView) -> None:
