@@ -152,8 +152,9 @@ class _Blocks:
         rng = self._rng
         word = rng.choice(_WORDS)
         label, url = rng.choice(_LINKS)
+        topic = self._prompt.rstrip(".!?…") or self._prompt  # no "lists.." at its end
         return (
-            f"You asked about *{self._prompt}*. {_sentence(rng, words=4)} "
+            f"You asked about *{topic}*. {_sentence(rng, words=4)} "
             f"The **{rng.choice(_ADJECTIVES)} {word}** path calls `{word}_{rng.choice(_WORDS)}()` "
             f"and the café's naïve approach does not {rng.choice(_EMOJI)}. "
             f"See [{label}]({url}) for details.\n\n"
