@@ -267,11 +267,9 @@ class Connection:
         stream resumed mid-reply. Raises :class:`StreamCut` when ``cut_after``
         fires (the chunked body is left unterminated; the caller aborts).
         """
-        frames = generation.frames
-        texts = generation.texts
         index = start
         # Text deltas of the reply before this stream's first frame.
-        deltas = sum(1 for t in texts[:start] if t is not None)
+        deltas = generation.deltas_before(start)
         self.record.first_delta = deltas
         marks = {
             m
@@ -286,28 +284,29 @@ class Connection:
         if deltas > 0:
             marks.discard(deltas)  # that point was passed on an earlier connection
         while True:
-            available = len(frames)
+            available = generation.frame_count
             if index >= available:
                 if generation.done:
                     break
                 await generation.wait_beyond(index)
                 continue
             end = min(available, index + MAX_BATCH)
+            frames = generation.frames(index, end)
             if not marks:
-                new_texts = [t for t in texts[index:end] if t is not None]
-                await self._send_events(frames[index:end], new_texts, options)
+                await self._send_events(frames, generation.texts(index, end), options)
                 index = end
                 continue
             batch: list[bytes] = []
             batch_texts: list[str] = []
+            first = index
             while index < end:
-                text = texts[index]
+                text = generation.text_at(index)
                 if text is not None and deltas == 0 and 0 in marks:
                     marks.discard(0)
                     await self._send_events(batch, batch_texts, options)
                     batch, batch_texts = [], []
                     await self._at_mark(0, generation, options)
-                batch.append(frames[index])
+                batch.append(frames[index - first])
                 index += 1
                 if text is not None:
                     batch_texts.append(text)

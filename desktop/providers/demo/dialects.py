@@ -211,6 +211,13 @@ class StreamEncoder:
     def delta(self, token: str) -> bytes:
         raise NotImplementedError
 
+    def delta_at(self, seq: int, token: str) -> bytes:
+        """The text delta that is the reply's event ``seq`` (only Responses numbers them)."""
+        return self.delta(token)
+
+    def skip_to(self, seq: int) -> None:
+        """The next event made is the reply's event ``seq`` (only Responses numbers them)."""
+
     def finish(self, text: str, output_tokens: int, truncated: bool) -> list[bytes]:
         """The closing events of a reply that ended normally (or hit max tokens)."""
         raise NotImplementedError
@@ -443,6 +450,9 @@ class ResponsesEncoder(StreamEncoder):
     def delta(self, token: str) -> bytes:
         seq = self.seq
         self.seq = seq + 1
+        return self.delta_at(seq, token)
+
+    def delta_at(self, seq: int, token: str) -> bytes:
         return (
             self._prefix
             + _json_string(token)
@@ -450,6 +460,9 @@ class ResponsesEncoder(StreamEncoder):
             + str(seq).encode()
             + b"}\n\n"
         )
+
+    def skip_to(self, seq: int) -> None:
+        self.seq = seq
 
     def finish(self, text: str, output_tokens: int, truncated: bool) -> list[bytes]:
         meta = self.meta

@@ -90,7 +90,7 @@ class ResponseJob:
     def snapshot(self) -> dict[str, Any]:
         gen = self.generation
         status = gen.status
-        text = gen.text if gen.frames else None
+        text = gen.text if gen.frame_count else None
         if status is GenerationStatus.QUEUED:
             text = None
         usage = gen.output_tokens if status.is_terminal else None
