@@ -20,9 +20,7 @@ import contextlib
 import functools
 import itertools
 import logging
-import time
 from collections.abc import AsyncIterator, Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
 from desktop.core.errors import ErrorKind, ProviderError
@@ -38,12 +36,12 @@ from desktop.core.events import (
 from desktop.core.models import ChatRequest, Message
 from desktop.core.states import InterruptReason, MessageStatus
 from desktop.providers.base import Provider
-from desktop.store import Store, StoreError, StreamFlush
+from desktop.store import Store, StoreError
 from desktop.streaming.events import StreamEnded, StreamListener, StreamSnapshot, TerminalListener
+from desktop.streaming.persistence import StreamPersistence
 from desktop.streaming.stream import (
     Channel,
     ConcurrencyLimitError,
-    FlushStats,
     LiveStream,
     RecoveryReport,
     overlap,
@@ -77,22 +75,16 @@ class StreamManager:
         self._limit = limit
         self._flush_interval = flush_interval
         self._resume_backoff = tuple(resume_backoff)
-        self._on_store_error = on_store_error
         self._streams: dict[int, LiveStream] = {}  # by session id: one live reply per chat
         self._channels: dict[int, Channel] = {}
         self._terminal_listeners: list[TerminalListener] = []
         self._lifecycle_listeners: list[Callable[[int, bool], None]] = []
         self._order = itertools.count()
-        self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sidestream-store")
+        self._persist = StreamPersistence(store, on_store_error)
         self._flusher: asyncio.Task[None] | None = None
-        # Final writes of ended replies that the store refused (disk full,
-        # lock held elsewhere): the flusher retries them until they are on disk.
-        self._unsaved: dict[int, Callable[[], Any]] = {}
-        self._flush_lock = asyncio.Lock()
         self._tasks: set[asyncio.Task[None]] = set()  # every stream task, evicted ones too
         self._background: set[asyncio.Task[Any]] = set()
         self._closed = False
-        self.flush_stats = FlushStats()
 
     # ------------------------------------------------------------------ queries
     @property
@@ -171,7 +163,7 @@ class StreamManager:
 
     def set_store_error_handler(self, handler: Callable[[StoreError], None] | None) -> None:
         """Who hears that a write was refused (disk full, folder read-only, ...)."""
-        self._on_store_error = handler
+        self._persist.on_store_error = handler
 
     def add_lifecycle_listener(self, listener: Callable[[int, bool], None]) -> None:
         """``listener(session_id, live)`` when a chat's reply starts or ends."""
@@ -261,7 +253,7 @@ class StreamManager:
 
     async def flush_now(self) -> None:
         """Persist every live reply's text now (also used before exit)."""
-        await self._flush()
+        await self._persist.flush(self._streams.values())
 
     async def shutdown(self, *, interrupt: bool = True) -> None:
         """Quit: end live replies as ``interrupted`` (app quit), flush, release.
@@ -276,7 +268,7 @@ class StreamManager:
         if interrupt:
             await self.stop_all(MessageStatus.INTERRUPTED, InterruptReason.APP_QUIT)
         else:
-            await self._flush()
+            await self._persist.flush(self._streams.values())
             for stream in list(self._streams.values()):
                 stream.ended = True  # the task must not write a terminal state
                 if stream.task is not None:
@@ -292,10 +284,10 @@ class StreamManager:
         if self._tasks:
             await asyncio.wait(self._tasks)
         with contextlib.suppress(StoreError):
-            await self._retry_unsaved()  # a last try; the next start recovers the rest
+            await self._persist.retry_unsaved()  # a last try; the next start recovers the rest
         if self._background:
             await asyncio.wait(self._background, timeout=3.0)
-        self._writer.shutdown(wait=True)
+        self._persist.close()
 
     async def recover(self, provider_for: Callable[[Message], Provider | None]) -> RecoveryReport:
         """At start-up, pick up every message a quit or crash left live (invariant 9).
@@ -304,10 +296,7 @@ class StreamManager:
         that can only report status is asked once; any other message becomes
         ``interrupted`` with its partial text.
         """
-        loop = asyncio.get_running_loop()
-        messages = await loop.run_in_executor(
-            self._writer, self._store.messages_with_status, _LIVE_STATUSES
-        )
+        messages = await self._persist.read(self._store.messages_with_status, _LIVE_STATUSES)
         resumed: list[int] = []
         completed: list[int] = []
         interrupted: list[int] = []
@@ -334,7 +323,7 @@ class StreamManager:
                 with contextlib.suppress(Exception):
                     remote = await provider.status(message.cursor)
                 if remote is not None and remote.status == "completed" and remote.text is not None:
-                    await self._write(
+                    await self._persist.write(
                         functools.partial(
                             self._store.finish_message,
                             message.id,
@@ -345,7 +334,7 @@ class StreamManager:
                     )
                     completed.append(message.id)
                     continue
-            await self._write(
+            await self._persist.write(
                 functools.partial(
                     self._store.finish_message,
                     message.id,
@@ -456,7 +445,7 @@ class StreamManager:
         recovering = stream.status is MessageStatus.RESUMING
         try:
             if recovering:
-                await self._write_status(stream)
+                await self._persist.write_status(stream)
             attempts = 0
             events = open_events()
             while True:
@@ -629,11 +618,11 @@ class StreamManager:
             model=stream.model,
         )
         try:
-            await self._write(write)
+            await self._persist.write(write)
         except StoreError:
-            # Reported by _write. The text stays in the snapshot below, and
+            # Reported by the write. The text stays in the snapshot below, and
             # the write is retried with every flush until the store takes it.
-            self._unsaved[stream.message_id] = write
+            self._persist.unsaved[stream.message_id] = write
             if not self._closed:
                 self._ensure_flusher()
         finally:
@@ -678,106 +667,22 @@ class StreamManager:
             )
 
     async def _flush_forever(self) -> None:
-        while self._streams or self._unsaved:
+        while self._streams or self._persist.unsaved:
             await asyncio.sleep(self._flush_interval)
             try:
-                await self._flush()
-                await self._retry_unsaved()
+                await self._persist.flush(self._streams.values())
+                await self._persist.retry_unsaved()
             except StoreError:
                 pass  # reported; the text is kept and written by a later flush
 
-    async def _retry_unsaved(self) -> None:
-        """Write the final states the store refused before; raises StoreError again."""
-        for message_id, write in list(self._unsaved.items()):
-            await self._write(write)
-            if self._unsaved.get(message_id) is write:
-                del self._unsaved[message_id]
-
-    async def _flush(self) -> None:
-        async with self._flush_lock:
-            started = time.perf_counter()
-            batch: list[tuple[LiveStream, StreamFlush]] = []
-            for stream in self._streams.values():
-                if stream.ended or stream.end_request is not None:
-                    continue  # its terminal write carries the whole text
-                pending = stream.pending
-                if (
-                    not pending
-                    and stream.status is stream.flushed_status
-                    and stream.cursor == stream.flushed_cursor
-                ):
-                    continue
-                stream.inflight = pending[0] if len(pending) == 1 else "".join(pending)
-                pending.clear()
-                batch.append(
-                    (
-                        stream,
-                        StreamFlush(
-                            message_id=stream.message_id,
-                            append_text=stream.inflight,
-                            status=stream.status,
-                            cursor=stream.cursor,
-                            input_tokens=stream.input_tokens,
-                            output_tokens=stream.output_tokens,
-                            model=stream.model,
-                        ),
-                    )
-                )
-            if not batch:
-                return
-            items = [item for _, item in batch]
-            self.flush_stats.record(time.perf_counter() - started)
-            try:
-                await self._write(self._store.flush_streaming, items)
-            except BaseException:
-                for stream, _ in batch:  # not saved: keep it for the next write
-                    if stream.inflight:
-                        stream.pending.insert(0, stream.inflight)
-                        stream.inflight = ""
-                raise
-            started = time.perf_counter()
-            for stream, item in batch:
-                stream.saved_text += stream.inflight
-                stream.inflight = ""
-                stream.flushed_status = item.status
-                stream.flushed_cursor = item.cursor
-            self.flush_stats.record(time.perf_counter() - started)
-
     async def _flush_early(self) -> None:
         with contextlib.suppress(StoreError):  # reported; the next tick tries again
-            await self._flush()
-
-    async def _write_status(self, stream: LiveStream) -> None:
-        await self._write(
-            self._store.flush_streaming,
-            [
-                StreamFlush(
-                    message_id=stream.message_id,
-                    append_text="",
-                    status=stream.status,
-                    cursor=stream.cursor,
-                    input_tokens=None,
-                    output_tokens=None,
-                    model=stream.model,
-                )
-            ],
-        )
-        stream.flushed_status = stream.status
+            await self._persist.flush(self._streams.values())
 
     async def run_store(self, fn: Callable[..., _T], *args: Any) -> _T:
         """Run a store write on the writer thread, ordered after every stream write."""
-        result: _T = await self._write(fn, *args)
+        result: _T = await self._persist.write(fn, *args)
         return result
-
-    async def _write(self, fn: Callable[..., Any], *args: Any) -> Any:
-        loop = asyncio.get_running_loop()
-        try:
-            return await loop.run_in_executor(self._writer, fn, *args)
-        except StoreError as exc:
-            log.error("could not save: %s", exc.message)
-            if self._on_store_error is not None:
-                self._on_store_error(exc)
-            raise
 
     def _spawn(self, coro: Any) -> None:
         task = asyncio.get_running_loop().create_task(coro)

@@ -1,0 +1,135 @@
+"""Writing live replies to the store: one writer thread, batched flushes, retried final writes.
+
+The :class:`~desktop.streaming.manager.StreamManager` decides when; this
+decides how. Every write runs on one writer thread, in order, so the event
+loop never waits on SQLite (DESIGN.md invariant 2). A flush appends what each
+live reply received since the last one, for all of them in one transaction.
+A write the store refuses (a full disk, a read-only folder) is reported to the
+handler and raised; the text stays in memory, and a final write that failed
+is kept in :attr:`StreamPersistence.unsaved` to be retried.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from desktop.store import Store, StoreError, StreamFlush
+from desktop.streaming.stream import FlushStats, LiveStream
+
+log = logging.getLogger("sidestream.stream")
+
+
+class StreamPersistence:
+    """The store, its writer thread, and the bookkeeping of flushes and refused writes."""
+
+    def __init__(
+        self, store: Store, on_store_error: Callable[[StoreError], None] | None = None
+    ) -> None:
+        self._store = store
+        self.on_store_error = on_store_error
+        """Who hears that a write was refused."""
+        self.unsaved: dict[int, Callable[[], Any]] = {}
+        """Final writes of ended replies the store refused, by message id."""
+        self.stats = FlushStats()
+        self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sidestream-store")
+        self._lock = asyncio.Lock()
+
+    async def read(self, fn: Callable[..., Any], *args: Any) -> Any:
+        """Run ``fn`` on the writer thread, after every write queued before it."""
+        return await asyncio.get_running_loop().run_in_executor(self._writer, fn, *args)
+
+    async def write(self, fn: Callable[..., Any], *args: Any) -> Any:
+        """Run ``fn`` on the writer thread; a refused write is logged, reported and raised."""
+        loop = asyncio.get_running_loop()
+        try:
+            return await loop.run_in_executor(self._writer, fn, *args)
+        except StoreError as exc:
+            log.error("could not save: %s", exc.message)
+            if self.on_store_error is not None:
+                self.on_store_error(exc)
+            raise
+
+    async def flush(self, streams: Iterable[LiveStream]) -> None:
+        """Append what each live reply received since its last flush, in one write."""
+        async with self._lock:
+            started = time.perf_counter()
+            batch: list[tuple[LiveStream, StreamFlush]] = []
+            for stream in streams:
+                if stream.ended or stream.end_request is not None:
+                    continue  # its terminal write carries the whole text
+                pending = stream.pending
+                if (
+                    not pending
+                    and stream.status is stream.flushed_status
+                    and stream.cursor == stream.flushed_cursor
+                ):
+                    continue
+                stream.inflight = pending[0] if len(pending) == 1 else "".join(pending)
+                pending.clear()
+                batch.append(
+                    (
+                        stream,
+                        StreamFlush(
+                            message_id=stream.message_id,
+                            append_text=stream.inflight,
+                            status=stream.status,
+                            cursor=stream.cursor,
+                            input_tokens=stream.input_tokens,
+                            output_tokens=stream.output_tokens,
+                            model=stream.model,
+                        ),
+                    )
+                )
+            if not batch:
+                return
+            items = [item for _, item in batch]
+            self.stats.record(time.perf_counter() - started)
+            try:
+                await self.write(self._store.flush_streaming, items)
+            except BaseException:
+                for stream, _ in batch:  # not saved: keep it for the next write
+                    if stream.inflight:
+                        stream.pending.insert(0, stream.inflight)
+                        stream.inflight = ""
+                raise
+            started = time.perf_counter()
+            for stream, item in batch:
+                stream.saved_text += stream.inflight
+                stream.inflight = ""
+                stream.flushed_status = item.status
+                stream.flushed_cursor = item.cursor
+            self.stats.record(time.perf_counter() - started)
+
+    async def write_status(self, stream: LiveStream) -> None:
+        """Write a reply's new status (and cursor) at once, without waiting for a flush."""
+        await self.write(
+            self._store.flush_streaming,
+            [
+                StreamFlush(
+                    message_id=stream.message_id,
+                    append_text="",
+                    status=stream.status,
+                    cursor=stream.cursor,
+                    input_tokens=None,
+                    output_tokens=None,
+                    model=stream.model,
+                )
+            ],
+        )
+        stream.flushed_status = stream.status
+
+    async def retry_unsaved(self) -> None:
+        """Write the final states the store refused before; raises StoreError again."""
+        for message_id, write in list(self.unsaved.items()):
+            await self.write(write)
+            if self.unsaved.get(message_id) is write:
+                del self.unsaved[message_id]
+
+    def close(self) -> None:
+        """Wait for the writes under way, then stop the writer thread."""
+        self._writer.shutdown(wait=True)
