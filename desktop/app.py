@@ -90,7 +90,7 @@ class SidestreamApp:
         self._asking = False
         self._tasks: set[asyncio.Task[Any]] = set()
         if tray is None:
-            tray = Tray(services.manager.live_count, window.unread_count)
+            tray = Tray(services.manager.streaming_count, window.unread_count)
         self.tray = tray
         if notifier is None:
             notifier = FallbackNotifier(DesktopNotifier(), TrayBalloonNotifier(self.tray))
@@ -147,7 +147,7 @@ class SidestreamApp:
     def _on_window_close_requested(self) -> None:
         if self._quitting or self._asking:
             return
-        live = self.services.manager.live_count()
+        live = self.services.manager.streaming_count()
         if not live:
             self.request_quit()  # nothing would keep running: closing quits
         elif self.tray.available:
@@ -174,7 +174,7 @@ class SidestreamApp:
         if self.services.settings.get(TRAY_HINT_KEY, False):
             return
         self.services.settings.set(TRAY_HINT_KEY, True)
-        live = self.services.manager.live_count()
+        live = self.services.manager.streaming_count()
         what = f"{live} {'reply keeps' if live == 1 else 'replies keep'} streaming"
         self.tray.show_message(
             f"{APP_NAME} is still running",
@@ -185,7 +185,7 @@ class SidestreamApp:
         """Quit, asking first when replies are still streaming (invariant 11)."""
         if self._quitting or self._asking:
             return
-        live = self.services.manager.live_count()
+        live = self.services.manager.streaming_count()
         if live:
             self._ask_then_quit(live)
             return

@@ -104,7 +104,16 @@ class StreamManager:
         return [s.session_id for s in sorted(self._streams.values(), key=lambda s: s.order)]
 
     def live_count(self) -> int:
+        """Replies with a task here, including ones whose final state is being written."""
         return len(self._streams)
+
+    def streaming_count(self) -> int:
+        """Replies still receiving text: what quitting now would cut.
+
+        A reply that has ended stays live until its final state is on disk;
+        quitting does not cut it (shutdown waits for that write).
+        """
+        return sum(1 for stream in self._streams.values() if not stream.ended)
 
     def snapshot(self, session_id: int) -> StreamSnapshot | None:
         stream = self._streams.get(session_id)

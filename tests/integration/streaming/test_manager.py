@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -396,6 +397,38 @@ ERROR_CASES = [
     (ProviderKind.OPENAI_CHAT, {"stall_after": 0}, MessageStatus.FAILED, ["stopped sending"]),
     (ProviderKind.ANTHROPIC, {"never_answer": 1}, MessageStatus.FAILED, ["stopped sending"]),
 ]
+
+
+def test_a_reply_whose_final_state_is_being_written_no_longer_counts_as_streaming(
+    demo: DemoServer, store: Store
+) -> None:
+    """Quitting then cuts nothing: the app asks only about replies still receiving."""
+    sid, mid = new_reply(store, "ending")
+
+    async def scenario() -> None:
+        manager = StreamManager(store)
+        ended = Ended(manager)
+        provider = make_provider(demo, ProviderKind.OPENAI_CHAT, tokens=5, rate=0)
+        writer_free = threading.Event()
+        held = asyncio.ensure_future(manager.run_store(writer_free.wait))  # the writer is busy
+        try:
+            manager.start_reply(sid, mid, provider, request("ending"))
+            assert manager.streaming_count() == 1
+            await wait_for(lambda: manager.streaming_count() == 0, 10, "the reply to end")
+            assert manager.live_count() == 1 and manager.is_live(sid)  # final write queued
+            message = store.get_message(mid)
+            assert message is not None and message.status is MessageStatus.STREAMING
+        finally:
+            writer_free.set()
+            await held
+        await wait_ended(ended, mid)
+        assert manager.live_count() == 0
+        message = store.get_message(mid)
+        assert message is not None and message.status is MessageStatus.COMPLETE
+        await manager.shutdown()
+        await provider.aclose()
+
+    run(scenario())
 
 
 @pytest.mark.parametrize(("kind", "knobs", "status", "words"), ERROR_CASES)
