@@ -6,6 +6,7 @@ import asyncio
 import socket
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import httpx
@@ -36,7 +37,7 @@ def pair() -> Iterator[tuple[socket.socket, socket.socket]]:
     b.close()
 
 
-def _spin_until(qapp: QApplication, loop: EventLoop, done: asyncio.Future[object]) -> None:
+def _spin_until(qapp: QApplication, done: asyncio.Future[object]) -> None:
     complete(qapp, asyncio.wait_for(asyncio.shield(done), 5))
 
 
@@ -54,7 +55,7 @@ def test_a_reader_runs_when_data_arrives_and_stops_once_removed(
 
     loop.add_reader(a, on_readable)
     b.send(b"one")
-    _spin_until(qapp, loop, got)
+    _spin_until(qapp, got)
     assert seen == [b"one"]
 
     assert loop.remove_reader(a) is True
@@ -67,7 +68,7 @@ def test_a_reader_runs_when_data_arrives_and_stops_once_removed(
     notifier = loop._watches[READ][a.fileno()].notifier
     again = loop.create_future()
     loop.add_reader(a, lambda: (seen.append(a.recv(100)), again.set_result(None)))
-    _spin_until(qapp, loop, again)
+    _spin_until(qapp, again)
     assert seen == [b"one", b"two"]
     assert loop._watches[READ][a.fileno()].notifier is notifier
     loop.remove_reader(a)
@@ -109,7 +110,7 @@ def test_a_writer_runs_while_the_socket_can_take_data(
         ran.set_result(a.send(b"hello"))
 
     loop.add_writer(a, on_writable)
-    _spin_until(qapp, loop, ran)
+    _spin_until(qapp, ran)
     assert ran.result() == 5
 
 
@@ -128,7 +129,7 @@ def test_a_reader_keeps_running_while_data_keeps_coming(
 
     loop.add_reader(a, on_readable)
     b.send(b"0123456789" * 3)
-    _spin_until(qapp, loop, all_in)
+    _spin_until(qapp, all_in)
     assert bytes(received) == b"0123456789" * 3
     loop.remove_reader(a)
 
@@ -148,13 +149,22 @@ class _Chunks(BaseHTTPRequestHandler):
         pass
 
 
+@contextmanager
+def chunk_server() -> Iterator[str]:
+    """A local HTTP server answering any GET with 300 chunks; yields its URL."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Chunks)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
 def test_an_httpx_stream_reads_every_chunk_without_a_notifier_per_read(
     qapp: QApplication, loop: EventLoop
 ) -> None:
     """httpx (through anyio) pauses and resumes the transport around every read."""
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Chunks)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
     created = 0
     original = loop._watch
 
@@ -166,22 +176,17 @@ def test_an_httpx_stream_reads_every_chunk_without_a_notifier_per_read(
 
     loop._watch = counting_watch  # type: ignore[method-assign]
 
-    async def fetch() -> tuple[str, int]:
+    async def fetch(url: str) -> tuple[str, int]:
         reads = 0
-        async with httpx.AsyncClient() as client:
-            url = f"http://127.0.0.1:{server.server_address[1]}/"
-            async with client.stream("GET", url) as response:
-                text = ""
-                async for piece in response.aiter_text():
-                    text += piece
-                    reads += 1
+        text = ""
+        async with httpx.AsyncClient() as client, client.stream("GET", url) as response:
+            async for piece in response.aiter_text():
+                text += piece
+                reads += 1
         return text, reads
 
-    try:
-        text, reads = complete(qapp, fetch())
-    finally:
-        server.shutdown()
-        server.server_close()
+    with chunk_server() as url:
+        text, reads = complete(qapp, fetch(url))
     assert text == "".join(f"line {i}\n" for i in range(300))
     assert reads > 10  # many reads, so the transport was paused and resumed
     assert created <= 2  # one notifier each way for the connection
@@ -218,23 +223,19 @@ def test_timeouts_fire_and_reading_a_stream_leaves_no_timers_behind(
 
     with pytest.raises(TimeoutError):
         complete(qapp, too_slow())
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Chunks)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
 
-    async def fetch() -> int:
+    async def fetch(url: str) -> int:
         reads = 0
         timeout = httpx.Timeout(60.0)  # armed and cancelled around every read
-        async with httpx.AsyncClient(timeout=timeout) as client:
-            url = f"http://127.0.0.1:{server.server_address[1]}/"
-            async with client.stream("GET", url) as response:
-                async for _piece in response.aiter_raw():
-                    reads += 1
+        async with (
+            httpx.AsyncClient(timeout=timeout) as client,
+            client.stream("GET", url) as response,
+        ):
+            async for _piece in response.aiter_raw():
+                reads += 1
         return reads
 
-    try:
-        reads = complete(qapp, fetch())
-    finally:
-        server.shutdown()
-        server.server_close()
+    with chunk_server() as url:
+        reads = complete(qapp, fetch(url))
     assert reads > 10
     assert loop._timers.pending <= 2, loop._timers.pending
