@@ -225,8 +225,15 @@ def test_sixth_stream_evicts_oldest_hidden_chat_which_can_continue_and_retry(
     qtbot.waitUntil(lambda: victim.view.message_text(mid) == continued.content, timeout=WAIT)
 
     victim.view.retry_requested.emit(mid)
-    qtbot.waitUntil(lambda: services.chat.message(mid) is None, timeout=WAIT)
-    qtbot.waitUntil(lambda: not services.manager.is_live(victim.session_id), timeout=WAIT)
+
+    def retried_to_the_end() -> bool:
+        # The old reply goes first; its replacement is added a moment later.
+        if services.chat.message(mid) is not None:
+            return False
+        replies = [m for m in services.chat.messages(victim.session_id) if m.role is Role.ASSISTANT]
+        return bool(replies) and replies[-1].status is MessageStatus.COMPLETE
+
+    qtbot.waitUntil(retried_to_the_end, timeout=WAIT)
     new_mid = reply_id(services, victim.session_id)
     assert new_mid != mid
     qtbot.waitUntil(lambda: mid not in victim.view.message_ids(), timeout=WAIT)
