@@ -11,8 +11,7 @@ SCRIPTS = ("benchmarks.bench_stream", "benchmarks.bench_render", "benchmarks.ben
 def main(argv: list[str]) -> int:
     failed = 0
     for script in SCRIPTS:
-        # bench_render takes no options.
-        args = [] if script == "benchmarks.bench_render" else [a for a in argv if a == "--quick"]
+        args = [a for a in argv if a == "--quick"]
         # Each in its own process: figures of one must not carry another's state.
         failed |= subprocess.call([sys.executable, "-m", script, *args]) != 0
     return int(failed)

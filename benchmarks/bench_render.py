@@ -1,6 +1,6 @@
 """Rendering costs of the chat transcript view (prints figures, asserts nothing).
 
-Run: ``python -m benchmarks.bench_render`` (on the X display; offscreen without one;
+Run: ``python -m benchmarks.bench_render [--quick]`` (on the X display; offscreen without one;
 ``bash packaging/dev.sh bench`` starts Xvfb when there is no display).
 
 - streaming: append_text per 50 ms frame at 1,000 tokens/s into one reply
@@ -15,6 +15,7 @@ Run: ``python -m benchmarks.bench_render`` (on the X display; offscreen without 
 
 from __future__ import annotations
 
+import argparse
 import os
 import statistics
 import sys
@@ -253,7 +254,12 @@ def bench_load(app: QApplication, reply_size: int) -> None:
         )
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
+    global REPEATS
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="one run each, for a smoke run")
+    if parser.parse_args(argv).quick:
+        REPEATS = 1
     existing = QApplication.instance()
     app = existing if isinstance(existing, QApplication) else QApplication(sys.argv)
     bench_streaming(app, "a mixed 80 KB reply at 1,000 tok/s", reply_text(80_000))

@@ -69,6 +69,20 @@ ensure_venv() {
   fi
 }
 
+ensure_libpython() {
+  # PyInstaller bundles the interpreter's shared library (libpython3.X.so.1.0).
+  # Debian's and Ubuntu's python3 ship it in a package of its own that a
+  # minimal system lacks; other interpreters (pyenv, a build of one's own)
+  # bring theirs along. Ask the venv's interpreter which it is.
+  local prefix version soname
+  read -r prefix version soname < <("$venv/bin/python" -c \
+    'import sys, sysconfig; print(sys.base_prefix, "%d.%d" % sys.version_info[:2], sysconfig.get_config_var("INSTSONAME") or "-")')
+  [ "$prefix" = /usr ] || return 0
+  command -v dpkg-query >/dev/null || return 0
+  if /sbin/ldconfig -p 2>/dev/null | grep -qF "$soname ("; then return 0; fi
+  ensure_apt "libpython$version"
+}
+
 case "$cmd" in
   run)
     ensure_apt "${qt_pkgs[@]}"
@@ -83,6 +97,7 @@ case "$cmd" in
   test)
     ensure_apt "${qt_pkgs[@]}" "${test_pkgs[@]}"
     ensure_venv
+    ensure_libpython  # the tests build the frozen app
     cd "$root"
     log "ruff"; "$venv/bin/ruff" check desktop tests benchmarks packaging
     "$venv/bin/ruff" format --check desktop tests benchmarks packaging
@@ -94,6 +109,7 @@ case "$cmd" in
   build)
     ensure_apt "${qt_pkgs[@]}" binutils  # PyInstaller needs objdump and strip
     ensure_venv
+    ensure_libpython
     exec "$venv/bin/python" "$root/packaging/build.py" "$@"
     ;;
   bench)

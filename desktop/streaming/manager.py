@@ -42,6 +42,7 @@ from desktop.streaming.persistence import StreamPersistence
 from desktop.streaming.stream import (
     Channel,
     ConcurrencyLimitError,
+    FlushStats,
     LiveStream,
     RecoveryReport,
     overlap,
@@ -118,6 +119,11 @@ class StreamManager:
     def snapshot(self, session_id: int) -> StreamSnapshot | None:
         stream = self._streams.get(session_id)
         return stream.snapshot() if stream else None
+
+    @property
+    def flush_stats(self) -> FlushStats:
+        """Time the flusher has spent on the loop thread (for the benchmarks)."""
+        return self._persist.stats
 
     def listener_count(self) -> int:
         return sum(len(ch.listeners) for ch in self._channels.values())

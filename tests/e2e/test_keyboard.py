@@ -302,11 +302,9 @@ def _check_store(app: Keyboard, artifacts: Path) -> None:
 def _check_notifications(desktop: DesktopSession) -> None:
     """One notification: B finished while A was on screen; A's stop and quit say nothing."""
     assert desktop.dunstctl("count", "displayed").strip() == "1"
+    # What went over the bus, as dbus-monitor saw it. (dunstctl's "history"
+    # needs systemd's busctl, which a minimal Debian does not have.)
     calls = desktop.notify_calls()
     assert [(c.app_name, c.title) for c in calls] == [("Sidestream", PROMPT_B)]
-    desktop.dunstctl("close-all")
-    history = json.loads(desktop.dunstctl("history"))["data"][0]
-    assert [(n["appname"]["data"], n["summary"]["data"]) for n in history] == [
-        ("Sidestream", PROMPT_B)
-    ]
-    assert history[0]["body"]["data"], "the notification has no body"
+    assert calls[0].body, "the notification has no body"
+    assert calls[0].body[:20] in demo_reply(PROMPT_B, TOKENS), calls[0]  # the reply's first line

@@ -1,0 +1,87 @@
+"""Every benchmark runs in its quick mode and prints every figure it reports.
+
+The benchmarks are not timed tests: nothing here judges a figure. What this
+catches is a benchmark that rots (an API it uses moved, a scenario that no
+longer finishes), which a suite that never ran them let through before.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from benchmarks.__main__ import SCRIPTS
+
+ROOT = Path(__file__).resolve().parents[1]
+NUMBER = r"-?\d[\d,]*(?:\.\d+)?"
+
+# What each benchmark must print, as patterns over its output: one per figure.
+FIGURES: dict[str, list[str]] = {
+    "benchmarks.bench_stream": [
+        rf"1 stream\(s\): raw httpx-sse\s+{NUMBER}/s\s+pipeline\s+{NUMBER}/s\s+ratio {NUMBER}",
+        rf"5 stream\(s\): raw httpx-sse\s+{NUMBER}/s\s+pipeline\s+{NUMBER}/s\s+ratio {NUMBER}",
+        rf"message of\s+1 KB: flush median {NUMBER} ms\s+p99 {NUMBER} ms\s+max {NUMBER} ms;"
+        rf"\s+final write median {NUMBER} ms",
+        rf"message of\s+1000 KB: flush median {NUMBER} ms",
+        rf"time a flush holds the loop: mean {NUMBER} ms\s+max {NUMBER} ms over {NUMBER} steps",
+        rf"loop lateness, 1 ms heartbeat, all work included: p50 {NUMBER} ms\s+p99 {NUMBER} ms",
+        rf"bytes written by the process: {NUMBER} MB for {NUMBER} KB of replies",
+        rf"one 100 KB reply, 50 flushes \+ final write: {NUMBER} KB written",
+        rf"added per live stream \({NUMBER} live, text arriving\): {NUMBER} KB of Python",
+        rf"RSS before 200 completed streams {NUMBER} MB, after {NUMBER} MB"
+        rf"\s+\(growth [+-]?{NUMBER} MB\)",
+    ],
+    "benchmarks.bench_render": [
+        rf"streaming a mixed 80 KB reply .*\n\s+per update: median {NUMBER} ms, p99 {NUMBER} ms",
+        rf"streaming one open 40 KB code block .*\n\s+per update: median {NUMBER} ms",
+        rf"repaint of the viewport \(sampled\): median {NUMBER} ms",
+        rf"reattach: holding 10,000 tokens, .* median {NUMBER} ms",
+        rf"fresh view, 20,000 tokens in one go: median {NUMBER} ms",
+        rf"load_transcript of 1,000 messages .* median {NUMBER} ms",
+        rf"each batch of older messages \(scrolling up\): median {NUMBER} ms",
+    ],
+    "benchmarks.bench_ui": [
+        rf"5 ms heartbeat lateness: p50 {NUMBER} ms\s+p99 {NUMBER} ms\s+max {NUMBER} ms",
+        rf"left at ~\s*19000 tokens:\s+{NUMBER} ms until all is laid out",
+        rf"left at ~\s*0 tokens:\s+{NUMBER} ms until all is laid out",
+        rf"the chat opened again:\s+{NUMBER} ms",
+        rf"latency p50 {NUMBER} ms\s+p99 {NUMBER} ms;\s+view updates {NUMBER}/s,"
+        rf" paints {NUMBER}/s",
+        rf"Opening a chat of 1,000 messages: {NUMBER} ms",
+        rf"a 10 MB single event: lateness p50 {NUMBER} ms\s+p99 {NUMBER} ms\s+max {NUMBER} ms",
+        rf"a 5 MB reply .*: lateness p50 {NUMBER} ms",
+        rf"400 KB of Markdown .*: lateness p50 {NUMBER} ms",
+        rf"App start to a usable window, store of 1,000 chats: {NUMBER} ms; median {NUMBER} ms",
+    ],
+}
+
+
+def test_every_benchmark_script_is_run_by_the_bench_command() -> None:
+    found = {f"benchmarks.{p.stem}" for p in (ROOT / "benchmarks").glob("bench_*.py")}
+    assert set(SCRIPTS) == found
+    assert set(FIGURES) == found, "a benchmark without its figures listed here"
+
+
+@pytest.mark.timeout(600)
+@pytest.mark.parametrize("script", SCRIPTS)
+def test_benchmark_runs_in_quick_mode_and_prints_its_figures(script: str) -> None:
+    env = dict(os.environ, QT_QPA_PLATFORM=os.environ.get("QT_QPA_PLATFORM", "offscreen"))
+    done = subprocess.run(
+        [sys.executable, "-m", script, "--quick"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=540,
+        check=False,
+    )
+    output = done.stdout
+    sys.stdout.write(output)  # the figures, in the test log
+    assert done.returncode == 0, f"{script} exited {done.returncode}:\n{done.stderr[-4000:]}"
+    missing = [p for p in FIGURES[script] if re.search(p, output) is None]
+    assert not missing, f"{script} did not print: {missing}\n{output}"
