@@ -38,7 +38,7 @@ from desktop.core.states import InterruptReason, MessageStatus
 from desktop.providers.base import Provider
 from desktop.store import Store, StoreError
 from desktop.streaming.events import StreamEnded, StreamListener, StreamSnapshot, TerminalListener
-from desktop.streaming.persistence import StreamPersistence
+from desktop.streaming.persistence import StreamPersistence, UnsaveableText
 from desktop.streaming.stream import (
     Channel,
     ConcurrencyLimitError,
@@ -538,16 +538,22 @@ class StreamManager:
         pending = stream.pending
         channel = stream.channel
         message_id = stream.message_id
+        mender = stream.text_mender
         try:
             async for event in events:
                 if isinstance(event, TextDelta):
-                    pending.append(event.text)
+                    text = event.text
+                    if mender.holding or not text.isascii():
+                        text = mender.feed(text)  # a surrogate split across events
                     if event.cursor is not None:
                         stream.cursor = event.cursor
                     if stream.status is not MessageStatus.STREAMING:
                         self._set_status(stream, MessageStatus.STREAMING)
+                    if not text:
+                        continue
+                    pending.append(text)
                     for listener in channel.listeners:
-                        listener.on_stream_delta(message_id, event.text)
+                        listener.on_stream_delta(message_id, text)
                 elif isinstance(event, CursorUpdate):
                     stream.cursor = event.cursor
                     if stream.flushed_cursor is None and not stream.early_flush:
@@ -557,9 +563,12 @@ class StreamManager:
                         stream.early_flush = True
                         self._spawn(self._flush_early())
                 elif isinstance(event, ReasoningDelta):
-                    stream.reasoning.append(event.text)
+                    text = stream.reasoning_mender.feed(event.text)
+                    if not text:
+                        continue
+                    stream.reasoning.append(text)
                     for listener in channel.listeners:
-                        listener.on_stream_reasoning(message_id, event.text)
+                        listener.on_stream_reasoning(message_id, text)
                 elif isinstance(event, UsageReport):
                     if event.input_tokens is not None:
                         stream.input_tokens = event.input_tokens
@@ -617,8 +626,14 @@ class StreamManager:
         """Write the terminal state, then tell listeners: announced means on disk."""
         stream.ended = True
         stream.status = status
+        for mender, parts in (
+            (stream.text_mender, stream.pending),
+            (stream.reasoning_mender, stream.reasoning),
+        ):
+            if held := mender.end():
+                parts.append(held)
         text = stream.text()
-        error_text = error.message if error else None
+        error_text = error.message if error else stream.end_error
         reason_text = reason.value if reason else None
         write = functools.partial(
             self._store.finish_message,
@@ -640,6 +655,17 @@ class StreamManager:
             self._persist.unsaved[stream.message_id] = write
             if not self._closed:
                 self._ensure_flusher()
+        except Exception as exc:
+            # Never a reply stuck "streaming" on screen: it ends, and says why.
+            # (Stored, it stays live: the next start marks it interrupted.)
+            log.error(
+                "could not write the end of message %s (%s)", stream.message_id, type(exc).__name__
+            )
+            status = stream.status = MessageStatus.FAILED
+            error_text = (
+                f"Sidestream could not save the end of this reply (internal error: "
+                f"{type(exc).__name__}); only the text saved while it streamed is kept."
+            )
         finally:
             if self._streams.get(stream.session_id) is stream:
                 del self._streams[stream.session_id]
@@ -684,15 +710,43 @@ class StreamManager:
     async def _flush_forever(self) -> None:
         while self._streams or self._persist.unsaved:
             await asyncio.sleep(self._flush_interval)
+            await self._flush_guarded()
             try:
-                await self._persist.flush(self._streams.values())
                 await self._persist.retry_unsaved()
             except StoreError:
                 pass  # reported; the text is kept and written by a later flush
+            except Exception as exc:
+                # A final write that can never succeed: give up on it, loudly.
+                log.error("a final write failed unexpectedly (%s)", type(exc).__name__)
+                self._persist.unsaved.clear()
 
     async def _flush_early(self) -> None:
-        with contextlib.suppress(StoreError):  # reported; the next tick tries again
+        await self._flush_guarded()
+
+    async def _flush_guarded(self) -> None:
+        """One flush; whatever goes wrong, the flusher lives and no reply is left
+        streaming unsaved without the user being told."""
+        try:
             await self._persist.flush(self._streams.values())
+        except StoreError:
+            pass  # reported; the text is kept and written by a later flush
+        except UnsaveableText as exc:
+            for stream in exc.streams:
+                self._fail_unsaveable(stream, exc.cause)
+        except Exception as exc:
+            log.error("the flush failed unexpectedly (%s)", type(exc).__name__)
+            for stream in list(self._streams.values()):
+                self._fail_unsaveable(stream, type(exc).__name__)
+
+    def _fail_unsaveable(self, stream: LiveStream, cause: str) -> None:
+        """End a reply whose text the store cannot take: ``failed``, saying so."""
+        if self._streams.get(stream.session_id) is not stream:
+            return
+        stream.end_error = (
+            f"Sidestream could not save this reply (internal error: {cause}); "
+            "the text shown was not saved. Copy it now if you need it."
+        )
+        self._end(stream.session_id, MessageStatus.FAILED, None)
 
     async def run_store(self, fn: Callable[..., _T], *args: Any) -> _T:
         """Run a store write on the writer thread, ordered after every stream write."""

@@ -12,6 +12,7 @@ is kept in :attr:`StreamPersistence.unsaved` to be retried.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import time
 from collections.abc import Callable, Iterable
@@ -22,6 +23,30 @@ from desktop.store import Store, StoreError, StreamFlush
 from desktop.streaming.stream import FlushStats, LiveStream
 
 log = logging.getLogger("sidestream.stream")
+
+
+class UnsaveableText(Exception):
+    """The store cannot take these replies' text, and never will (a bug, not a
+    full disk): they must end visibly rather than stream on unsaved."""
+
+    def __init__(self, streams: list[LiveStream], cause: str) -> None:
+        super().__init__(f"{len(streams)} replies could not be saved ({cause})")
+        self.streams = streams
+        self.cause = cause
+
+
+def _keep_for_next_write(batch: Iterable[tuple[LiveStream, StreamFlush]]) -> None:
+    for stream, _ in batch:  # not saved: keep it for the next write
+        if stream.inflight:
+            stream.pending.insert(0, stream.inflight)
+            stream.inflight = ""
+
+
+def _saved(stream: LiveStream, item: StreamFlush) -> None:
+    stream.saved_text += stream.inflight
+    stream.inflight = ""
+    stream.flushed_status = item.status
+    stream.flushed_cursor = item.cursor
 
 
 class StreamPersistence:
@@ -91,19 +116,50 @@ class StreamPersistence:
             self.stats.record(time.perf_counter() - started)
             try:
                 await self.write(self._store.flush_streaming, items)
-            except BaseException:
-                for stream, _ in batch:  # not saved: keep it for the next write
-                    if stream.inflight:
-                        stream.pending.insert(0, stream.inflight)
-                        stream.inflight = ""
+            except StoreError:
+                _keep_for_next_write(batch)
                 raise
+            except asyncio.CancelledError:
+                _keep_for_next_write(batch)
+                raise
+            except Exception as exc:
+                # Not the store refusing (that is a StoreError): a write that
+                # can never succeed. Find whose it is, save the others.
+                _keep_for_next_write(batch)
+                await self._isolate(batch, exc)
+                return
             started = time.perf_counter()
             for stream, item in batch:
-                stream.saved_text += stream.inflight
-                stream.inflight = ""
-                stream.flushed_status = item.status
-                stream.flushed_cursor = item.cursor
+                _saved(stream, item)
             self.stats.record(time.perf_counter() - started)
+
+    async def _isolate(self, batch: list[tuple[LiveStream, StreamFlush]], exc: Exception) -> None:
+        """Write a failed batch one reply at a time; raise :class:`UnsaveableText`
+        naming the replies whose text cannot be written."""
+        log.error(
+            "a flush failed unexpectedly (%s); writing its %d replies one by one",
+            type(exc).__name__,  # not str(exc): it may quote the chat's text
+            len(batch),
+        )
+        failed: list[LiveStream] = []
+        for stream, item in batch:
+            stream.inflight = "".join(stream.pending)
+            stream.pending.clear()
+            try:
+                await self.write(
+                    self._store.flush_streaming,
+                    [dataclasses.replace(item, append_text=stream.inflight)],
+                )
+            except StoreError:
+                _keep_for_next_write([(stream, item)])
+                raise
+            except Exception:
+                _keep_for_next_write([(stream, item)])
+                failed.append(stream)
+            else:
+                _saved(stream, item)
+        if failed:
+            raise UnsaveableText(failed, type(exc).__name__)
 
     async def write_status(self, stream: LiveStream) -> None:
         """Write a reply's new status (and cursor) at once, without waiting for a flush."""

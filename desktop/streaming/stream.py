@@ -6,6 +6,7 @@ import asyncio
 from dataclasses import dataclass, field
 
 from desktop.core.states import InterruptReason, MessageStatus
+from desktop.core.text import SurrogateMender
 from desktop.providers.base import Provider
 from desktop.streaming.events import StreamListener, StreamSnapshot
 
@@ -44,12 +45,17 @@ class LiveStream:
     input_tokens: int | None = None
     output_tokens: int | None = None
     reasoning: list[str] = field(default_factory=list)
+    # Surrogate pairs split across deltas are joined, lone halves replaced.
+    text_mender: SurrogateMender = field(default_factory=SurrogateMender)
+    reasoning_mender: SurrogateMender = field(default_factory=SurrogateMender)
     flushed_status: MessageStatus | None = None
     flushed_cursor: str | None = None
     early_flush: bool = False  # asked for as soon as the first cursor came
     task: asyncio.Task[None] | None = None
     # Set before the task is cancelled: what the cancellation means.
     end_request: tuple[MessageStatus, InterruptReason | None] | None = None
+    # Why Sidestream itself ended it (its text could not be saved), if it did.
+    end_error: str | None = None
     ended: bool = False
 
     def text(self) -> str:
