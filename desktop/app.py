@@ -209,6 +209,18 @@ class SidestreamApp:
         self._quitting = True
         self._quit.set()
 
+    def quit_for_signal(self, name: str) -> None:
+        """SIGINT, SIGTERM or SIGHUP (Ctrl+C in a terminal, logout, ``systemctl
+        stop``, a package upgrade): quit as Quit does, without asking. The
+        replies end ``interrupted`` (app quit) with all their text on disk."""
+        log.info("%s received: quitting", name)
+        if self._quitting:
+            return
+        modal = QApplication.activeModalWidget()
+        if modal is not None:
+            modal.close()  # the quit question, say: nobody is there to answer it
+        self._quit_now()
+
     def _ask_quit_dialog(self, live: int, tray_available: bool) -> QuitChoice:
         parent = self.window if self.window.isVisible() else None
         box = QMessageBox(parent)
@@ -319,6 +331,24 @@ def _dump_stacks_on_sigusr1() -> None:
         log.debug("no stack dump on SIGUSR1: stderr has no file descriptor")
 
 
+def _quit_on_signals(loop: asyncio.AbstractEventLoop, sidestream: SidestreamApp) -> None:
+    """Route the signals that ask a program to end through the quit sequence.
+
+    Python's default SIGINT handler raises KeyboardInterrupt wherever the
+    interpreter happens to be, here inside a Qt callback (a crash in
+    ``app.exec``); the default SIGTERM kills without a flush. The loop's
+    handlers run as ordinary callbacks, woken through its self-pipe.
+    """
+    for name in ("SIGINT", "SIGTERM", "SIGHUP"):
+        number = getattr(signal, name, None)
+        if number is None:
+            continue
+        try:
+            loop.add_signal_handler(number, sidestream.quit_for_signal, name)
+        except (NotImplementedError, RuntimeError, ValueError) as exc:  # e.g. Windows
+            log.debug("no handler for %s: %s", name, exc)
+
+
 def run_app(args: argparse.Namespace) -> int:
     _dump_stacks_on_sigusr1()
     QCoreApplication.setApplicationName(APP_NAME)
@@ -369,6 +399,7 @@ def run_app(args: argparse.Namespace) -> int:
             _apply_provider_args(services, args)
             window = MainWindow(services.chat, services.settings, demo_only=services.demo_only)
             sidestream = SidestreamApp(services, window)
+            _quit_on_signals(loop, sidestream)
             services.manager.set_store_error_handler(
                 lambda exc: window.show_store_problem(exc.message)
             )
