@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import faulthandler
 import gc
 import io
@@ -27,11 +28,13 @@ os.environ.setdefault("QT_API", "pyside6")
 from desktop import APP_NAME, __version__
 from desktop.cli import PROVIDER_CHOICES
 from desktop.core.models import ProviderKind
+from desktop.core.states import InterruptReason, MessageStatus
 from desktop.providers import http
 from desktop.ready_probe import install_ready_probe
 from desktop.services import Services, build_services
 from desktop.store import Store, StoreError, resolve_data_dir
 from desktop.store.lock import DataDirLock, DataDirLocked
+from desktop.streaming.stream import UnsavedReply
 from desktop.ui.collector import GuiThreadCollector
 from desktop.ui.event_loop import new_event_loop
 from desktop.ui.icons import app_icon
@@ -45,8 +48,12 @@ from desktop.ui.notifications import (
 )
 from desktop.ui.single_instance import InstanceServer, ask_running_instance_to_raise
 from desktop.ui.tray import Tray
+from desktop.ui.unsaved_dialog import UnsavedText, UnsavedTextDialog
 
 log = logging.getLogger("sidestream.app")
+
+UNSAVED_RETRY_S = 1.0
+"""How often Quit retries writing text the store refused, while it asks."""
 
 
 class QuitChoice(Enum):
@@ -102,6 +109,8 @@ class SidestreamApp:
             window.visible_session,
         )
         self._ask_quit = ask_quit or self._ask_quit_dialog
+        self.unsaved_dialog: UnsavedTextDialog | None = None
+        """Shown while Quit waits for text the store refused to be written."""
         self._connect_signals()
 
     def _connect_signals(self) -> None:
@@ -119,6 +128,11 @@ class SidestreamApp:
         tray.quit_requested.connect(self.request_quit)
         tray.do_not_disturb_toggled.connect(notifications.set_do_not_disturb)
         tray.set_do_not_disturb(notifications.do_not_disturb)
+
+    @property
+    def quit_confirmed(self) -> bool:
+        """Nothing holds the quit back any more: :meth:`run` shuts down now."""
+        return self._quit.is_set()
 
     @property
     def quitting(self) -> bool:
@@ -207,19 +221,69 @@ class SidestreamApp:
 
     def _quit_now(self) -> None:
         self._quitting = True
+        if self.services.manager.store_refusal is None:
+            self._quit.set()  # shutdown ends the replies and writes their text
+            return
+        # The store is refusing writes: end the replies first, and quit only
+        # once their text is on disk, or when the user accepts to lose it.
+        self._spawn(self._save_then_quit())
+
+    async def _save_then_quit(self) -> None:
+        manager = self.services.manager
+        await manager.stop_all(MessageStatus.INTERRUPTED, InterruptReason.APP_QUIT)
+        await manager.retry_saving()
+        if not manager.unsaved_replies():
+            self._quit.set()
+            return
+        dialog = UnsavedTextDialog(self.window if self.window.isVisible() else None)
+        self.unsaved_dialog = dialog
+        answer: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        dialog.quit_anyway.connect(lambda: _settle(answer, True))
+        dialog.kept_open.connect(lambda: _settle(answer, False))
+        tries = 0
+        try:
+            while unsaved := manager.unsaved_replies():
+                refusal = manager.store_refusal
+                dialog.show_state(
+                    [self._unsaved_text(reply) for reply in unsaved],
+                    refusal.message if refusal else "The text could not be written.",
+                    tries,
+                )
+                if not dialog.isVisible():
+                    dialog.open()
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(UNSAVED_RETRY_S):
+                        await asyncio.shield(answer)
+                if answer.done():
+                    break
+                tries += 1
+                await manager.retry_saving()
+        finally:
+            self.unsaved_dialog = None
+            dialog.accept()
+            dialog.deleteLater()
+        if answer.done() and not answer.result():
+            log.info("quit cancelled: text is not on disk yet")
+            self._quitting = False
+            return
         self._quit.set()
+
+    def _unsaved_text(self, reply: UnsavedReply) -> UnsavedText:
+        chat = self.services.chat.chat(reply.session_id)
+        return UnsavedText(chat.title if chat else "a deleted chat", reply.unsaved, reply.saved)
 
     def quit_for_signal(self, name: str) -> None:
         """SIGINT, SIGTERM or SIGHUP (Ctrl+C in a terminal, logout, ``systemctl
         stop``, a package upgrade): quit as Quit does, without asking. The
         replies end ``interrupted`` (app quit) with all their text on disk."""
         log.info("%s received: quitting", name)
-        if self._quitting:
+        if self._quit.is_set():
             return
         modal = QApplication.activeModalWidget()
         if modal is not None:
             modal.close()  # the quit question, say: nobody is there to answer it
-        self._quit_now()
+        self._quitting = True
+        self._quit.set()
 
     def _ask_quit_dialog(self, live: int, tray_available: bool) -> QuitChoice:
         parent = self.window if self.window.isVisible() else None
@@ -281,6 +345,11 @@ class SidestreamApp:
         self._tasks.discard(task)
         if not task.cancelled() and task.exception() is not None:
             log.error("an app task failed", exc_info=task.exception())
+
+
+def _settle(future: asyncio.Future[bool], value: bool) -> None:
+    if not future.done():
+        future.set_result(value)
 
 
 def _apply_provider_args(services: Services, args: argparse.Namespace) -> None:

@@ -11,6 +11,7 @@ from desktop.core.models import ProviderConfig, ProviderKind, StoredProvider
 from desktop.providers.base import Provider
 from desktop.providers.factory import create_provider
 from desktop.store import KeyStore, Store
+from desktop.store.secrets import ANTHROPIC_ENV, OPENAI_ENV
 
 log = logging.getLogger("sidestream.provider")
 
@@ -19,12 +20,6 @@ log = logging.getLogger("sidestream.provider")
 DEMO_BASE_URL = "demo:"
 DEMO_NAME = "Demo"
 DEMO_MODEL = "sidestream-demo"
-
-_ENV_KEYS = {
-    ProviderKind.OPENAI_CHAT: "OPENAI_API_KEY",
-    ProviderKind.OPENAI_RESPONSES: "OPENAI_API_KEY",
-    ProviderKind.ANTHROPIC: "ANTHROPIC_API_KEY",
-}
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,12 +81,13 @@ class ProviderDirectory:
         """
         stored = self._store.list_providers()
         if not stored:
-            if os.environ.get("OPENAI_API_KEY"):
-                base = os.environ.get("OPENAI_BASE_URL", "https://api.openai.com/v1")
+            # At the address each key is for: only there is it sent (KeyStore.key_for).
+            if os.environ.get(OPENAI_ENV.key_var):
+                base = OPENAI_ENV.base_url().rstrip("/")
                 model = os.environ.get("OPENAI_MODEL", "gpt-4o-mini")
                 self._store.add_provider("OpenAI", ProviderKind.OPENAI_CHAT, base, model)
-            if os.environ.get("ANTHROPIC_API_KEY"):
-                base = os.environ.get("ANTHROPIC_BASE_URL", "https://api.anthropic.com")
+            if os.environ.get(ANTHROPIC_ENV.key_var):
+                base = ANTHROPIC_ENV.base_url().rstrip("/")
                 model = os.environ.get("ANTHROPIC_MODEL", "claude-sonnet-4-5")
                 self._store.add_provider("Anthropic", ProviderKind.ANTHROPIC, base, model)
             self._store.add_provider(
@@ -113,6 +109,8 @@ class ProviderDirectory:
         return (real or stored)[0]
 
     def config_for(self, stored: StoredProvider) -> ProviderConfig:
+        """The live settings of a stored provider; its key is its own, or the
+        environment's only at the address that variable is for."""
         base_url = stored.base_url
         if base_url == DEMO_BASE_URL:
             if self._demo_url is None:
@@ -120,7 +118,7 @@ class ProviderDirectory:
             base_url = self._demo_url()
             key = "demo"
         else:
-            key = self._keys.get_key(stored.name, _ENV_KEYS.get(stored.kind)) or ""
+            key = self._keys.key_for(stored.name, stored.kind, base_url) or ""
         return ProviderConfig(
             kind=stored.kind,
             base_url=base_url,

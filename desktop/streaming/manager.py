@@ -38,13 +38,14 @@ from desktop.core.states import InterruptReason, MessageStatus
 from desktop.providers.base import Provider
 from desktop.store import Store, StoreError
 from desktop.streaming.events import StreamEnded, StreamListener, StreamSnapshot, TerminalListener
-from desktop.streaming.persistence import StreamPersistence, UnsaveableText
+from desktop.streaming.persistence import StreamPersistence, UnsaveableText, UnsavedEnd
 from desktop.streaming.stream import (
     Channel,
     ConcurrencyLimitError,
     FlushStats,
     LiveStream,
     RecoveryReport,
+    UnsavedReply,
     overlap,
 )
 
@@ -119,6 +120,33 @@ class StreamManager:
     def snapshot(self, session_id: int) -> StreamSnapshot | None:
         stream = self._streams.get(session_id)
         return stream.snapshot() if stream else None
+
+    def unsaved_replies(self) -> list[UnsavedReply]:
+        """Replies with text that is not on disk because the store refuses writes
+        (a full disk, say): what quitting now would lose."""
+        found: dict[int, UnsavedReply] = {}
+        streams = [end.stream for end in self._persist.unsaved.values()]
+        if self._persist.refusal is not None:
+            streams += self._streams.values()
+        for stream in streams:
+            saved = len(stream.saved_text)
+            missing = stream.text_length() - saved
+            if missing > 0 or stream.message_id in self._persist.unsaved:
+                found[stream.message_id] = UnsavedReply(
+                    stream.session_id, stream.message_id, missing, saved
+                )
+        return list(found.values())
+
+    @property
+    def store_refusal(self) -> StoreError | None:
+        """Why the store refused the last write, while it still does."""
+        return self._persist.refusal
+
+    async def retry_saving(self) -> None:
+        """Try now to write what the store refused; never raises StoreError."""
+        await self._flush_guarded()
+        with contextlib.suppress(StoreError):
+            await self._persist.retry_unsaved()
 
     @property
     def flush_stats(self) -> FlushStats:
@@ -652,7 +680,7 @@ class StreamManager:
         except StoreError:
             # Reported by the write. The text stays in the snapshot below, and
             # the write is retried with every flush until the store takes it.
-            self._persist.unsaved[stream.message_id] = write
+            self._persist.unsaved[stream.message_id] = UnsavedEnd(stream, write)
             if not self._closed:
                 self._ensure_flusher()
         except Exception as exc:

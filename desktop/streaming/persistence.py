@@ -25,6 +25,14 @@ from desktop.streaming.stream import FlushStats, LiveStream
 log = logging.getLogger("sidestream.stream")
 
 
+@dataclasses.dataclass(frozen=True, slots=True)
+class UnsavedEnd:
+    """An ended reply whose final write the store refused, kept to retry."""
+
+    stream: LiveStream
+    write: Callable[[], Any]
+
+
 class UnsaveableText(Exception):
     """The store cannot take these replies' text, and never will (a bug, not a
     full disk): they must end visibly rather than stream on unsaved."""
@@ -58,8 +66,10 @@ class StreamPersistence:
         self._store = store
         self.on_store_error = on_store_error
         """Who hears that a write was refused."""
-        self.unsaved: dict[int, Callable[[], Any]] = {}
+        self.unsaved: dict[int, UnsavedEnd] = {}
         """Final writes of ended replies the store refused, by message id."""
+        self.refusal: StoreError | None = None
+        """The store's last refusal, until a write succeeds again."""
         self.stats = FlushStats()
         self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sidestream-store")
         self._lock = asyncio.Lock()
@@ -72,12 +82,15 @@ class StreamPersistence:
         """Run ``fn`` on the writer thread; a refused write is logged, reported and raised."""
         loop = asyncio.get_running_loop()
         try:
-            return await loop.run_in_executor(self._writer, fn, *args)
+            result = await loop.run_in_executor(self._writer, fn, *args)
         except StoreError as exc:
             log.error("could not save: %s", exc.message)
+            self.refusal = exc
             if self.on_store_error is not None:
                 self.on_store_error(exc)
             raise
+        self.refusal = None
+        return result
 
     async def flush(self, streams: Iterable[LiveStream]) -> None:
         """Append what each live reply received since its last flush, in one write."""
@@ -181,9 +194,9 @@ class StreamPersistence:
 
     async def retry_unsaved(self) -> None:
         """Write the final states the store refused before; raises StoreError again."""
-        for message_id, write in list(self.unsaved.items()):
-            await self.write(write)
-            if self.unsaved.get(message_id) is write:
+        for message_id, end in list(self.unsaved.items()):
+            await self.write(end.write)
+            if self.unsaved.get(message_id) is end:
                 del self.unsaved[message_id]
 
     def close(self) -> None:

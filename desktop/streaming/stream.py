@@ -90,6 +90,17 @@ class RecoveryReport:
     interrupted: tuple[int, ...] = ()
 
 
+@dataclass(frozen=True, slots=True)
+class UnsavedReply:
+    """A reply whose text is partly not on disk: ``unsaved`` characters would
+    be lost by quitting now; ``saved`` are on disk."""
+
+    session_id: int
+    message_id: int
+    unsaved: int
+    saved: int
+
+
 @dataclass(slots=True)
 class FlushStats:
     """Time the flusher spends on the loop thread (the writes run elsewhere)."""

@@ -5,7 +5,6 @@ injected, except where the real MainWindow's answer is the point."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -31,7 +30,6 @@ from desktop.ui.notifications import (
     notification_service_missing,
 )
 from desktop.ui.tray import Tray
-from tests.support.app_services import qasync_loop, real_services
 from tests.support.qt import complete
 
 WAIT_MS = 15_000
@@ -48,27 +46,8 @@ class Visible:
 
 
 @pytest.fixture
-def qloop(qapp: QApplication) -> Iterator[qasync.QEventLoop]:
-    with qasync_loop(qapp) as loop:
-        yield loop
-
-
-@pytest.fixture
-def services(
-    qapp: QApplication, qloop: qasync.QEventLoop, demo: DemoServer, tmp_path: Path
-) -> Iterator[Services]:
-    with real_services(qapp, demo, tmp_path / "data") as built:
-        yield built
-
-
-@pytest.fixture
 def visible() -> Visible:
     return Visible()
-
-
-@pytest.fixture
-def recorder() -> RecordingNotifier:
-    return RecordingNotifier()
 
 
 class Harness:
