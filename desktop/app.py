@@ -46,6 +46,7 @@ from desktop.ui.notifications import (
     Notifier,
     TrayBalloonNotifier,
 )
+from desktop.ui.plain import message_box, warn
 from desktop.ui.single_instance import InstanceServer, ask_running_instance_to_raise
 from desktop.ui.tray import Tray
 from desktop.ui.unsaved_dialog import UnsavedText, UnsavedTextDialog
@@ -287,14 +288,14 @@ class SidestreamApp:
 
     def _ask_quit_dialog(self, live: int, tray_available: bool) -> QuitChoice:
         parent = self.window if self.window.isVisible() else None
-        box = QMessageBox(parent)
-        box.setIcon(QMessageBox.Icon.Question)
-        box.setWindowTitle(f"Quit {APP_NAME}")
-        box.setText(f"{live} {'reply is' if live == 1 else 'replies are'} still streaming.")
         where = "in the tray" if tray_available else "with the window minimised"
-        box.setInformativeText(
+        box = message_box(
+            parent,
+            QMessageBox.Icon.Question,
+            f"Quit {APP_NAME}",
+            f"{live} {'reply is' if live == 1 else 'replies are'} still streaming.",
             f"Keep them running {where}, or stop them and quit? "
-            "Stopped replies keep their text, and you can Continue them later."
+            "Stopped replies keep their text, and you can Continue them later.",
         )
         keep = box.addButton(
             "&Keep running in the tray" if tray_available else "&Keep running",
@@ -384,7 +385,7 @@ def _apply_provider_args(services: Services, args: argparse.Namespace) -> None:
 def _fatal(message: str) -> int:
     log.error("%s", message)
     if QApplication.instance() is not None:
-        QMessageBox.critical(None, APP_NAME, message)
+        warn(None, APP_NAME, message, critical=True)
     else:
         sys.stderr.write(f"sidestream: {message}\n")
     return 1
@@ -448,7 +449,7 @@ def run_app(args: argparse.Namespace) -> int:
     except StoreError as exc:
         return _fatal(f"Sidestream cannot open its data.\n\n{exc.message}")
     if store.recovered_from_corruption is not None:
-        QMessageBox.warning(
+        warn(
             None,
             APP_NAME,
             "The chat database was damaged and could not be opened. It was kept aside as\n"

@@ -156,6 +156,7 @@ def _run(report: Report) -> None:
 
     _check_resources(report)
     _check_notifier_backend(report)
+    _check_link_check(report)
 
     # As in the app, no automatic collection: a cycle holding a Qt object must
     # not be collected in the demo server's or the store writer's thread, nor
@@ -194,6 +195,17 @@ def _check_resources(report: Report) -> None:
     if lacking:
         raise SelfTestError(f"Qt cannot read {', '.join(sorted(lacking))} images")
     report.ok(f"{len(REQUIRED_ICONS)} icons in {folder}")
+
+
+def _check_link_check(report: Report) -> None:
+    """The Public Suffix List ships as a data file a build can leave out."""
+    report.begin("link check")
+    from desktop.core.links import site_of
+
+    site = site_of("bank.example.com.evil.example.co.uk")
+    if site != "example.co.uk":
+        raise SelfTestError(f"the Public Suffix List is not whole: got {site!r}")
+    report.ok("links name their registrable domain")
 
 
 def _check_notifier_backend(report: Report) -> None:

@@ -15,7 +15,7 @@ from collections.abc import Coroutine
 from typing import Any
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QToolButton, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QHBoxLayout, QToolButton, QVBoxLayout, QWidget
 
 from desktop.core.models import Message, Session
 from desktop.streaming.chat import ChatActionError, ChatService
@@ -23,6 +23,7 @@ from desktop.streaming.events import StreamSnapshot
 from desktop.ui.bridge import ViewFeed
 from desktop.ui.chat_view import ChatView
 from desktop.ui.composer import Composer
+from desktop.ui.plain import plain_label
 
 log = logging.getLogger("sidestream.ui")
 
@@ -51,7 +52,7 @@ class ChatTab(QWidget):
             shown_length=lambda message_id: len(self.view.message_text(message_id)),
         )
 
-        self._model_label = QLabel(self)
+        self._model_label = plain_label(parent=self)  # a model name from the provider
         self._model_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self._model_button = QToolButton(self)
         self._model_button.setText("Change…")

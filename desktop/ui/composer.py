@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
 )
 
 from desktop.ui import icons
+from desktop.ui.plain import tooltip
 
 log = logging.getLogger("sidestream.ui")
 
@@ -225,8 +226,8 @@ class Composer(QWidget):
         self.input.setEnabled(reason is None)
         self.input.setPlaceholderText(reason or PLACEHOLDER)
         self.input.refit()
-        self.input.setToolTip(reason or "")
-        self.setToolTip(reason or "")
+        self.input.setToolTip(tooltip(reason or ""))
+        self.setToolTip(tooltip(reason or ""))
         self._update_button()
 
     def disabled_reason(self) -> str | None:

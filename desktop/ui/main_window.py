@@ -33,6 +33,7 @@ from desktop.streaming.settings import SettingsService
 from desktop.ui.chat_tab import ChatTab
 from desktop.ui.icons import app_icon
 from desktop.ui.model_picker import ModelPickerDialog
+from desktop.ui.plain import ask, plain_label
 from desktop.ui.settings_dialog import SettingsDialog
 from desktop.ui.sidebar import Sidebar
 
@@ -71,7 +72,7 @@ class MainWindow(QMainWindow):
         self.tabs.setTabsClosable(True)
         self.tabs.setMovable(True)
         self.tabs.setDocumentMode(True)
-        self._empty = QLabel(
+        self._empty = plain_label(
             "No chat open.\nPress Ctrl+N to start one, or pick a chat on the left.", self
         )
         self._empty.setAlignment(Qt.AlignmentFlag.AlignCenter)
@@ -114,8 +115,8 @@ class MainWindow(QMainWindow):
         hint.setObjectName("demoHint")
         layout = QHBoxLayout(hint)
         layout.setContentsMargins(12, 6, 12, 6)
-        label = QLabel(
-            "You are on the built-in <b>demo provider</b>: replies are scripted. "
+        label = plain_label(
+            "You are on the built-in demo provider: replies are scripted. "
             "Add OpenAI, Anthropic, Ollama or any OpenAI-compatible server "
             "to chat with a real model.",
             hint,
@@ -135,9 +136,8 @@ class MainWindow(QMainWindow):
         banner.setObjectName("storeProblem")
         layout = QHBoxLayout(banner)
         layout.setContentsMargins(12, 6, 12, 6)
-        label = QLabel(banner)
+        label = plain_label(parent=banner)
         label.setWordWrap(True)
-        label.setTextFormat(Qt.TextFormat.PlainText)
         dismiss = QPushButton("Dismiss", banner)
         dismiss.clicked.connect(banner.hide)
         layout.addWidget(label, 1)
@@ -303,7 +303,7 @@ class MainWindow(QMainWindow):
         text = f"Delete “{session.title}” and all its messages? This cannot be undone."
         if live:
             text += "\n\nIts reply is still streaming and will be stopped."
-        answer = QMessageBox.question(self, "Delete chat", text)
+        answer = ask(self, "Delete chat", text)  # the title is the user's (or a model's) text
         if answer != QMessageBox.StandardButton.Yes:
             return
         self._spawn(self._delete(session_id))

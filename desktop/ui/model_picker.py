@@ -12,7 +12,6 @@ from PySide6.QtWidgets import (
     QDialogButtonBox,
     QFormLayout,
     QHBoxLayout,
-    QLabel,
     QPushButton,
     QWidget,
 )
@@ -20,6 +19,7 @@ from PySide6.QtWidgets import (
 from desktop.core.errors import ProviderError
 from desktop.core.models import Session
 from desktop.streaming.settings import SettingsService
+from desktop.ui.plain import plain_label
 
 log = logging.getLogger("sidestream.ui")
 
@@ -39,7 +39,7 @@ class ModelPickerDialog(QDialog):
         self.model_combo.setEditable(True)
         self.model_combo.setMinimumContentsLength(24)
         self.fetch_button = QPushButton("Fetch models", self)
-        self.status = QLabel(self)
+        self.status = plain_label(parent=self)  # it shows the provider's own words
         self.status.setWordWrap(True)
         providers = settings.providers()
         for p in providers:

@@ -36,6 +36,7 @@ from desktop.core.models import ProviderKind
 from desktop.streaming.directory import ProviderPreset
 from desktop.streaming.settings import KeyPersistence, ProviderView, SettingsError, SettingsService
 from desktop.ui import icons, style
+from desktop.ui.plain import plain_label
 
 log = logging.getLogger("sidestream.ui")
 
@@ -183,7 +184,7 @@ class ProviderEditor(QDialog):
         self.forget_key_check = QCheckBox("Remove the stored key", self)
         self.forget_key_check.setObjectName("forgetKey")
         self.forget_key_check.hide()
-        self.key_hint = QLabel(KEY_HINT, self)
+        self.key_hint = plain_label(KEY_HINT, self)
         self.key_hint.setWordWrap(True)
         self.key_hint.setStyleSheet(style.status_stylesheet("info", self.palette()))
 
@@ -199,7 +200,7 @@ class ProviderEditor(QDialog):
         self.fetch_button.setObjectName("fetchModels")
         self.fetch_button.setAutoDefault(False)
         self.fetch_busy = BusyIndicator(self)
-        self.model_status = QLabel(self)
+        self.model_status = plain_label(parent=self)  # provider text: never rich
         self.model_status.setObjectName("modelStatus")
         self.model_status.setWordWrap(True)
         self.model_status.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
@@ -209,13 +210,13 @@ class ProviderEditor(QDialog):
         self.test_button.setObjectName("testConnection")
         self.test_button.setAutoDefault(False)
         self.test_busy = BusyIndicator(self)
-        self.test_status = QLabel(self)
+        self.test_status = plain_label(parent=self)
         self.test_status.setObjectName("testStatus")
         self.test_status.setWordWrap(True)
         self.test_status.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.test_status.hide()
 
-        self.error_label = QLabel(self)
+        self.error_label = plain_label(parent=self)
         self.error_label.setObjectName("editorError")
         self.error_label.setWordWrap(True)
         self.error_label.setStyleSheet(style.banner_stylesheet("error", self.palette()))

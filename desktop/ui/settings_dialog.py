@@ -24,7 +24,6 @@ from PySide6.QtWidgets import (
     QFormLayout,
     QHBoxLayout,
     QHeaderView,
-    QLabel,
     QMenu,
     QMessageBox,
     QPushButton,
@@ -40,6 +39,7 @@ from PySide6.QtWidgets import (
 from desktop.streaming.directory import ProviderPreset
 from desktop.streaming.settings import ProviderView, SettingsService
 from desktop.ui import icons, style
+from desktop.ui.plain import ask, plain_label, tooltip
 from desktop.ui.provider_editor import (
     DEMO_URL_TEXT,
     KIND_SHORT,
@@ -123,7 +123,7 @@ class SettingsDialog(QDialog):
         self.add_menu = QMenu(self.add_button)
         for preset in self._service.presets:
             action = self.add_menu.addAction(preset.name)
-            action.setToolTip(preset.base_url)
+            action.setToolTip(tooltip(preset.base_url))
             action.triggered.connect(lambda _=False, p=preset: self.add_provider(p))
         self.add_menu.addSeparator()
         custom = self.add_menu.addAction("Custom OpenAI-compatible server…")
@@ -139,7 +139,7 @@ class SettingsDialog(QDialog):
         for button in (self.edit_button, self.remove_button, self.default_button):
             button.setAutoDefault(False)
 
-        self.banner = QLabel(page)
+        self.banner = plain_label(parent=page)
         self.banner.setObjectName("settingsBanner")
         self.banner.setWordWrap(True)
         self.banner.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
@@ -168,10 +168,10 @@ class SettingsDialog(QDialog):
         self.streams_spin.setKeyboardTracking(False)
         self.streams_spin.setValue(self._service.max_streams)
         self.streams_spin.setAccessibleName("Replies streaming at once")
-        explanation = QLabel(EVICTION_TEXT, page)
+        explanation = plain_label(EVICTION_TEXT, page)
         explanation.setWordWrap(True)
         explanation.setStyleSheet(style.status_stylesheet("info", self.palette()))
-        self.streams_status = QLabel(page)
+        self.streams_status = plain_label(parent=page)
         self.streams_status.setObjectName("streamsStatus")
         self.streams_status.setWordWrap(True)
         self.streams_status.hide()
@@ -206,7 +206,7 @@ class SettingsDialog(QDialog):
                 ]
             )
             item.setData(0, Qt.ItemDataRole.UserRole, p.id)
-            item.setToolTip(0, DEMO_URL_TEXT if p.is_demo else p.base_url)
+            item.setToolTip(0, tooltip(DEMO_URL_TEXT if p.is_demo else p.base_url))
             if p.is_default:
                 font = QFont(item.font(0))
                 font.setBold(True)
@@ -377,7 +377,7 @@ class SettingsDialog(QDialog):
         self.max_streams_changed.emit(value)
 
     def _ask(self, title: str, question: str) -> bool:
-        answer = QMessageBox.question(
+        answer = ask(
             self,
             title,
             question,

@@ -7,8 +7,12 @@ Async work runs on a qasync loop registered as running (ENVIRONMENT.md, pattern
 from __future__ import annotations
 
 import asyncio
+import json
+import os
 import socket
+import subprocess
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import keyring
@@ -18,7 +22,9 @@ import keyring.errors
 import PySide6.QtWidgets  # noqa: F401  (import PySide6 before qasync)
 import pytest
 import qasync
-from PySide6.QtWidgets import QApplication
+from PySide6.QtCore import Qt
+from PySide6.QtGui import Qt as GuiQt
+from PySide6.QtWidgets import QApplication, QLabel
 from pytestqt.qtbot import QtBot
 
 from desktop.core.models import ProviderKind
@@ -30,6 +36,7 @@ from desktop.streaming.settings import ProviderView, SettingsService
 from desktop.ui.provider_editor import ProviderEditor
 from desktop.ui.settings_dialog import SettingsDialog
 from tests.support.qt import MemoryKeyring, running_qasync_loop
+from tests.support.raw_server import RawServer, Reply
 
 WAIT_MS = 10_000
 
@@ -453,3 +460,58 @@ def test_trying_a_new_address_without_the_key_says_why_it_may_fail(
     text = editor.test_status.text()
     assert text.startswith("The connection to the provider failed"), text
     assert "The stored key is only used with the saved address" in text
+
+
+# ------------------------------------------------------------ hostile text
+class FifoWatch:
+    """A FIFO that records whether anything opened it for reading.
+
+    Rich text loads an ``<img src="file:///…">`` on the GUI thread: on a FIFO
+    that froze the window for as long as nothing wrote to it. Here a writer
+    process (not a thread: the GUI thread holds the interpreter lock while Qt
+    reads) waits for each reader, notes it in a log and closes at once, so a
+    failure shows as ``opened`` instead of a hung test.
+    """
+
+    def __init__(self, folder: Path) -> None:
+        self.path = folder / "fifo"
+        self.log = folder / "opened.log"
+        os.mkfifo(self.path)
+        script = 'while :; do : > "$1"; echo opened >> "$2"; done'
+        self._writer = subprocess.Popen(["sh", "-c", script, "sh", self.path, self.log])
+
+    @property
+    def opened(self) -> bool:
+        return self.log.exists()
+
+    def close(self) -> None:
+        self._writer.kill()
+        self._writer.wait(5)
+
+
+@pytest.fixture
+def fifo(tmp_path: Path) -> Iterator[FifoWatch]:
+    watch = FifoWatch(tmp_path)
+    yield watch
+    watch.close()
+
+
+def test_provider_text_is_shown_as_text_never_as_rich_text(
+    dialog: SettingsDialog, service: SettingsService, fifo: FifoWatch, qtbot: QtBot
+) -> None:
+    hostile = f'Bad gateway <img src="file://{fifo.path}"> <b>bold</b>'
+    body = json.dumps({"error": {"message": hostile}}).encode()
+    reply = Reply(500, (("Content-Type", "application/json"),), (body,), framing="length")
+    with RawServer(reply) as server:
+        editor = new_editor(dialog, name="Hostile", base_url=server.base_url + "/v1", key="k")
+        editor.test_connection()
+        qtbot.waitUntil(lambda: not editor.test_busy.is_running(), timeout=WAIT_MS)
+        editor.fetch_models()
+        qtbot.waitUntil(lambda: not editor.fetch_busy.is_running(), timeout=WAIT_MS)
+        editor.grab()  # lay out and paint every label as the screen would
+        shown = [label for label in editor.findChildren(QLabel) if hostile in label.text()]
+        assert shown, [label.text() for label in editor.findChildren(QLabel)]
+        for label in editor.findChildren(QLabel) + dialog.findChildren(QLabel):
+            if GuiQt.mightBeRichText(label.text()):
+                assert label.textFormat() == Qt.TextFormat.PlainText, label.text()
+    assert not fifo.opened, "a label loaded the image an error message named"
