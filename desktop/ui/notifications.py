@@ -22,7 +22,9 @@ notification service exists, and says why once.
 from __future__ import annotations
 
 import asyncio
+import html
 import logging
+import re
 from collections.abc import Awaitable, Callable, Coroutine
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -80,6 +82,49 @@ def notification_icon_path() -> Path | None:
         if path.is_file():
             return path
     return None
+
+
+MARKUP_CAPABILITIES = frozenset({"body-markup", "body-hyperlinks", "body-images"})
+_TAG = re.compile(r"<[^<>]*>")
+
+
+def safe_body(text: str, capabilities: frozenset[str]) -> str:
+    """A reply's first line made safe for a notification service.
+
+    It is model output: on a service that reads markup, ``<a href>`` would be
+    a link that opens without the app's confirmation and ``<img>`` a fetch.
+    Where the body is markup it is escaped (shown as written); where the
+    service only picks out hyperlinks or images, tags are dropped.
+    """
+    if "body-markup" in capabilities:
+        return html.escape(text, quote=False)
+    if capabilities & MARKUP_CAPABILITIES:
+        return _TAG.sub("", text)
+    return text
+
+
+async def notification_capabilities() -> list[str]:
+    """The freedesktop notification service's ``GetCapabilities`` (e.g. "body-markup")."""
+    from dbus_fast import Message, MessageType
+    from dbus_fast.aio import MessageBus
+
+    async with asyncio.timeout(PROBE_TIMEOUT):
+        bus = await MessageBus().connect()
+    try:
+        async with asyncio.timeout(PROBE_TIMEOUT):
+            reply = await bus.call(
+                Message(
+                    destination=NOTIFICATIONS_BUS_NAME,
+                    path="/org/freedesktop/Notifications",
+                    interface=NOTIFICATIONS_BUS_NAME,
+                    member="GetCapabilities",
+                )
+            )
+        if reply is None or reply.message_type is not MessageType.METHOD_RETURN:
+            raise RuntimeError(f"GetCapabilities failed: {reply.body if reply else 'no reply'}")
+        return [str(c) for c in reply.body[0]]
+    finally:
+        bus.disconnect()
 
 
 async def notification_service_missing() -> str | None:
@@ -157,6 +202,7 @@ class DesktopNotifier:
             self._probe = None
         self._handler: ClickHandler | None = None
         self._shown: dict[int, list[str]] = {}  # session id -> notification identifiers
+        self._capabilities: frozenset[str] | None = None
 
     def set_click_handler(self, handler: ClickHandler | None) -> None:
         self._handler = handler
@@ -168,6 +214,7 @@ class DesktopNotifier:
             missing = await self._probe()
             if missing is not None:
                 raise NotifierUnavailable(missing)
+        body = safe_body(body, await self._service_capabilities())
         dispatched = asyncio.Event()
         notification = self._dn.Notification(
             title=title,
@@ -186,6 +233,19 @@ class DesktopNotifier:
             raise NotifierUnavailable("the notification service refused it (logged above)")
         self._shown.setdefault(session_id, []).append(notification.identifier)
         log.debug("notified about chat %s: %s", session_id, title)
+
+    async def _service_capabilities(self) -> frozenset[str]:
+        """What the notification service does with a body (asked once)."""
+        if self._capabilities is None:
+            self._capabilities = frozenset()
+            if self._backend_name == "DBusDesktopNotifier":
+                try:
+                    self._capabilities = frozenset(await notification_capabilities())
+                except Exception as exc:
+                    # Unknown: assume the worst. A literal "&amp;" beats a live link.
+                    log.debug("could not ask for the notification service's capabilities: %r", exc)
+                    self._capabilities = MARKUP_CAPABILITIES
+        return self._capabilities
 
     async def withdraw(self, session_id: int) -> None:
         for identifier in self._shown.pop(session_id, ()):

@@ -9,6 +9,7 @@ store's unread flags (read-only).
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sqlite3
 import subprocess
@@ -19,6 +20,7 @@ from typing import Any
 
 import pytest
 
+from desktop.ui.notifications import DesktopNotifier
 from tests.support.desktop_session import (
     PACKAGES,
     DesktopSession,
@@ -246,3 +248,30 @@ def test_quit_with_a_reply_streaming_asks_and_stop_and_quit_keeps_the_partial_te
     assert reply["status"] == "interrupted"
     assert reply["reason"] == "app quit"
     assert reply["content"]  # the partial text was flushed before exit
+
+
+def test_markup_in_a_reply_reaches_the_notification_service_as_text(
+    desktop: DesktopSession, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """dunst advertises ``body-markup``: a reply's first line with tags (model
+    output) must arrive escaped, not as bold text, an image, or a link that
+    opens without the app's confirmation."""
+    monkeypatch.setenv("DBUS_SESSION_BUS_ADDRESS", desktop.bus_address)
+    line = 'Hi <b>bold</b> <a href="https://evil.example">x</a> <img src="file:///x.png"> & co'
+
+    async def send() -> None:
+        notifier = DesktopNotifier()
+        try:
+            await notifier.send("A <i>title</i>", line, 1)
+        finally:
+            await notifier.aclose()
+
+    asyncio.run(send())
+    wait_until(lambda: len(desktop.notify_calls()) == 1, WAIT, "the Notify call")
+    [notify] = desktop.notify_calls()
+    assert notify.body == (
+        'Hi &lt;b&gt;bold&lt;/b&gt; &lt;a href="https://evil.example"&gt;x&lt;/a&gt; '
+        '&lt;img src="file:///x.png"&gt; &amp; co'
+    )
+    assert notify.title == "A <i>title</i>"  # the summary is plain text by the spec
+    assert desktop.dunstctl("count", "displayed").strip() == "1"

@@ -65,6 +65,7 @@ _DUNSTRC = """[global]
     show_indicators = no
     history_length = 50
     font = DejaVu Sans 9
+    markup = full  # as Debian's /etc/xdg/dunst/dunstrc: bodies are markup
 
 [urgency_low]
     timeout = 0

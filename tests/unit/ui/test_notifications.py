@@ -28,6 +28,7 @@ from desktop.ui.notifications import (
     TrayBalloonNotifier,
     notification_body,
     notification_service_missing,
+    safe_body,
 )
 from desktop.ui.tray import Tray
 from tests.support.qt import complete
@@ -403,3 +404,13 @@ def test_a_balloon_needs_a_tray(qtbot: QtBot, qapp: QApplication, qloop: object)
 class RecordingUnavailable(RecordingNotifier):
     async def send(self, title: str, body: str, session_id: int) -> None:
         raise NotifierUnavailable("nothing here")
+
+
+def test_a_body_is_escaped_for_markup_services_and_stripped_for_link_only_ones() -> None:
+    line = 'Hi <b>b</b> <a href="https://evil.example">x</a> <img src="y.png"> & co'
+    assert safe_body(line, frozenset({"body", "body-markup"})) == (
+        'Hi &lt;b&gt;b&lt;/b&gt; &lt;a href="https://evil.example"&gt;x&lt;/a&gt; '
+        '&lt;img src="y.png"&gt; &amp; co'
+    )
+    assert safe_body(line, frozenset({"body", "body-hyperlinks"})) == "Hi b x  & co"
+    assert safe_body(line, frozenset({"body"})) == line
