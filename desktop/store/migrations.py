@@ -8,6 +8,9 @@ peewee models), so replaying them always gives the schema that release had.
 Version 1 (release one): providers, sessions, messages.
 Version 2: ``message_chunks`` (append-only text of a streaming reply),
 ``sessions.unread`` and ``settings``.
+Version 3: ``sessions.id`` and ``messages.id`` are ``AUTOINCREMENT``: an id is
+never handed out again after its row was deleted (a Retry of the newest
+reply got its deleted predecessor's id, and a view took one for the other).
 
 Each step runs in its own ``BEGIN IMMEDIATE`` transaction together with the
 row recording its version, so a crash mid-migration leaves the previous
@@ -16,8 +19,9 @@ version intact and two processes cannot both run the same step.
 
 from __future__ import annotations
 
+import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -94,6 +98,67 @@ _V2 = (
 )
 
 
+# SQLite cannot add AUTOINCREMENT to a table: each is rebuilt (its "12 steps"),
+# with foreign keys off (dropping the old table would cascade to its
+# children) and checked before the step commits.
+_V3 = (
+    """
+    CREATE TABLE sessions_v3 (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        title TEXT NOT NULL,
+        provider_id INTEGER REFERENCES providers (id) ON DELETE SET NULL,
+        model TEXT NOT NULL DEFAULT '',
+        muted INTEGER NOT NULL DEFAULT 0,
+        created_at DATETIME NOT NULL,
+        updated_at DATETIME NOT NULL,
+        unread INTEGER NOT NULL DEFAULT 0
+    )
+    """,
+    "INSERT INTO sessions_v3 (id, title, provider_id, model, muted, created_at, updated_at,"
+    " unread) SELECT id, title, provider_id, model, muted, created_at, updated_at, unread"
+    " FROM sessions",
+    "DROP TABLE sessions",
+    "ALTER TABLE sessions_v3 RENAME TO sessions",
+    "CREATE INDEX sessions_updated_at ON sessions (updated_at)",
+    "CREATE INDEX sessions_provider_id ON sessions (provider_id)",
+    """
+    CREATE TABLE messages_v3 (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        session_id INTEGER NOT NULL REFERENCES sessions (id) ON DELETE CASCADE,
+        role TEXT NOT NULL,
+        content TEXT NOT NULL DEFAULT '',
+        status TEXT NOT NULL,
+        error TEXT,
+        reason TEXT,
+        cursor TEXT,
+        input_tokens INTEGER,
+        output_tokens INTEGER,
+        model TEXT,
+        created_at DATETIME NOT NULL,
+        updated_at DATETIME NOT NULL
+    )
+    """,
+    "INSERT INTO messages_v3 SELECT id, session_id, role, content, status, error, reason,"
+    " cursor, input_tokens, output_tokens, model, created_at, updated_at FROM messages",
+    "DROP TABLE messages",
+    "ALTER TABLE messages_v3 RENAME TO messages",
+    "CREATE INDEX messages_session_id_id ON messages (session_id, id)",
+    "CREATE INDEX messages_status ON messages (status)",
+)
+
+
+def _rebuild(statements: tuple[str, ...]) -> Callable[[SidestreamDatabase], None]:
+    def step(db: SidestreamDatabase) -> None:
+        for sql in statements:
+            db.execute_sql(sql)
+        broken = db.execute_sql("PRAGMA foreign_key_check").fetchall()
+        if broken:
+            raise RuntimeError(f"foreign keys broken by the migration: {broken[:5]}")
+
+    step.foreign_keys_off = True  # type: ignore[attr-defined]
+    return step
+
+
 def _run(statements: tuple[str, ...]) -> Callable[[SidestreamDatabase], None]:
     def step(db: SidestreamDatabase) -> None:
         for sql in statements:
@@ -107,6 +172,7 @@ Step = tuple[int, Callable[[SidestreamDatabase], None]]
 STEPS: tuple[Step, ...] = (
     (1, _run(_V1)),
     (2, _run(_V2)),
+    (3, _rebuild(_V3)),
 )
 CURRENT_VERSION = STEPS[-1][0]
 
@@ -148,6 +214,20 @@ def check_not_too_new(version: int, path: Path) -> None:
         )
 
 
+@contextlib.contextmanager
+def _foreign_keys_off(db: SidestreamDatabase, off: bool) -> Iterator[None]:
+    """Foreign keys off around a step that rebuilds tables (a no-op inside a
+    transaction, so it wraps the step's transaction)."""
+    if not off:
+        yield
+        return
+    db.execute_sql("PRAGMA foreign_keys = OFF")
+    try:
+        yield
+    finally:
+        db.execute_sql("PRAGMA foreign_keys = ON")
+
+
 def migrate(db: SidestreamDatabase, path: Path, target: int = CURRENT_VERSION) -> int:
     """Bring the database up to ``target``; returns the version it ends at.
 
@@ -167,7 +247,10 @@ def migrate(db: SidestreamDatabase, path: Path, target: int = CURRENT_VERSION) -
     for version, step in STEPS:
         if version > target:
             break
-        with db.atomic("IMMEDIATE"):
+        with (
+            _foreign_keys_off(db, getattr(step, "foreign_keys_off", False)),
+            db.atomic("IMMEDIATE"),
+        ):
             # Read again under the write lock: another process may have
             # migrated since we looked.
             current = schema_version(db)

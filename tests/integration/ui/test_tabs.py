@@ -18,6 +18,7 @@ from desktop.services import Services
 from desktop.ui.chat_tab import ChatTab
 from desktop.ui.main_window import MainWindow
 from desktop.ui.render.document import DISPLAY_LIMIT
+from tests.unit.ui.test_chat_view import anchors, click_anchor
 
 WAIT = 15_000
 
@@ -333,3 +334,38 @@ def test_chat_reopened_after_restart_shows_history_and_its_resumed_stream_goes_l
     finally:
         complete(qapp, second.aclose())
         keyring.set_keyring(previous)
+
+
+def test_retry_on_the_newest_reply_replaces_it_on_screen_with_the_whole_new_text(
+    qtbot: QtBot, window: MainWindow, services: Services, demo: DemoServer
+) -> None:
+    """A Retry deletes the newest reply and adds a new one. When SQLite handed the
+    deleted id out again, the tab took the new reply for the old one: the new
+    text streamed in after the old, and its last characters were missing."""
+    demo.defaults = DemoOptions(rate=0, tokens=60)
+    tab = start_chat(qtbot, window, services, "retry me")
+    old = reply_id(services, tab.session_id)
+    full = demo_reply("retry me", 60)
+
+    def complete(mid: int) -> bool:
+        message = services.chat.message(mid)
+        return message is not None and message.status is MessageStatus.COMPLETE
+
+    qtbot.waitUntil(lambda: complete(old), timeout=WAIT)
+    qtbot.waitUntil(lambda: tab.view.message_text(old) == full, timeout=WAIT)
+    retry = f"sidestream:retry/{old}"
+    qtbot.waitUntil(lambda: retry in anchors(tab.view), timeout=WAIT)
+    click_anchor(qtbot, tab.view, retry)  # the reply's own Retry, as a person clicks it
+
+    def replaced() -> bool:
+        replies = [m for m in services.chat.messages(tab.session_id) if m.role is Role.ASSISTANT]
+        return len(replies) == 1 and replies[0].id != old and complete(replies[0].id)
+
+    qtbot.waitUntil(replaced, timeout=WAIT)
+    new = reply_id(services, tab.session_id)
+    qtbot.waitUntil(
+        lambda: tab.view.message_ids() == [tab.view.message_ids()[0], new], timeout=WAIT
+    )
+    qtbot.waitUntil(lambda: tab.view.message_text(new) == full, timeout=WAIT)
+    ending = full.rstrip().splitlines()[-1][-40:]  # plain prose, as rendered
+    assert tab.view.document().toPlainText().count(ending) == 1, "old text left on screen"

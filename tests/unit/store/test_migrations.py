@@ -51,8 +51,8 @@ def local(text: str) -> datetime:
     return stored.replace(tzinfo=UTC).astimezone().replace(tzinfo=None)
 
 
-def test_current_version_is_2_with_ordered_steps() -> None:
-    assert CURRENT_VERSION == 2
+def test_current_version_is_3_with_ordered_steps() -> None:
+    assert CURRENT_VERSION == 3
     versions = [v for v, _ in STEPS]
     assert versions == sorted(versions) == list(range(1, len(versions) + 1))
 
@@ -75,7 +75,7 @@ def test_v1_fixture_migrates_and_keeps_its_data(tmp_path: Path) -> None:
     v1_database(data)
     with Store.open(data) as store:
         assert store.recovered_from_corruption is None
-        assert store.schema_version() == 2
+        assert store.schema_version() == 3
         assert store.integrity_check() == "ok"
 
         assert [
@@ -198,7 +198,7 @@ def test_reopening_does_not_migrate_again(tmp_path: Path) -> None:
     Store.open(tmp_path / "data").close()
     with Store.open(tmp_path / "data") as store:
         rows = store._db.execute_sql("SELECT version FROM schema_version ORDER BY version")
-        assert [r[0] for r in rows.fetchall()] == [1, 2]
+        assert [r[0] for r in rows.fetchall()] == [1, 2, 3]
 
 
 def test_newer_database_is_refused(tmp_path: Path) -> None:
@@ -239,3 +239,59 @@ def test_schema_version_of_an_empty_file_is_0(tmp_path: Path) -> None:
         assert schema_version(db) == 0
     finally:
         db.close_all()
+
+
+def test_v2_chats_with_streaming_chunks_survive_the_v3_rebuild(tmp_path: Path) -> None:
+    """v3 rebuilds sessions and messages (AUTOINCREMENT): every row, the chunks of
+    a reply left streaming, and the cascades survive it."""
+    data = tmp_path / "data"
+    data.mkdir()
+    path = data / "sidestream.db"
+    db = connect(path)
+    try:
+        migrate(db, path, target=2)
+        now = "2025-05-05 05:05:05.000000"
+        for title in ("kept", "deleted"):
+            db.execute_sql(
+                "INSERT INTO sessions (title, model, muted, created_at, updated_at, unread)"
+                " VALUES (?, 'm', 1, ?, ?, 1)",
+                (title, now, now),
+            )
+        for session_id, content in ((1, "hello"), (1, "Half"), (2, "gone")):
+            db.execute_sql(
+                "INSERT INTO messages (session_id, role, content, status, cursor, created_at,"
+                " updated_at) VALUES (?, 'assistant', ?, 'streaming', 'c', ?, ?)",
+                (session_id, content, now, now),
+            )
+        db.execute_sql("INSERT INTO message_chunks (message_id, text) VALUES (2, ' an ans')")
+        db.execute_sql("INSERT INTO message_chunks (message_id, text) VALUES (2, 'wer')")
+        assert migrate(db, path) == 3
+        assert db.execute_sql("PRAGMA foreign_keys").fetchone()[0] == 1
+    finally:
+        db.close_all()
+    with Store.open(data) as store:
+        assert store.integrity_check() == "ok"
+        [kept, deleted] = sorted(store.list_sessions(), key=lambda s: s.id)
+        assert (kept.title, kept.muted, kept.unread) == ("kept", True, True)
+        assert [m.content for m in store.list_messages(1)] == ["hello", "Half an answer"]
+        assert [m.content for m in store.list_messages(2)] == ["gone"]
+        new = store.add_message(1, Role.USER, "after the migration")
+        assert new.id == 4
+        store.delete_message(new.id)
+        assert store.add_message(1, Role.USER, "again").id == 5
+        store.delete_session(deleted.id)
+        assert store.create_session("new").id == 3
+        assert store.list_messages(2) == []  # the cascade of the rebuilt tables
+        store.delete_session(1)
+        assert store.list_messages(1) == []
+        assert store._db.execute_sql("SELECT COUNT(*) FROM message_chunks").fetchone()[0] == 0
+
+
+def test_ids_of_deleted_messages_and_chats_are_never_handed_out_again(tmp_path: Path) -> None:
+    with Store.open(tmp_path / "data") as store:
+        session = store.create_session("s")
+        first = store.add_message(session.id, Role.ASSISTANT, "old reply")
+        store.delete_message(first.id)  # Retry of the newest reply deleted it
+        assert store.add_message(session.id, Role.ASSISTANT, "new reply").id != first.id
+        store.delete_session(session.id)
+        assert store.create_session("t").id != session.id
