@@ -18,6 +18,7 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QHBoxLayout, QToolButton, QVBoxLayout, QWidget
 
 from desktop.core.models import Message, Session
+from desktop.core.states import Role
 from desktop.streaming.chat import ChatActionError, ChatService
 from desktop.streaming.events import StreamSnapshot
 from desktop.ui.bridge import ViewFeed
@@ -172,6 +173,19 @@ class ChatTab(QWidget):
 
     def _on_view_retry_requested(self, message_id: int) -> None:
         self._spawn(self._run_action(self._chat.retry(message_id)))
+
+    def retry_newest(self) -> None:
+        """Ctrl+R: regenerate the chat's newest reply (the keyboard twin of its Retry).
+
+        While a reply streams, or with no reply yet, it says why it does nothing.
+        """
+        replies = [m for m in self._chat.messages(self._session.id) if m.role is Role.ASSISTANT]
+        if not replies:
+            self.error_raised.emit("There is no reply to regenerate in this chat yet.")
+        elif self._chat.manager.is_live(self._session.id):
+            self.error_raised.emit("A reply is still streaming in this chat: stop it first.")
+        else:
+            self._on_view_retry_requested(replies[-1].id)
 
     # -------------------------------------------------------------- internals
     async def _send(self, text: str) -> None:

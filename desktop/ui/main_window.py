@@ -191,6 +191,7 @@ class MainWindow(QMainWindow):
             ("Ctrl+PgUp", lambda: self._cycle_tab(-1)),
             ("Ctrl+F", self.sidebar.focus_search),
             ("Esc", self.stop_current),
+            ("Ctrl+R", self.retry_current),
         ]
         for keys, slot in pairs:
             shortcut = QShortcut(QKeySequence(keys), self)
@@ -280,6 +281,12 @@ class MainWindow(QMainWindow):
         tab = self.current_tab()
         if tab is not None:
             tab.stop()
+
+    def retry_current(self) -> None:
+        """Regenerate the newest reply of the chat on screen."""
+        tab = self.current_tab()
+        if tab is not None:
+            tab.retry_newest()
 
     def rename_chat(self, session_id: int) -> None:
         session = self._chat.chat(session_id)

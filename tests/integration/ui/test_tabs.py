@@ -369,3 +369,32 @@ def test_retry_on_the_newest_reply_replaces_it_on_screen_with_the_whole_new_text
     qtbot.waitUntil(lambda: tab.view.message_text(new) == full, timeout=WAIT)
     ending = full.rstrip().splitlines()[-1][-40:]  # plain prose, as rendered
     assert tab.view.document().toPlainText().count(ending) == 1, "old text left on screen"
+
+
+def test_ctrl_r_regenerates_the_newest_reply_and_says_why_when_it_cannot(
+    qtbot: QtBot, window: MainWindow, services: Services, demo: DemoServer
+) -> None:
+    demo.defaults = DemoOptions(rate=100, tokens=300)
+    tab = start_chat(qtbot, window, services, "regenerate me")
+    errors: list[str] = []
+    tab.error_raised.connect(errors.append)
+    qtbot.keyClick(tab.composer.input, Qt.Key.Key_R, Qt.KeyboardModifier.ControlModifier)
+    assert errors == ["A reply is still streaming in this chat: stop it first."]
+    qtbot.keyClick(tab.composer.input, Qt.Key.Key_Escape)
+    old = reply_id(services, tab.session_id)
+    qtbot.waitUntil(lambda: not services.manager.is_live(tab.session_id), timeout=WAIT)
+
+    demo.defaults = DemoOptions(rate=0, tokens=60)
+    qtbot.keyClick(tab.composer.input, Qt.Key.Key_R, Qt.KeyboardModifier.ControlModifier)
+
+    def regenerated() -> bool:
+        replies = [m for m in services.chat.messages(tab.session_id) if m.role is Role.ASSISTANT]
+        return [m.id == old for m in replies] == [False] and (
+            replies[0].status is MessageStatus.COMPLETE
+        )
+
+    qtbot.waitUntil(regenerated, timeout=WAIT)
+    new = reply_id(services, tab.session_id)
+    qtbot.waitUntil(
+        lambda: tab.view.message_text(new) == demo_reply("regenerate me", 60), timeout=WAIT
+    )
