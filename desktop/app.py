@@ -10,6 +10,7 @@ import argparse
 import asyncio
 import contextlib
 import faulthandler
+import functools
 import gc
 import io
 import logging
@@ -33,7 +34,7 @@ from desktop.providers import http
 from desktop.ready_probe import install_ready_probe
 from desktop.services import Services, build_services
 from desktop.store import Store, StoreError, resolve_data_dir
-from desktop.store.lock import DataDirLock, DataDirLocked
+from desktop.store.lock import DataDirLock, DataDirLocked, held_by_another_process
 from desktop.streaming.stream import UnsavedReply
 from desktop.ui.collector import GuiThreadCollector
 from desktop.ui.event_loop import new_event_loop
@@ -432,18 +433,25 @@ def run_app(args: argparse.Namespace) -> int:
 
     data_dir = resolve_data_dir(args.data_dir)
     lock = DataDirLock(data_dir)
-    try:
-        lock.acquire()
-    except DataDirLocked as exc:
-        # Never two writers: hand over to the running instance, or say why not.
-        if ask_running_instance_to_raise(data_dir):
-            log.info("Sidestream already runs on %s: its window was raised", data_dir)
-            if sys.stderr is not None:
-                sys.stderr.write(f"sidestream: {exc} Its window was brought to the front.\n")
-            return 0
-        return _fatal(f"{exc}\n\nClose it first, or start this one with another --data-dir.")
-    except OSError as exc:
-        return _fatal(f"Sidestream cannot use its data folder {data_dir}:\n\n{exc}")
+    for attempt in range(2):
+        try:
+            lock.acquire()
+            break
+        except DataDirLocked as exc:
+            # Never two writers: hand over to the running instance, or say why not.
+            still_held = functools.partial(held_by_another_process, data_dir)
+            if ask_running_instance_to_raise(data_dir, still_held=still_held):
+                log.info("Sidestream already runs on %s: its window was raised", data_dir)
+                if sys.stderr is not None:
+                    sys.stderr.write(f"sidestream: {exc} Its window was brought to the front.\n")
+                return 0
+            if attempt or still_held():
+                return _fatal(
+                    f"{exc}\n\nClose it first, or start this one with another --data-dir."
+                )
+            # The other one ended while this one waited for it: take the folder.
+        except OSError as exc:
+            return _fatal(f"Sidestream cannot use its data folder {data_dir}:\n\n{exc}")
     try:
         store = Store.open(data_dir)
     except StoreError as exc:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import stat
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -83,7 +85,55 @@ def export_markdown(store: Store, chat_ids: Sequence[int] | None = None) -> str:
     return "\n".join(out)
 
 
+EXPORT_MODE = 0o600
+
+
 def export_main(
+    data_dir: Path | None, fmt: str, chat_ids: Sequence[int] | None, output: Path | None
+) -> int:
+    """``sidestream export``: exit code 0, or 1 with the reason on standard error.
+
+    A file named by ``-o`` is made private (0600) before a chat is in it, and a
+    failed export leaves no file it created behind.
+    """
+    created = False
+    try:
+        if output is not None:
+            created = _private_output(output)
+        code = _export(data_dir, fmt, chat_ids, output)
+    except OSError as exc:
+        code = 1
+        sys.stderr.write(f"sidestream export: cannot write {output}: {exc.strerror or exc}\n")
+    if code != 0 and created and output is not None:
+        output.unlink(missing_ok=True)
+    return code
+
+
+def _private_output(path: Path) -> bool:
+    """Create ``path`` 0600, or make the existing file 0600; True if it was created.
+
+    Done before anything is written: chats must never sit in a file that
+    others may read, not even for a moment. A link is followed (the user
+    named it); a device or pipe (``/dev/stdout``) is left as it is.
+    """
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, EXPORT_MODE)
+    except FileExistsError:
+        st = path.stat()
+        mode = stat.S_IMODE(st.st_mode)
+        if stat.S_ISREG(st.st_mode) and mode & 0o077:
+            try:
+                path.chmod(mode & EXPORT_MODE)
+            except OSError as exc:
+                reason = f"cannot make it private ({exc.strerror}); nothing was written"
+                raise OSError(exc.errno, reason) from exc
+        return False
+    os.close(fd)
+    path.chmod(EXPORT_MODE)  # the umask may have taken more than group and others
+    return True
+
+
+def _export(
     data_dir: Path | None, fmt: str, chat_ids: Sequence[int] | None, output: Path | None
 ) -> int:
     try:

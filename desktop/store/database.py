@@ -13,6 +13,7 @@ import enum
 import errno
 import logging
 import os
+import shlex
 import sqlite3
 import threading
 from collections.abc import Sequence
@@ -20,6 +21,8 @@ from pathlib import Path
 from typing import Any
 
 import peewee
+
+from desktop.store.paths import foreign_owner, leads_out_of, side_paths
 
 log = logging.getLogger("sidestream.store")
 
@@ -42,6 +45,8 @@ class StoreErrorKind(enum.StrEnum):
     CORRUPT = "corrupt"
     LOCKED = "locked"
     TOO_NEW = "too_new"
+    SYMLINK = "symlink"  # the database or a side file is a symbolic link: not followed
+    WAL_LOST = "wal_lost"  # the -wal file was deleted under a running Sidestream
     OTHER = "other"
 
 
@@ -61,7 +66,7 @@ class StoreError(Exception):
 def human_message(kind: StoreErrorKind, path: Path, detail: str = "") -> str:
     folder = path.parent
     if kind is StoreErrorKind.READ_ONLY:
-        return f"Sidestream cannot write to {path}: the data folder {folder} is read-only."
+        return f"Sidestream cannot write to {path}: {read_only_cause(path)}."
     if kind is StoreErrorKind.DISK_FULL:
         return f"Sidestream cannot write to {path}: the disk is full."
     if kind is StoreErrorKind.CORRUPT:
@@ -73,7 +78,65 @@ def human_message(kind: StoreErrorKind, path: Path, detail: str = "") -> str:
         )
     if kind is StoreErrorKind.TOO_NEW:
         return f"The database file {path} was written by a newer version of Sidestream. {detail}"
+    if kind is StoreErrorKind.SYMLINK:
+        # ``path`` is the link here, ``detail`` where it leads.
+        refusal = (
+            "Sidestream will not follow it out of its data folder"
+            if leads_out_of(folder, Path(detail))
+            else "Sidestream keeps only regular files in its data folder"
+        )
+        return (
+            f"{path} is a symbolic link to {detail}; {refusal} {folder}. Nothing was read"
+            " or written through it. Move the file itself into the folder (or start with"
+            " --data-dir where the file is)."
+        )
+    if kind is StoreErrorKind.WAL_LOST:
+        wal = path.with_name(path.name + "-wal")
+        return (
+            f"The database's write-ahead log {wal} was removed while Sidestream was running;"
+            f" the latest changes to {path} are only in the running Sidestream now."
+            " Nothing was read or changed. Quit that Sidestream normally (it still holds"
+            " the log and writes those changes into the database as it closes), then try"
+            f" again. Never delete files in {folder} while Sidestream runs."
+        )
     return f"Sidestream could not use the database file {path}: {detail or 'unknown error'}."
+
+
+def read_only_cause(path: Path) -> str:
+    """Why Sidestream may not write ``path`` (the database) or beside it, as a clause.
+
+    A file or folder of another user (Sidestream once run with sudo, a copy
+    from another account) is named with its owner: "read-only" would send
+    the user looking for the wrong fix.
+    """
+    folder = path.parent
+    for candidate in (path, *side_paths(path), folder):
+        owner = foreign_owner(candidate)
+        if owner is None:
+            continue
+        who, me = owner
+        if candidate == path:
+            what = "the file"
+        elif candidate == folder:
+            what = f"the data folder {folder}"
+        else:
+            what = str(candidate)
+        return (
+            f"{what} belongs to user {who}, not to you ({me}); to make it yours"
+            f" again: sudo chown -R {shlex.quote(me)} {shlex.quote(str(folder))}"
+        )
+    if not folder.exists():
+        ancestor = next((p for p in folder.parents if p.exists()), folder.anchor)
+        return f"the data folder {folder} cannot be created: {ancestor} is read-only"
+    if folder_writable(folder):
+        for candidate in (path, *side_paths(path)):
+            if candidate.exists() and not os.access(candidate, os.W_OK):
+                return f"{candidate} is read-only"
+    return f"the data folder {folder} is read-only"
+
+
+def folder_writable(folder: Path) -> bool:
+    return os.access(folder, os.W_OK | os.X_OK)
 
 
 # Primary SQLite result codes (the low byte of an extended code).
@@ -87,6 +150,7 @@ _SQLITE_KINDS = {
     26: StoreErrorKind.CORRUPT,  # SQLITE_NOTADB
 }
 _SQLITE_CANTOPEN = 14
+_SQLITE_IOERR = 10
 
 # For exceptions that carry no result code; the texts are SQLite's own.
 _MESSAGE_KINDS = (
@@ -141,14 +205,41 @@ def classify(exc: BaseException, path: Path) -> StoreErrorKind | None:
         if primary == _SQLITE_CANTOPEN:
             # SQLite says "unable to open" both for a folder it may not write
             # and for other trouble; tell them apart by asking the OS.
-            folder = path.parent
-            writable = os.access(folder, os.W_OK | os.X_OK)
+            writable = folder_writable(path.parent)
             return StoreErrorKind.OTHER if writable else StoreErrorKind.READ_ONLY
+        if primary == _SQLITE_IOERR and wal_missing(path, or_empty=True):
+            return StoreErrorKind.WAL_LOST
     text = str(exc).lower()
     for needle, kind in _MESSAGE_KINDS:
         if needle in text:
             return kind
     return StoreErrorKind.OTHER
+
+
+def wal_missing(path: Path, *, or_empty: bool = False) -> bool:
+    """Whether the database's ``-shm`` index is there but its ``-wal`` log is gone.
+
+    SQLite keeps both while a connection is open and removes both on the last
+    close, so an index without its log means the log was deleted under a
+    running program (or after a crash, when it does no harm: the first
+    connection then rebuilds the index). ``or_empty`` also counts a log of
+    zero bytes, which a failed open may have just created in its place. Only
+    ``stat`` is used: opening and closing the ``-shm`` file would drop this
+    process's own SQLite locks on it (POSIX locks belong to the process).
+    """
+    wal, shm = (path.with_name(path.name + suffix) for suffix in ("-wal", "-shm"))
+    try:
+        if shm.stat().st_size == 0:
+            return False
+    except OSError:
+        return False
+    try:
+        size = wal.stat().st_size
+    except FileNotFoundError:
+        return True
+    except OSError:
+        return False
+    return or_empty and size == 0
 
 
 def translate(exc: BaseException, path: Path) -> StoreError | None:

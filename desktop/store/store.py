@@ -17,6 +17,7 @@ from __future__ import annotations
 import functools
 import json
 import logging
+import os
 import sqlite3
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -38,7 +39,9 @@ from desktop.store.database import (
     human_message,
     os_error,
     translate,
+    wal_missing,
 )
+from desktop.store.lock import held_by_another_process
 from desktop.store.models import (
     Models,
     build_models,
@@ -524,12 +527,8 @@ class Store:
 
 
 def _open_checked(data_dir: Path, path: Path) -> SidestreamDatabase:
-    """Create the folder and file if needed, connect, check, migrate."""
-    try:
-        paths.ensure_data_dir(data_dir)
-        paths.ensure_private_file(path)
-    except OSError as exc:
-        raise os_error(exc, path) from exc
+    """Create (or make private) the folder and file, connect, check, migrate."""
+    _prepare_files(data_dir, path)
     db = connect(path)
     try:
         # quick_check finds damaged pages in time linear in the file size but
@@ -548,6 +547,40 @@ def _open_checked(data_dir: Path, path: Path) -> SidestreamDatabase:
             raise
         raise error from exc
     return db
+
+
+def _prepare_files(data_dir: Path, path: Path) -> None:
+    """Everything that must hold before SQLite touches a file; raises StoreError.
+
+    A symbolic link among the database's files is refused before anything is
+    written (SQLite would follow it and put the chats, and its -wal, where it
+    leads); so is a file or folder SQLite could only open read-only, naming
+    its owner; so is opening beside a running Sidestream whose -wal was
+    deleted (the open would fail with "disk I/O error", or read old data).
+    """
+    try:
+        tightened = paths.ensure_data_dir(data_dir)
+        link = paths.linked_entry(path)
+        if link is not None:
+            entry, target = link
+            kind = StoreErrorKind.SYMLINK
+            raise StoreError(kind, human_message(kind, entry, str(target)), entry)
+        for candidate in (data_dir, path, *paths.side_paths(path)):
+            if candidate.exists() and not os.access(candidate, os.W_OK):
+                kind = StoreErrorKind.READ_ONLY
+                raise StoreError(kind, human_message(kind, path), path)
+        tightened += paths.ensure_private_file(path)
+    except OSError as exc:
+        raise os_error(exc, path) from exc
+    if tightened:
+        log.warning(
+            "Made Sidestream's data private (it holds your chats; only you may read it): %s",
+            "; ".join(str(t) for t in tightened),
+        )
+    if wal_missing(path) and held_by_another_process(data_dir):
+        kind = StoreErrorKind.WAL_LOST
+        log.info("The -wal file of %s was deleted while another Sidestream runs", path)
+        raise StoreError(kind, human_message(kind, path), path)
 
 
 def _move_aside(path: Path) -> Path:

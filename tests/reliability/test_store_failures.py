@@ -9,8 +9,10 @@ streaming on while the disk is full.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
+import stat
 import subprocess
 import sys
 import tempfile
@@ -47,7 +49,7 @@ def shared_dir() -> Iterator[Path]:
         shutil.rmtree(path)
 
 
-def export_without_write_access(data: Path) -> tuple[int, str, str]:
+def export_without_write_access(data: Path, *args: str) -> tuple[int, str, str]:
     """``sidestream export --data-dir data`` as a user who may not write ``data``.
 
     Root ignores file modes, so under root the command runs in a forked child
@@ -74,7 +76,7 @@ def export_without_write_access(data: Path) -> tuple[int, str, str]:
                 os.setuid(NOBODY)
             from desktop.cli import main
 
-            code = main(["export", "--data-dir", str(data)])
+            code = main(["export", "--data-dir", str(data), *args])
             sys.stdout.flush()
             sys.stderr.flush()
         finally:
@@ -97,6 +99,9 @@ def test_export_on_a_read_only_folder_says_so_and_exits_1(
     data = shared_dir / "data"
     with Store.open(data) as store:
         store.create_session("can be read, not written")
+    if os.geteuid() == 0:  # the folder is the user's own, only read-only
+        for path in (data, data / "sidestream.db"):
+            os.chown(path, NOBODY, NOBODY)
     (data / "sidestream.db").chmod(0o444)
     data.chmod(0o555)
     before = sorted(p.name for p in data.iterdir())
@@ -105,6 +110,7 @@ def test_export_on_a_read_only_folder_says_so_and_exits_1(
     assert stdout == ""
     assert stderr.startswith("sidestream export: "), stderr
     assert "read-only" in stderr and str(data) in stderr, stderr
+    assert "belongs to" not in stderr, stderr
     assert "Traceback" not in stderr
     assert sorted(p.name for p in data.iterdir()) == before, "nothing was created or moved"
     case.detail += f': "{stderr.strip()}"'
@@ -266,3 +272,178 @@ def test_disk_full_when_the_reply_ends_writes_its_final_state_once_space_returns
         f": {failed} refused writes reported; {partial} characters on disk when the reply "
         f"ended, all {len(message.content)} and status complete once space returned"
     )
+
+
+# -- permissions, links, another user's files, a lost -wal (issue 13) -----------
+
+PERMISSIONS = "Private files, links, another user's files, a lost -wal"
+
+
+def mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+def sidestream(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "desktop", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+@pytest.mark.skipif(os.name != "posix", reason="POSIX modes")
+def test_export_to_a_file_writes_it_0600_and_tightens_an_existing_one(
+    tmp_path: Path, figures: Figures
+) -> None:
+    case = figures.case(PERMISSIONS, "export -o: new file 0600, existing 0644 file made 0600")
+    data = tmp_path / "data"
+    with Store.open(data) as store:
+        store.create_session("private words")
+    old_umask = os.umask(0o022)  # the usual umask, inherited: a plain open would give 0644
+    try:
+        fresh = tmp_path / "fresh.json"
+        result = sidestream("export", "--data-dir", str(data), "-o", str(fresh))
+        assert result.returncode == 0, result.stderr
+        assert mode(fresh) == 0o600
+        assert json.loads(fresh.read_text())["chats"][0]["title"] == "private words"
+        existing = tmp_path / "existing.md"
+        existing.write_text("old text")
+        existing.chmod(0o644)
+        result = sidestream(
+            "export", "--format", "markdown", "--data-dir", str(data), "-o", str(existing)
+        )
+        assert result.returncode == 0, result.stderr
+        assert mode(existing) == 0o600
+        assert "private words" in existing.read_text()
+        failed = tmp_path / "failed.json"
+        result = sidestream("export", "--data-dir", str(data), "--chat", "999", "-o", str(failed))
+        assert result.returncode == 1 and "no chat with id 999" in result.stderr
+        assert not failed.exists(), "a failed export leaves no file behind"
+        nowhere = tmp_path / "missing-folder" / "out.json"
+        result = sidestream("export", "--data-dir", str(data), "-o", str(nowhere))
+        assert result.returncode == 1 and f"cannot write {nowhere}" in result.stderr
+        assert "Traceback" not in result.stderr
+    finally:
+        os.umask(old_umask)
+    case.detail += ": under umask 022; a failed export leaves no file"
+
+
+@pytest.mark.skipif(os.name != "posix", reason="POSIX symbolic links")
+def test_export_on_a_database_that_links_out_of_the_folder_refuses_it(
+    tmp_path: Path, figures: Figures
+) -> None:
+    case = figures.case(PERMISSIONS, "database is a link out of the folder: refused, untouched")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    target = elsewhere / "empty.db"
+    target.write_bytes(b"")
+    target.chmod(0o644)
+    data = tmp_path / "data"
+    data.mkdir(mode=0o700)
+    (data / "sidestream.db").symlink_to(target)
+    result = sidestream("export", "--data-dir", str(data))
+    assert result.returncode == 1, result
+    assert result.stdout == ""
+    expected = f"{data / 'sidestream.db'} is a symbolic link to {target}"
+    assert expected in result.stderr, result.stderr
+    assert "Sidestream will not follow it out of its data folder" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert target.read_bytes() == b"" and mode(target) == 0o644, "nothing written through"
+    assert sorted(p.name for p in elsewhere.iterdir()) == ["empty.db"]
+    case.detail += f': "{result.stderr.strip()}"'
+
+
+@pytest.mark.skipif(
+    os.name != "posix" or os.geteuid() != 0, reason="another user's files need root (chown)"
+)
+def test_export_on_another_users_database_names_the_owner(
+    shared_dir: Path, figures: Figures
+) -> None:
+    case = figures.case(PERMISSIONS, "another user's 0644 database: the message names its owner")
+    data = shared_dir / "data"
+    with Store.open(data) as store:
+        store.create_session("root's chat")
+    (data / "sidestream.db").chmod(0o644)
+    os.chown(data, NOBODY, NOBODY)  # nobody's folder, root's database
+    code, stdout, stderr = export_without_write_access(data)
+    assert code == 1, (code, stdout, stderr)
+    assert stdout == ""
+    assert "belongs to user root, not to you (nobody)" in stderr, stderr
+    assert "read-only" not in stderr, stderr
+    case.detail += f': "{stderr.strip()}"'
+
+
+# A running Sidestream's store in a process of its own: it holds the data
+# folder's lock as the app does, writes, and waits for "write" and "close".
+HOLDER = """
+import sys
+from pathlib import Path
+from desktop.store import Store
+from desktop.store.lock import DataDirLock
+data = Path(sys.argv[1])
+lock = DataDirLock(data)
+lock.acquire()
+store = Store.open(data)
+for i in range(20):
+    store.create_session(f"chat {i}")
+print("ready", flush=True)
+for line in sys.stdin:
+    if line.strip() == "write":
+        store.create_session("written after the log was removed")
+        print("written", store.count_sessions(), flush=True)
+    elif line.strip() == "close":
+        store.close()
+        lock.release()
+        print("closed", flush=True)
+        break
+"""
+
+
+def test_export_while_the_wal_was_deleted_under_a_running_sidestream_says_so(
+    tmp_path: Path, figures: Figures
+) -> None:
+    case = figures.case(PERMISSIONS, "-wal deleted under a running Sidestream, then export")
+    data = tmp_path / "data"
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLDER, str(data)],
+        cwd=ROOT,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert holder.stdin is not None and holder.stdout is not None
+    try:
+        assert holder.stdout.readline().strip() == "ready"
+        wal = data / "sidestream.db-wal"
+        assert wal.stat().st_size > 0, "the last chats are in the log, not yet in the file"
+        wal.unlink()
+        before = sorted(p.name for p in data.iterdir())
+        result = sidestream("export", "--data-dir", str(data))
+        assert result.returncode == 1, result
+        assert result.stdout == ""
+        assert f"write-ahead log {wal} was removed while Sidestream was running" in result.stderr
+        assert "Quit that Sidestream normally" in result.stderr
+        assert "disk I/O error" not in result.stderr and "Traceback" not in result.stderr
+        assert sorted(p.name for p in data.iterdir()) == before, "the export created nothing"
+        holder.stdin.write("write\n")
+        holder.stdin.flush()
+        assert holder.stdout.readline().split() == ["written", "21"]
+        holder.stdin.write("close\n")
+        holder.stdin.flush()
+        assert holder.stdout.readline().strip() == "closed"
+        assert holder.wait(30) == 0
+    finally:
+        if holder.poll() is None:
+            holder.kill()
+            holder.wait(30)
+    with Store.open(data) as store:  # nothing was damaged or lost
+        assert store.integrity_check() == "ok"
+        titles = {s.title for s in store.list_sessions()}
+    assert titles == {f"chat {i}" for i in range(20)} | {"written after the log was removed"}
+    again = sidestream("export", "--data-dir", str(data))
+    assert again.returncode == 0, again.stderr
+    assert len(json.loads(again.stdout)["chats"]) == 21
+    case.detail += f': exit 1, "{result.stderr.strip()}"; after a normal quit all 21 chats there'

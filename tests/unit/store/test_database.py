@@ -151,3 +151,19 @@ def test_messages_name_the_file() -> None:
     assert corrupt is not None
     assert corrupt.message == f"The database file {path} is damaged."
     assert corrupt.path == path
+
+
+def test_an_io_error_with_the_wal_gone_is_said_as_such(tmp_path: Path) -> None:
+    """SQLITE_IOERR_SHORT_READ was "disk I/O error"; beside an index without its log, say why."""
+    path = tmp_path / "sidestream.db"
+    path.write_bytes(b"")
+    short_read = sqlite_error(522, "disk I/O error")
+    assert classify(short_read, path) is StoreErrorKind.OTHER, "no -shm: a plain I/O error"
+    (tmp_path / "sidestream.db-shm").write_bytes(b"\0" * 32768)
+    error = translate(short_read, path)
+    assert error is not None and error.kind is StoreErrorKind.WAL_LOST
+    assert f"write-ahead log {path}-wal was removed while Sidestream was running" in error.message
+    (tmp_path / "sidestream.db-wal").write_bytes(b"")  # what a failed open leaves in its place
+    assert classify(short_read, path) is StoreErrorKind.WAL_LOST
+    (tmp_path / "sidestream.db-wal").write_bytes(b"\0" * 4096)
+    assert classify(short_read, path) is StoreErrorKind.OTHER, "a log is there"

@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import shutil
 import sqlite3
+import subprocess
+import sys
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -123,12 +125,13 @@ def shared_dir() -> Iterator[Path]:
         shutil.rmtree(path)
 
 
-def open_without_write_access(data: Path) -> str:
+def open_without_write_access(data: Path, *, new_chat: bool = False) -> str:
     """Open the store as a user who may not write ``data``; the outcome as text.
 
     Root ignores file modes, so when the tests run as root the open happens in
     a forked child that has switched to the "nobody" user: the kernel then
-    really refuses the writes, and the store's real error path runs.
+    really refuses the writes, and the store's real error path runs. With
+    ``new_chat`` the child also starts a chat, as the app does next.
     """
     if not hasattr(os, "fork"):
         pytest.skip("needs fork()")
@@ -142,7 +145,9 @@ def open_without_write_access(data: Path) -> str:
                 os.setgid(NOBODY)
                 os.setuid(NOBODY)
             try:
-                Store.open(data).close()
+                with Store.open(data) as store:
+                    if new_chat:
+                        store.create_session("a new chat")
                 outcome = "opened"
             except StoreError as exc:
                 outcome = f"{exc.kind.value}|{exc.message}"
@@ -166,15 +171,24 @@ def make_read_only(*paths: Path) -> None:
         path.chmod(0o555 if path.is_dir() else 0o444)
 
 
+def give_to_opener(*paths: Path) -> None:
+    """Make ``paths`` the opening user's own (under root that user is "nobody")."""
+    if os.geteuid() == 0:
+        for path in paths:
+            os.chown(path, NOBODY, NOBODY)
+
+
 @pytest.mark.skipif(os.name != "posix", reason="POSIX permissions")
 def test_read_only_folder_without_a_database(shared_dir: Path) -> None:
     data = shared_dir / "data"
     data.mkdir()
+    give_to_opener(data)
     make_read_only(data)
     outcome = open_without_write_access(data)
     kind, _, message = outcome.partition("|")
     assert kind == StoreErrorKind.READ_ONLY.value, outcome
     assert "read-only" in message and str(data) in message
+    assert "belongs to" not in message, "the user's own folder: no owner to blame"
 
 
 @pytest.mark.skipif(os.name != "posix", reason="POSIX permissions")
@@ -182,11 +196,75 @@ def test_read_only_folder_with_an_existing_database(shared_dir: Path) -> None:
     data = shared_dir / "data"
     with Store.open(data) as store:
         store.create_session("can be read, not written")
+    give_to_opener(data / "sidestream.db", data)
     make_read_only(data / "sidestream.db", data)
     outcome = open_without_write_access(data)
-    assert outcome.partition("|")[0] == StoreErrorKind.READ_ONLY.value, outcome
+    kind, _, message = outcome.partition("|")
+    assert kind == StoreErrorKind.READ_ONLY.value, outcome
+    assert "read-only" in message and "belongs to" not in message, message
     # Nothing was "recovered": a read-only file is not a damaged one.
     assert backups(data) == []
+
+
+@pytest.mark.skipif(os.name != "posix", reason="POSIX permissions")
+def test_a_read_only_database_in_a_writable_folder_says_the_file_is_read_only(
+    shared_dir: Path,
+) -> None:
+    data = shared_dir / "data"
+    with Store.open(data) as store:
+        store.create_session("can be read, not written")
+    give_to_opener(data / "sidestream.db", data)
+    make_read_only(data / "sidestream.db")
+    outcome = open_without_write_access(data, new_chat=True)
+    kind, _, message = outcome.partition("|")
+    assert kind == StoreErrorKind.READ_ONLY.value, outcome
+    assert f"{data / 'sidestream.db'} is read-only" in message, message
+    assert "data folder" not in message, "the folder is writable: do not blame it"
+
+
+# -- another user's files ---------------------------------------------------------
+
+needs_root = pytest.mark.skipif(
+    os.name != "posix" or os.geteuid() != 0,
+    reason="making files of another user needs root (chown)",
+)
+
+
+@needs_root
+def test_a_database_of_another_user_names_its_owner(shared_dir: Path) -> None:
+    """Root's 0644 database in nobody's own folder: SQLite would open it read-only.
+
+    Before, the store opened, and the first new chat said "the data folder is
+    read-only": the wrong cause, and the wrong fix. Now the open says whose
+    file it is.
+    """
+    data = shared_dir / "data"
+    with Store.open(data) as store:
+        store.create_session("root's chat")
+    (data / "sidestream.db").chmod(0o644)
+    give_to_opener(data)  # the folder is nobody's, 0700; the file stays root's
+    outcome = open_without_write_access(data, new_chat=True)
+    kind, _, message = outcome.partition("|")
+    assert kind == StoreErrorKind.READ_ONLY.value, outcome
+    assert "belongs to user root, not to you (nobody)" in message, message
+    assert "is read-only" not in message, message
+    assert f"sudo chown -R nobody {data}" in message, message
+    with Store.open(data) as store:  # nothing changed for its owner
+        assert [s.title for s in store.list_sessions()] == ["root's chat"]
+
+
+@needs_root
+def test_a_data_folder_of_another_user_names_its_owner(shared_dir: Path) -> None:
+    data = shared_dir / "data"
+    with Store.open(data) as store:
+        store.create_session("root's chat")
+    data.chmod(0o755)
+    give_to_opener(data / "sidestream.db")  # nobody's file in root's folder
+    outcome = open_without_write_access(data, new_chat=True)
+    kind, _, message = outcome.partition("|")
+    assert kind == StoreErrorKind.READ_ONLY.value, outcome
+    assert f"the data folder {data} belongs to user root, not to you (nobody)" in message
+    assert "is read-only" not in message, message
 
 
 @pytest.mark.skipif(os.name != "posix", reason="POSIX permissions")
@@ -304,3 +382,59 @@ def test_public_methods_translate_known_errors_and_pass_bugs(
     monkeypatch.undo()
     with pytest.raises(LookupError):
         store.add_message(12345, Role.USER, "no such chat")
+
+
+# -- a -wal deleted under a running Sidestream -----------------------------------
+
+HOLDER = (
+    "import sys; from pathlib import Path; from desktop.store import Store;"
+    "from desktop.store.lock import DataDirLock;"
+    "data = Path(sys.argv[1]); lock = DataDirLock(data); lock.acquire();"
+    "store = Store.open(data); [store.create_session(f'chat {i}') for i in range(5)];"
+    "print('ready', flush=True); sys.stdin.read(); store.close()"
+)
+
+
+def test_opening_beside_a_running_sidestream_whose_wal_was_deleted_is_refused(
+    tmp_path: Path,
+) -> None:
+    data = tmp_path / "data"
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLDER, str(data)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert holder.stdin is not None and holder.stdout is not None
+    try:
+        assert holder.stdout.readline().strip() == "ready"
+        (data / "sidestream.db-wal").unlink()
+        before = sorted(p.name for p in data.iterdir())
+        with pytest.raises(StoreError) as info:
+            Store.open(data)
+        assert info.value.kind is StoreErrorKind.WAL_LOST
+        assert "was removed while Sidestream was running" in info.value.message
+        assert sorted(p.name for p in data.iterdir()) == before, "no new -wal, nothing moved"
+        assert backups(data) == [], "a lost log is not a damaged file"
+    finally:
+        holder.stdin.close()
+        assert holder.wait(30) == 0
+    with Store.open(data) as store:  # the holder wrote its log into the file as it closed
+        assert store.integrity_check() == "ok"
+        assert store.count_sessions() == 5
+
+
+def test_a_crash_left_index_without_its_wal_still_opens(tmp_path: Path) -> None:
+    """Nobody runs: SQLite rebuilds the index, so there is nothing to refuse."""
+    source = tmp_path / "source"
+    data = tmp_path / "data"
+    with Store.open(source) as store:
+        store.create_session("in the file")
+        store._db.execute_sql("PRAGMA wal_checkpoint(FULL)")
+        store.create_session("only in the log, which is then lost")
+        data.mkdir()
+        for name in ("sidestream.db", "sidestream.db-shm"):
+            shutil.copyfile(source / name, data / name)
+    with Store.open(data) as store:
+        assert store.integrity_check() == "ok"
+        assert [s.title for s in store.list_sessions()] == ["in the file"]

@@ -16,7 +16,7 @@ import pytest
 
 from desktop.core.models import ProviderKind
 from desktop.store import KeyPersistence, KeyStore, Store
-from desktop.store.secrets import SERVICE
+from desktop.store.secrets import SERVICE, environment_key
 
 SECRET = "sk-test-0123456789abcdef"
 
@@ -89,16 +89,81 @@ def test_keyring_round_trip(use_keyring: Installer) -> None:
     keys.delete_key("OpenAI")  # absent: no error
 
 
-def test_environment_variable_wins(use_keyring: Installer, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_stored_key_comes_before_the_environment(
+    use_keyring: Installer, monkeypatch: pytest.MonkeyPatch
+) -> None:
     use_keyring(MemoryKeyring())
     keys = KeyStore()
     keys.set_key("Claude", SECRET)
     monkeypatch.setenv("ANTHROPIC_API_KEY", "from-env")
-    assert keys.get_key("Claude", "ANTHROPIC_API_KEY") == "from-env"
-    assert keys.get_key("Claude") == SECRET  # no variable named: the stored key
+    assert keys.get_key("Claude", "ANTHROPIC_API_KEY") == SECRET
+    assert keys.key_for("Claude", ProviderKind.ANTHROPIC, ANTHROPIC) == SECRET
+    assert keys.get_key("Other", "ANTHROPIC_API_KEY") == "from-env"  # no key of its own
+    assert keys.get_key("Other") is None  # no variable named
     monkeypatch.setenv("ANTHROPIC_API_KEY", "")
-    assert keys.get_key("Claude", "ANTHROPIC_API_KEY") == SECRET  # empty is unset
-    assert keys.get_key("Other", "OPENAI_API_KEY") is None
+    assert keys.get_key("Other", "ANTHROPIC_API_KEY") is None  # empty is unset
+
+
+OPENAI = "https://api.openai.com/v1"
+ANTHROPIC = "https://api.anthropic.com"
+GATEWAY = "https://gateway.example.com/v1"
+
+
+@pytest.mark.parametrize(
+    ("kind", "base_url", "env", "expected"),
+    [
+        # The environment's key goes to the API it was made for...
+        (ProviderKind.OPENAI_CHAT, OPENAI, {}, "env-openai"),
+        (ProviderKind.OPENAI_RESPONSES, "https://API.openai.com:443/v1/", {}, "env-openai"),
+        (ProviderKind.ANTHROPIC, ANTHROPIC, {}, "env-anthropic"),
+        (ProviderKind.ANTHROPIC, ANTHROPIC + "/v1", {}, "env-anthropic"),
+        # ... or to the one its base-URL variable names instead,
+        (ProviderKind.OPENAI_CHAT, GATEWAY, {"OPENAI_BASE_URL": GATEWAY + "/"}, "env-openai"),
+        (ProviderKind.OPENAI_CHAT, OPENAI, {"OPENAI_BASE_URL": GATEWAY}, None),
+        (
+            ProviderKind.ANTHROPIC,
+            "http://127.0.0.1:9000",
+            {"ANTHROPIC_BASE_URL": "http://127.0.0.1:9000/v1"},
+            "env-anthropic",
+        ),
+        # ... and nowhere else: another host, port, scheme, path or dialect.
+        (ProviderKind.OPENAI_CHAT, GATEWAY, {}, None),
+        (ProviderKind.OPENAI_CHAT, "http://127.0.0.1:11434/v1", {}, None),
+        (ProviderKind.OPENAI_CHAT, "http://api.openai.com/v1", {}, None),
+        (ProviderKind.OPENAI_CHAT, "https://api.openai.com:8443/v1", {}, None),
+        (ProviderKind.OPENAI_CHAT, "https://api.openai.com.evil.test/v1", {}, None),
+        (ProviderKind.OPENAI_CHAT, "https://gateway.example.com/proxy/api.openai.com/v1", {}, None),
+        (ProviderKind.OPENAI_CHAT, ANTHROPIC, {}, None),
+        (ProviderKind.ANTHROPIC, OPENAI, {}, None),
+        (ProviderKind.OPENAI_CHAT, "not a url", {}, None),
+    ],
+)
+def test_an_environment_key_belongs_only_to_its_endpoint(
+    monkeypatch: pytest.MonkeyPatch,
+    kind: ProviderKind,
+    base_url: str,
+    env: dict[str, str],
+    expected: str | None,
+) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", "env-openai")
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "env-anthropic")
+    for name in ("OPENAI_BASE_URL", "ANTHROPIC_BASE_URL"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    assert environment_key(kind, base_url) == expected
+    keys = KeyStore(MemoryKeyring())
+    assert keys.key_for("Provider", kind, base_url) == expected
+    keys.set_key("Provider", SECRET)
+    assert keys.key_for("Provider", kind, base_url) == SECRET, "its own key first"
+
+
+def test_an_empty_environment_key_is_no_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", "")
+    monkeypatch.setenv("OPENAI_BASE_URL", "")  # empty: OpenAI's own address
+    assert environment_key(ProviderKind.OPENAI_CHAT, OPENAI) is None
+    monkeypatch.setenv("OPENAI_API_KEY", "env-openai")
+    assert environment_key(ProviderKind.OPENAI_CHAT, OPENAI) == "env-openai"
 
 
 def test_fail_backend_keeps_the_key_for_this_session_only(use_keyring: Installer) -> None:
