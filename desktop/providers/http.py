@@ -6,6 +6,11 @@ own words where it gave any), and runs one streamed SSE exchange through a
 dialect's :class:`EventParser`, guaranteeing the provider contract: the
 response is closed however the iteration ends, and every failure ends it with
 exactly one :class:`Failed` event.
+
+Every error leaves through :func:`stream_exchange` or :func:`get_json`, and
+both take the configured key (and auth-like extra header values) out of it
+first: a provider that echoes the key in its error must not get it into the
+database, a log line or the window.
 """
 
 from __future__ import annotations
@@ -30,7 +35,7 @@ import httpx
 from desktop.core.errors import ErrorKind, ProviderError
 from desktop.core.events import Failed, StreamEvent
 from desktop.core.models import ProviderConfig, RemoteStatus
-from desktop.providers.sse import SSEDecoder, SSEEvent
+from desktop.providers.sse import EventTooLarge, SSEDecoder, SSEEvent
 
 log = logging.getLogger("sidestream.provider")
 
@@ -100,6 +105,29 @@ def loggable(url: str | httpx.URL) -> str:
     """A URL fit for a log line: no user info and no query (either may hold a key)."""
     parts = urlsplit(str(url))
     return f"{parts.scheme}://{host_of(url)}{parts.path}"
+
+
+# Extra headers whose name says they carry a credential (a gateway's own
+# auth, Azure's api-key): their values are secrets like the key.
+_SECRET_HEADER_WORDS = ("auth", "key", "token", "secret", "cookie", "password")
+
+
+def secrets_of(config: ProviderConfig) -> tuple[str, ...]:
+    """What a provider's answer must never repeat back to the user: the key,
+    and the values of auth-like extra headers (with and without their scheme)."""
+    found = [config.api_key or ""]
+    for name, value in config.extra_headers:
+        if any(word in name.lower() for word in _SECRET_HEADER_WORDS):
+            found.append(value)
+            found.append(value.partition(" ")[2].strip())
+    return tuple(secret for secret in found if secret)
+
+
+def scrubbed(events: Sequence[StreamEvent], secrets: tuple[str, ...]) -> Sequence[StreamEvent]:
+    """``events`` with ``secrets`` taken out of any failure among them."""
+    if not secrets:
+        return events
+    return [Failed(e.error.redacted(*secrets)) if isinstance(e, Failed) else e for e in events]
 
 
 # --- exceptions -----------------------------------------------------------------
@@ -349,7 +377,21 @@ async def get_json(
     headers: Mapping[str, str],
     method: str = "GET",
 ) -> Any:
-    """A plain JSON request; raises ProviderError on any failure."""
+    """A plain JSON request; raises ProviderError (without the key) on any failure."""
+    try:
+        return await _get_json(client, url, config=config, headers=headers, method=method)
+    except ProviderError as exc:
+        raise exc.redacted(*secrets_of(config)) from exc.__cause__
+
+
+async def _get_json(
+    client: httpx.AsyncClient,
+    url: str,
+    *,
+    config: ProviderConfig,
+    headers: Mapping[str, str],
+    method: str,
+) -> Any:
     try:
         response = await client.request(
             method,
@@ -405,6 +447,15 @@ DRAIN_TIMEOUT = 1.0
 LARGE_EVENT_CHARS = 1_000_000
 
 
+def too_large(exc: EventTooLarge) -> ProviderError:
+    size = f"{exc.limit / (1024 * 1024):g} MB"
+    return ProviderError(
+        ErrorKind.PROTOCOL,
+        f"the provider sent an event larger than {size}, the most Sidestream accepts "
+        "in one event; reading stopped there",
+    )
+
+
 async def _drain(chunks: AsyncGenerator[bytes, None]) -> None:
     """Read what follows the terminal event, up to the body's end.
 
@@ -435,9 +486,10 @@ async def stream_exchange(
     The response is closed on every way out (the ``async with``), so closing
     this generator or cancelling the task iterating it closes the connection
     at once. Nothing but Failed leaves it on error; CancelledError is never
-    caught.
+    caught. No failure carries the configured key (see :func:`secrets_of`).
     """
     ended = False  # a terminal event went out: nothing may follow it
+    secrets = secrets_of(config)
     try:
         async with client.stream(
             method,
@@ -448,19 +500,27 @@ async def stream_exchange(
         ) as response:
             error = await check_response(response)
             if error is not None:
+                error = error.redacted(*secrets)
                 log.info("%s %s failed: %s", method, loggable(url), error.message)
                 ended = True
                 yield Failed(error)
                 return
             decoder = SSEDecoder()
             feed = parser.feed
+            oversized: EventTooLarge | None = None
             # aclosing: returning mid-stream must not leave httpx's generator
             # for the GC to finalize on the loop later.
             async with contextlib.aclosing(
                 cast("AsyncGenerator[bytes, None]", response.aiter_bytes())
             ) as chunks:
                 async for chunk in chunks:
-                    for sse in decoder.feed(chunk):
+                    try:
+                        batch = decoder.feed(chunk)
+                    except EventTooLarge as exc:
+                        # The events before it still count; then stop reading
+                        # (no drain: the line may never end) and close.
+                        batch, oversized = exc.events, exc
+                    for sse in batch:
                         if len(sse.data) > LARGE_EVENT_CHARS:
                             # Let the window paint between decoding a huge
                             # event and parsing its JSON: two pauses, not one.
@@ -468,39 +528,48 @@ async def stream_exchange(
                         events = feed(sse)
                         if parser.done:
                             ended = True
-                            await _drain(chunks)
+                            if oversized is None:
+                                await _drain(chunks)
+                            events = scrubbed(events, secrets)
                         for event in events:
                             yield event
                         if ended:
                             return
+                    if oversized is not None:
+                        error = too_large(oversized)
+                        log.info("stream from %s failed: %s", loggable(url), error.message)
+                        ended = True
+                        yield Failed(error)
+                        return
             for sse in decoder.flush():
                 events = feed(sse)
                 if parser.done:
                     ended = True
+                    events = scrubbed(events, secrets)
                 for event in events:
                     yield event
                 if ended:
                     return
             event = parser.end()
             if isinstance(event, Failed):
+                event = Failed(event.error.redacted(*secrets))
                 log.info("stream from %s ended early: %s", loggable(url), event.error.message)
             ended = True
             yield event
     except httpx.HTTPError as exc:
-        error = error_from_exception(exc, config.read_timeout)
+        error = error_from_exception(exc, config.read_timeout).redacted(*secrets)
         log.info("stream from %s failed: %s (%s)", loggable(url), error.message, type(exc).__name__)
         if not ended:
             yield Failed(error)
     except httpx.InvalidURL as exc:
-        yield Failed(invalid_url(exc))
+        yield Failed(invalid_url(exc).redacted(*secrets))
     except (KeyError, TypeError, AttributeError, IndexError, ValueError) as exc:
         # A shape no dialect parser expected: report it as unreadable rather
         # than crash the stream task, but keep the traceback for the bug report.
         log.warning("unexpected event shape from %s", loggable(url), exc_info=True)
         if not ended:
-            yield Failed(
-                ProviderError(ErrorKind.PROTOCOL, f"unexpected event shape ({exc!r})"[:200])
-            )
+            error = ProviderError(ErrorKind.PROTOCOL, f"unexpected event shape ({exc!r})"[:200])
+            yield Failed(error.redacted(*secrets))
 
 
 # --- the common provider skeleton ---------------------------------------------------

@@ -11,16 +11,20 @@ listener, no open connection on the server.
 from __future__ import annotations
 
 import time
+import tracemalloc
 from dataclasses import dataclass, field
 
 import pytest
 
-from desktop.core.models import ProviderKind
+from desktop.core.models import ProviderConfig, ProviderKind
 from desktop.core.states import InterruptReason, MessageStatus
 from desktop.providers.demo.options import INVALID_UTF8_TEXT
 from desktop.providers.demo.replies import big_event_text, demo_reply_tokens
 from desktop.providers.demo.server import DemoServer, demo_reply
+from desktop.providers.factory import create_provider
+from desktop.providers.sse import MAX_EVENT_CHARS
 from desktop.store import Store
+from desktop.streaming.events import StreamEnded
 from desktop.streaming.manager import StreamManager
 from tests.reliability.conftest import Figures
 from tests.reliability.helpers import (
@@ -34,11 +38,13 @@ from tests.reliability.helpers import (
     text_sent,
 )
 from tests.support.aio import run, wait_for
+from tests.support.raw_server import RawServer, Reply
 
 SCENARIO = "Network faults and bad input"
 READ_TIMEOUT = 0.5
 FAULT_TOKENS = 40
 HEALTHY_TOKENS = 120
+MB = 1024 * 1024
 
 CHAT = ProviderKind.OPENAI_CHAT
 RESPONSES = ProviderKind.OPENAI_RESPONSES
@@ -334,4 +340,72 @@ def test_fault_beside_a_healthy_stream(
         assert outcome.seconds >= fault.read_timeout
     said = f': "{message.error}"' if message.error else ""
     case.detail += f" in {outcome.seconds:.2f} s{said}"
+    print(case.detail)
+
+
+def test_an_endless_line_fails_the_reply_with_bounded_memory(
+    demo: DemoServer, store: Store, figures: Figures
+) -> None:
+    """Issue 13: ``data: {"…content":"`` then 1 MB every 50 ms and no newline.
+
+    Bytes keep coming, so the read timeout never fires: only the size limit
+    of one event ends it, with a clear failure, the text before it kept, the
+    connection closed at the limit and the memory bounded throughout.
+    """
+    case = figures.case(SCENARIO, "endless-line-chat: failed")
+    healthy_prompt = "healthy beside an endless line"
+    sid, mid = new_reply(store, "endless line")
+    hsid, hmid = new_reply(store, healthy_prompt)
+    first = (
+        b'data: {"choices":[{"index":0,"delta":{"content":"kept text"},"finish_reason":null}]}\n\n'
+    )
+    head = b'data: {"choices":[{"index":0,"delta":{"content":"'
+    # At most 15 s (far past the limit); a client that never stops would see it end.
+    endless = Reply(chunks=[first, head], repeat=b"y" * MB, pause=0.05, repeat_for=15.0)
+
+    async def scenario(server: RawServer) -> tuple[StreamEnded, StreamEnded, int]:
+        manager = StreamManager(store)
+        ended = Ended(manager)
+        healthy = make_provider(demo, CHAT, rate=300, tokens=HEALTHY_TOKENS)
+        faulty = create_provider(
+            ProviderConfig(kind=CHAT, base_url=server.base_url, api_key="k", read_timeout=2.0)
+        )
+        tracemalloc.start()
+        try:
+            tracemalloc.reset_peak()
+            manager.start_reply(hsid, hmid, healthy, request(healthy_prompt))
+            manager.start_reply(sid, mid, faulty, request("endless line"))
+            result = await ended.wait(mid, timeout=40)
+            _, peak = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+        healthy_result = await ended.wait(hmid, timeout=30)
+        await manager.shutdown()
+        assert manager.task_count() == 0
+        await healthy.aclose()
+        await faulty.aclose()
+        return result, healthy_result, peak
+
+    started = time.monotonic()
+    with RawServer(endless) as server:
+        result, healthy_result, peak = run(scenario(server), timeout=60)
+        seconds = time.monotonic() - started
+        sent = server.body_bytes_sent
+        closed = server.wait_client_closed(timeout=5.0)
+    assert peak < MAX_EVENT_CHARS + 16 * MB, f"peak {peak / MB:.1f} MB ({sent / MB:.0f} MB sent)"
+    assert result.status is MessageStatus.FAILED, result
+    message = store.get_message(mid)
+    assert message is not None and message.status is MessageStatus.FAILED
+    assert message.content == "kept text"
+    assert message.error == (
+        "The provider sent a reply Sidestream could not read: the provider sent an event "
+        "larger than 32 MB, the most Sidestream accepts in one event; reading stopped there"
+    )
+    assert closed, "the connection was closed at the limit"
+    assert healthy_result.status is MessageStatus.COMPLETE
+    assert healthy_result.text == demo_reply(healthy_prompt, HEALTHY_TOKENS)
+    case.detail += (
+        f" in {seconds:.1f} s: {sent / MB:.0f} MB sent, client peak {peak / MB:.1f} MB "
+        f'(tracemalloc), connection closed; "{message.error}"'
+    )
     print(case.detail)

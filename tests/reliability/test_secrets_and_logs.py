@@ -1,8 +1,9 @@
 """Secrets stay secret, and logs carry no chat text (issue 6).
 
-Covered elsewhere, not repeated here: where keys live (OS keyring, the
-environment winning, session-only without a keyring) in
-tests/unit/store/test_secrets.py; the data folder 0700 and the database 0600
+Covered elsewhere, not repeated here: where keys live (OS keyring first,
+then the environment's key only at its own endpoint, session-only without
+a keyring) in tests/unit/store/test_secrets.py; key shapes redacted from
+provider errors in tests/unit/providers/test_http.py; the data folder 0700 and the database 0600
 in tests/unit/store/test_paths.py; model output as hostile input (no remote
 image fetched, only http(s)/mailto links open, HTML shown as text) in
 tests/unit/ui/test_chat_view.py.
@@ -13,10 +14,16 @@ and httpcore's too); then the key must be nowhere but in the request
 headers: not in the database, its WAL or shared-memory file, the log, or
 an export. And with the app's loggers at their most verbose, no record at
 INFO or above may hold a prompt or any piece of a reply.
+
+Issue 13: an environment key goes only to the endpoint it was made for (a
+recorder on loopback plays a custom OpenAI-compatible server), and a key the
+provider echoes in its error is redacted before it is stored, logged,
+announced or exported.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -33,9 +40,12 @@ from desktop.providers.demo.replies import demo_reply_tokens
 from desktop.providers.demo.server import DemoOptions, DemoServer, demo_reply
 from desktop.services import Services, build_services
 from desktop.store import KeyPersistence, KeyStore, Store
+from desktop.streaming.directory import ProviderDirectory
 from desktop.streaming.events import StreamEnded
 from tests.reliability.conftest import Figures
+from tests.reliability.helpers import request
 from tests.support.aio import run, wait_for
+from tests.support.raw_server import RawServer, RecordedRequest, Reply
 
 PLANTED = "sk-test-PLANTED-1234567890"
 PLANTED_ENV = "sk-test-PLANTED-ENV-0987654321"
@@ -123,7 +133,9 @@ def services_on(demo: DemoServer, data: Path, keys: KeyStore) -> Services:
     return built
 
 
-async def converse(services: Services, demo: DemoServer, provider_id: int, chat: Chat) -> None:
+async def converse(
+    services: Services, demo: DemoServer | None, provider_id: int, chat: Chat
+) -> StreamEnded:
     """Send ``chat.prompt`` through the provider and wait for the reply to end."""
     ended: list[StreamEnded] = []
     services.manager.add_terminal_listener(ended.append)
@@ -138,6 +150,7 @@ async def converse(services: Services, demo: DemoServer, provider_id: int, chat:
         await wait_for(lambda: any(e.message_id == message.id for e in ended), 20, chat.name)
         result = next(e for e in ended if e.message_id == message.id)
         assert result.status is chat.status, (chat, result)
+        return result
     finally:
         services.manager.remove_terminal_listener(ended.append)
 
@@ -151,7 +164,13 @@ _NONE = _NoSnapshot()
 
 @pytest.fixture(autouse=True)
 def no_env_keys(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "SIDESTREAM_DEMO_URL"):
+    for name in (
+        "OPENAI_API_KEY",
+        "ANTHROPIC_API_KEY",
+        "OPENAI_BASE_URL",
+        "ANTHROPIC_BASE_URL",
+        "SIDESTREAM_DEMO_URL",
+    ):
         monkeypatch.delenv(name, raising=False)
 
 
@@ -202,10 +221,13 @@ def test_a_planted_key_reaches_only_the_request_headers(
             refused = Chat(f"401 in {kind.value}", kind, f"refused {kind.value}")
             refused.status = MessageStatus.FAILED
             await converse(services, demo, ids[kind.value], refused)
-        # The environment wins over the keyring for a provider of its kind.
+        # A provider with no key of its own, at the address the environment's
+        # key is for, sends that key.
         demo.defaults = DemoOptions(rate=0, tokens=TOKENS)
         monkeypatch.setenv("OPENAI_API_KEY", PLANTED_ENV)
         monkeypatch.setenv("ANTHROPIC_API_KEY", PLANTED_ENV)
+        monkeypatch.setenv("OPENAI_BASE_URL", demo.openai_base_url)
+        monkeypatch.setenv("ANTHROPIC_BASE_URL", demo.anthropic_base_url)
         for kind, base in bases.items():
             stored, _ = services.settings.add_provider(
                 f"From the environment {kind.value}", kind, base, "sidestream-demo"
@@ -358,3 +380,169 @@ def _expected(kind: ProviderKind, label: str) -> MessageStatus:
     if label == "malformed" and kind is ProviderKind.OPENAI_RESPONSES:
         return MessageStatus.COMPLETE  # the stored response tells its text
     return MessageStatus.FAILED
+
+
+# --- issue 13: environment keys stay with their endpoint; echoed keys are redacted -----
+
+RECORDED_REPLY = Reply(chunks=[b"data: [DONE]\n\n"])
+
+
+def test_an_environment_key_goes_only_to_the_endpoint_it_was_made_for(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, figures: Figures
+) -> None:
+    case = figures.case("Secrets", "environment key only to its own endpoint")
+    monkeypatch.setenv("OPENAI_API_KEY", PLANTED_ENV)
+    monkeypatch.setenv("ANTHROPIC_API_KEY", PLANTED_ENV)
+    keys = KeyStore(backend=MemoryKeyring())
+    with RawServer(RECORDED_REPLY) as recorder, Store.open(tmp_path / "data") as store:
+        base = recorder.base_url
+        # path prefix on the recorder -> (kind, its own key or None)
+        providers = {
+            "/own-chat": (ProviderKind.OPENAI_CHAT, PLANTED),
+            "/own-responses": (ProviderKind.OPENAI_RESPONSES, PLANTED),
+            "/own-anthropic": (ProviderKind.ANTHROPIC, PLANTED),
+            "/bare-chat": (ProviderKind.OPENAI_CHAT, None),
+            "/bare-anthropic": (ProviderKind.ANTHROPIC, None),
+        }
+        ids = {}
+        for prefix, (kind, key) in providers.items():
+            ids[prefix] = store.add_provider(prefix, kind, base + prefix, "m").id
+            if key:
+                keys.set_key(prefix, key)
+        openai = store.add_provider("OpenAI", ProviderKind.OPENAI_CHAT, OPENAI_URL, "m")
+        anthropic = store.add_provider("Anthropic", ProviderKind.ANTHROPIC, ANTHROPIC_URL, "m")
+
+        async def send_all(directory: ProviderDirectory, prefixes: list[str]) -> None:
+            try:
+                for prefix in prefixes:
+                    provider, _ = directory.provider(ids[prefix])
+                    async for _ in provider.stream(request("hello")):
+                        pass
+            finally:
+                await directory.aclose()
+
+        directory = ProviderDirectory(store, keys)
+        run(send_all(directory, list(providers)))
+        # At OpenAI's and Anthropic's own addresses, the environment's key.
+        assert directory.config_for(openai).api_key == PLANTED_ENV
+        assert directory.config_for(anthropic).api_key == PLANTED_ENV
+        # With the base URL pointing at the recorder, that address is the key's.
+        monkeypatch.setenv("OPENAI_BASE_URL", base + "/bare-chat")
+        monkeypatch.setenv("ANTHROPIC_BASE_URL", base + "/bare-anthropic/v1")
+        run(send_all(ProviderDirectory(store, keys), ["/bare-chat", "/bare-anthropic"]))
+        moved_away = ProviderDirectory(store, keys).config_for(openai).api_key
+        requests = list(recorder.requests)
+
+    def sent(r: RecordedRequest) -> str | None:
+        auth = r.headers.get("authorization", r.headers.get("x-api-key"))
+        return auth.removeprefix("Bearer ") if auth else None
+
+    seen = [(r.path.split("/")[1], sent(r)) for r in requests]
+    assert seen == [
+        ("own-chat", PLANTED),
+        ("own-responses", PLANTED),
+        ("own-anthropic", PLANTED),
+        ("bare-chat", None),
+        ("bare-anthropic", None),
+        ("bare-chat", PLANTED_ENV),
+        ("bare-anthropic", PLANTED_ENV),
+    ]
+    assert moved_away == "", "OPENAI_BASE_URL elsewhere: OpenAI's own URL no longer gets it"
+    case.detail += (
+        f": {len(requests)} requests to a loopback recorder in 3 dialects with "
+        "OPENAI_API_KEY/ANTHROPIC_API_KEY set: own key 3/3, elsewhere no key 2/2, "
+        "env key only with the *_BASE_URL pointing there 2/2; OpenAI's and "
+        "Anthropic's own URLs get the env key"
+    )
+
+
+OPENAI_URL = "https://api.openai.com/v1"
+ANTHROPIC_URL = "https://api.anthropic.com"
+# A key of no known shape: only the configured value gives it away.
+PLAIN_PLANTED = "gw-local-Secret-7Hq2"
+
+
+def echoing_401(r: RecordedRequest) -> Reply:
+    """What a careless gateway answers: the credentials it was sent, quoted back."""
+    auth = r.headers.get("authorization") or r.headers.get("x-api-key", "")
+    if r.path.endswith("/messages"):
+        body = json.dumps(
+            {
+                "type": "error",
+                "error": {"type": "authentication_error", "message": f"invalid x-api-key: {auth}"},
+            }
+        )
+    else:
+        body = json.dumps({"error": {"message": f"Invalid credentials: '{auth}'"}})
+    return Reply(status=401, headers=[("Content-Type", "application/json")], chunks=[body.encode()])
+
+
+def test_a_key_echoed_in_an_error_is_stored_logged_and_exported_redacted(
+    demo: DemoServer,
+    tmp_path: Path,
+    verbose_logs: tuple[Captured, Path],
+    figures: Figures,
+) -> None:
+    case = figures.case("Secrets", "key echoed in a 401: redacted everywhere")
+    captured, log_file = verbose_logs
+    data = tmp_path / "data"
+    services = services_on(demo, data, KeyStore(backend=MemoryKeyring()))
+    results: list[StreamEnded] = []
+
+    with RawServer(echoing_401) as gateway:
+
+        async def scenario() -> None:
+            try:
+                for key in (PLANTED, PLAIN_PLANTED):
+                    for kind in (
+                        ProviderKind.OPENAI_CHAT,
+                        ProviderKind.OPENAI_RESPONSES,
+                        ProviderKind.ANTHROPIC,
+                    ):
+                        stored, _ = services.settings.add_provider(
+                            f"Echo {kind.value} {key[:6]}", kind, gateway.base_url + "/v1", "m", key
+                        )
+                        chat = Chat(
+                            f"401 {kind.value}", kind, f"echo {kind.value}", MessageStatus.FAILED
+                        )
+                        results.append(await converse(services, None, stored.id, chat))
+                await services.manager.flush_now()
+            finally:
+                await services.aclose()
+
+        run(scenario())
+        echoed = [
+            r.headers.get("authorization") or r.headers["x-api-key"] for r in gateway.requests
+        ]
+
+    assert len(results) == 6 and all(PLANTED in e or PLAIN_PLANTED in e for e in echoed)
+    with Store.open(data) as store:
+        stored_errors = [store.get_message(r.message_id) for r in results]
+    errors = [m.error for m in stored_errors if m is not None]
+    assert len(errors) == 6
+    for announced, error in zip(results, errors, strict=True):
+        assert error and announced.error == error, "announced (the UI) and stored alike"
+        assert "rejected the API key (HTTP 401)" in error and "[redacted]" in error, error
+    exports = {}
+    for fmt in ("json", "markdown"):
+        out = tmp_path / f"export.{fmt}"
+        assert export_main(data, fmt, None, out) == 0
+        exports[out.name] = out.read_bytes()
+    assert b"redacted" in exports["export.json"], "the export holds the errors"
+    searched = {
+        **{p.name: p.read_bytes() for p in data.iterdir() if p.is_file()},
+        log_file.name: log_file.read_bytes(),
+        **exports,
+    }
+    for name, body in searched.items():
+        for key in (PLANTED, PLAIN_PLANTED):
+            assert key.encode() not in body, f"the key is in {name}"
+    texts = captured.texts(logging.DEBUG)
+    assert any("rejected the API key" in t for t in texts), "the failures were logged"
+    assert not any(PLANTED in t or PLAIN_PLANTED in t for t in texts)
+    assert all(PLANTED not in e and PLAIN_PLANTED not in e for e in errors)
+    case.detail += (
+        f": 6 replies (3 dialects x a sk- key and a key of no known shape) answered 401 "
+        f"echoing the key; stored and announced as e.g. {errors[0]!r}; no key in "
+        f"{len(searched)} files (database, log, exports) or {len(texts)} log records"
+    )

@@ -3,8 +3,9 @@
 Each answer is a status, headers and a body given as byte chunks, written with
 small pauses so that the client reads them as separate network chunks (a test
 can split a multi-byte UTF-8 character across two). The body can end
-normally, be cut (graceful close or TCP reset) mid-body, or stall until the
-client gives up. Every request is recorded, and the server notices when a
+normally, be cut (graceful close or TCP reset) mid-body, stall until the
+client gives up, or go on for ever (one chunk repeated until the client
+closes). Every request is recorded, and the server notices when a
 client closes a connection it is still serving.
 
 It runs in its own thread (``socketserver``), so the asyncio code under test
@@ -38,6 +39,9 @@ class Reply:
     ``ending``: "complete"; "close" or "reset" to cut the connection after the
     chunks (before the chunked terminator); "stall" to send nothing more until
     the client closes.
+    ``repeat``: after the chunks, send this one again every ``pause`` until the
+    client closes the connection (for at most ``repeat_for`` seconds): an
+    endless body; ``ending`` applies if the time runs out.
     """
 
     status: int = 200
@@ -46,6 +50,8 @@ class Reply:
     pause: float = 0.003
     framing: Framing = "chunked"
     ending: Ending = "complete"
+    repeat: bytes = b""
+    repeat_for: float = 30.0
 
 
 @dataclass
@@ -125,11 +131,12 @@ class _Handler(socketserver.BaseRequestHandler):
         for i, chunk in enumerate(reply.chunks):
             if i and reply.pause:
                 time.sleep(reply.pause)  # pacing, so the client reads chunks apart
-            if reply.framing == "chunked":
-                if chunk:
-                    sock.sendall(b"%x\r\n%s\r\n" % (len(chunk), chunk))
-            else:
-                sock.sendall(chunk)
+            self._send(sock, reply, chunk, owner)
+        if reply.repeat:
+            deadline = time.monotonic() + reply.repeat_for
+            while time.monotonic() < deadline and not owner._stopping.is_set():
+                time.sleep(reply.pause)
+                self._send(sock, reply, reply.repeat, owner)
         if reply.ending == "complete":
             if reply.framing == "chunked":
                 sock.sendall(b"0\r\n\r\n")
@@ -142,6 +149,14 @@ class _Handler(socketserver.BaseRequestHandler):
         elif reply.ending == "stall":
             _drain_until_closed(sock, owner, timeout=30.0)
         # "close": fall through; socketserver closes the socket (a FIN).
+
+    def _send(self, sock: socket.socket, reply: Reply, chunk: bytes, owner: RawServer) -> None:
+        if reply.framing == "chunked":
+            if chunk:
+                sock.sendall(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+        else:
+            sock.sendall(chunk)
+        owner._sent(len(chunk))
 
 
 def _drain_until_closed(sock: socket.socket, owner: RawServer, timeout: float) -> None:
@@ -204,6 +219,7 @@ class RawServer:
         self._lock = threading.Lock()
         self._closed = threading.Condition(self._lock)
         self._closed_count = 0
+        self._body_bytes_sent = 0
         self._stopping = threading.Event()
         self._server: _TCPServer | None = None
         self._thread: threading.Thread | None = None
@@ -248,6 +264,12 @@ class RawServer:
             assert self.requests, "no request was received"
             return self.requests[-1]
 
+    @property
+    def body_bytes_sent(self) -> int:
+        """Body bytes handed to the kernel so far, over every connection."""
+        with self._lock:
+            return self._body_bytes_sent
+
     def wait_client_closed(self, count: int = 1, timeout: float = 5.0) -> bool:
         """True once the client has closed ``count`` connections mid-answer."""
         with self._closed:
@@ -264,6 +286,10 @@ class RawServer:
         if callable(script):
             return script(request)
         return script[min(index, len(script) - 1)]
+
+    def _sent(self, size: int) -> None:
+        with self._lock:
+            self._body_bytes_sent += size
 
     def _client_closed(self) -> None:
         with self._closed:

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import tracemalloc
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 
 import httpx
 import pytest
 
-from desktop.core.errors import ErrorKind, ProviderError
-from desktop.core.events import Failed, StreamEvent, TextDelta
+from desktop.core.errors import ErrorKind, ProviderError, redact
+from desktop.core.events import Failed, Finished, StreamEvent, TextDelta
 from desktop.core.models import ChatRequest, ChatTurn, ProviderConfig, ProviderKind
 from desktop.core.states import Role
 from desktop.providers import http
@@ -23,6 +24,7 @@ from desktop.providers.http import (
     snippet,
 )
 from desktop.providers.openai_chat import OpenAIChatProvider
+from desktop.providers.sse import MAX_EVENT_CHARS
 from tests.support import collect, run
 from tests.support.raw_server import RawServer, Reply, unused_port
 
@@ -32,6 +34,7 @@ FIRST = (
     b'[{"index":0,"delta":{"content":"first"},"finish_reason":null}]}\n\n'
 )
 JSON = [("Content-Type", "application/json")]
+SSE = [("Content-Type", "text/event-stream")]
 NGINX_503 = (
     b"<html>\r\n<head><title>503 Service Temporarily Unavailable</title></head>\r\n<body>\r\n"
     b"<center><h1>503 Service Temporarily Unavailable</h1></center>\r\n"
@@ -362,3 +365,173 @@ def test_prewarm_loads_the_ca_bundle_on_a_worker_thread() -> None:
     thread.join(30)
     assert http._ssl_context.cache_info().currsize == 1
     assert http._ssl_context.cache_info().hits == 0
+
+
+# --- keys echoed back by the provider ---------------------------------------------------
+
+KEY = "sk-proj-Echo0123456789abcdefECHO"
+# A key of no known shape (a gateway's own): only the configured key's value gives it away.
+PLAIN_KEY = "gw-local-Secret-7Hq2"
+
+
+@pytest.mark.parametrize("key", [KEY, PLAIN_KEY])
+@pytest.mark.parametrize(
+    ("status", "headers", "template"),
+    [
+        (401, JSON, b'{"error":{"message":"Invalid credentials: \'Bearer %s\'"}}'),
+        (401, [("Content-Type", "text/plain")], b"401 Invalid credentials: 'Bearer %s'"),
+        (403, JSON, b'{"detail":"client %s is not allowed here"}'),
+        (200, JSON, b'{"error":"streaming disabled for %s"}'),
+        (200, SSE, b'data: {"error":{"message":"quota exceeded for %s"}}\n\n'),
+        (200, SSE, b'error: {"message":"unknown key %s"}\n\n'),
+        (200, SSE, b"data: {not json, key=%s\n\n"),
+    ],
+    ids=["401-json", "401-text", "403-detail", "200-json", "error-event", "error-line", "bad-json"],
+)
+def test_an_echoed_key_leaves_the_provider_redacted(
+    key: str,
+    status: int,
+    headers: list[tuple[str, str]],
+    template: bytes,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    reply = Reply(status=status, headers=headers, chunks=[template % key.encode()])
+    with RawServer(reply) as server:
+        error = only_failure(run(stream_once(chat_config(server.base_url, api_key=key))))
+        assert server.last_request.headers["authorization"] == f"Bearer {key}"
+    assert key not in error.message and key not in repr(error)
+    assert "[redacted]" in error.message, error.message
+    assert key not in caplog.text
+    assert error.message in caplog.text or status == 200, "the failure is logged, redacted"
+
+
+def test_an_echoed_key_in_a_model_list_error_is_redacted() -> None:
+    body = b'{"error":{"message":"Incorrect API key provided: %s"}}' % PLAIN_KEY.encode()
+    reply = Reply(status=401, headers=JSON, chunks=[body], framing="length")
+
+    async def main(base_url: str) -> ProviderError:
+        provider = OpenAIChatProvider(chat_config(base_url, api_key=PLAIN_KEY))
+        try:
+            with pytest.raises(ProviderError) as raised:
+                await provider.list_models()
+            return raised.value
+        finally:
+            await provider.aclose()
+
+    with RawServer(reply) as server:
+        error = run(main(server.base_url))
+    assert (error.kind, error.status) == (ErrorKind.AUTH, 401)
+    assert error.detail == "Incorrect API key provided: [redacted]"
+
+
+def test_a_gateway_header_secret_is_redacted_like_the_key() -> None:
+    config = chat_config(
+        "http://x.test",
+        api_key=None,
+        extra_headers=(("X-Gateway-Auth", "Token gwtoken-abc"), ("X-Trace", "trace-value-1")),
+    )
+    assert http.secrets_of(config) == ("Token gwtoken-abc", "gwtoken-abc")
+    error = ProviderError(ErrorKind.AUTH, "gwtoken-abc rejected; trace-value-1 logged")
+    assert error.redacted(*http.secrets_of(config)).detail == (
+        "[redacted] rejected; trace-value-1 logged"
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            "401 Invalid credentials: 'Bearer sk-abcdefghijklmnop0123456789'",
+            "401 Invalid credentials: 'Bearer [redacted]'",
+        ),
+        ("Authorization: Bearer eyJhbGciOi.eyJzdWIiOi.sig", "Authorization: Bearer [redacted]"),
+        ("Authorization: Basic dXNlcjpwYXNzd29yZA==", "Authorization: Basic [redacted]"),
+        (
+            "Incorrect API key provided: sk-proj-AbCdEf0123456789AbCdEf. See https://x.test/api-keys.",
+            "Incorrect API key provided: sk-…[redacted]. See https://x.test/api-keys.",
+        ),
+        (
+            "invalid x-api-key: sk-ant-api03-AbCdEf0123456789-xyz",
+            "invalid x-api-key: sk-…[redacted]",
+        ),
+        ("gsk_abcdefghijklmnopqrstuv12 is revoked", "gsk_…[redacted] is revoked"),
+        ("invalid api key: 3f9a0b1c2d3e4f5061728394a5b6c7d8", "invalid api key: [redacted]"),
+        ("token 'Zm9vYmFyYmF6cXV4MTIzNDU2Nzg5' expired", "token '[redacted]' expired"),
+    ],
+)
+def test_key_shapes_are_redacted(text: str, expected: str) -> None:
+    assert redact(text) == expected
+    assert ProviderError(ErrorKind.AUTH, text).detail == expected
+    assert redact(expected) == expected, "idempotent"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Incorrect API key provided: sk-do-n***-me.",  # already masked by OpenAI
+        "Bearer authentication is required",
+        "Missing Bearer token",
+        "This model's maximum context length is 4096 tokens. However, you requested 5000 tokens",
+        "max_tokens: 8192 > 4096, which is the maximum allowed number of output tokens",
+        "The model `gpt-4o-mini-2024-07-18` does not exist or you have no access to it.",
+        'key "messages.10.content" is invalid',
+        "Request req_0123456789abcdef0123456789 failed; see https://status.x.test",
+        "token limit exceeded",
+    ],
+)
+def test_ordinary_error_prose_is_left_alone(text: str) -> None:
+    assert redact(text) == text
+    assert redact(text, ["demo"]) == text, "a configured key too short to be secret"
+
+
+# --- an event that never ends -------------------------------------------------------------
+
+MB = 1024 * 1024
+ENDLESS_HEAD = b'data: {"choices":[{"delta":{"content":"'
+
+
+def test_an_endless_line_fails_clearly_with_bounded_memory() -> None:
+    # 1 MB every 50 ms, for 15 s at most (far past the limit): then the server
+    # would end the body, so a client that never stops reading fails the test.
+    reply = Reply(chunks=[FIRST, ENDLESS_HEAD], repeat=b"x" * MB, pause=0.05, repeat_for=15.0)
+
+    async def main(server: RawServer) -> tuple[list[StreamEvent], int]:
+        tracemalloc.start()
+        try:
+            tracemalloc.reset_peak()
+            events = await stream_once(chat_config(server.base_url, read_timeout=2.0))
+            _, peak = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+        return events, peak
+
+    with RawServer(reply) as server:
+        events, peak = run(main(server), timeout=60)
+        sent = server.body_bytes_sent
+        closed = server.wait_client_closed(timeout=5.0)
+    # Bounded: the event's own buffer up to the limit, plus a little (a chunk,
+    # httpx's buffers), whatever the server would have gone on sending.
+    assert peak < MAX_EVENT_CHARS + 8 * MB, f"peak {peak / MB:.1f} MB ({sent / MB:.0f} MB sent)"
+    assert events[0] == TextDelta("first"), "the text before it is kept"
+    error = only_failure(events[1:])
+    assert error.kind is ErrorKind.PROTOCOL
+    assert error.message == (
+        "The provider sent a reply Sidestream could not read: the provider sent an event "
+        "larger than 32 MB, the most Sidestream accepts in one event; reading stopped there"
+    )
+    assert sent >= MAX_EVENT_CHARS, "the line did reach the limit"
+    assert closed, "the client closed the connection at the limit"
+
+
+def test_a_10_mb_event_still_completes() -> None:
+    content = b"0123456789" * 1_000_000
+    body = (
+        b'data: {"choices":[{"delta":{"content":"' + content + b'"},"finish_reason":null}]}\n\n'
+        b'data: {"choices":[{"delta":{},"finish_reason":"stop"}]}\n\ndata: [DONE]\n\n'
+    )
+    chunks = [body[i : i + MB] for i in range(0, len(body), MB)]
+    with RawServer(Reply(chunks=chunks, pause=0.0)) as server:
+        events = run(stream_once(chat_config(server.base_url)), timeout=30)
+    assert events[0] == TextDelta(content.decode())
+    assert events[1:] == [Finished("stop")]

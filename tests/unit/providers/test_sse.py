@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import itertools
+import random
+
 import pytest
 
-from desktop.providers.sse import SSEDecoder, SSEEvent, aiter_sse
+from desktop.providers.sse import MAX_EVENT_CHARS, EventTooLarge, SSEDecoder, SSEEvent, aiter_sse
 from tests.support import collect, run
 from tests.support.raw_server import RawServer, Reply
 
@@ -98,3 +101,75 @@ def test_aiter_sse_over_a_real_connection() -> None:
 
     with RawServer(Reply(chunks=chunks)) as server:
         assert run(main()) == [SSEEvent("", "1"), SSEEvent("", "你好"), SSEEvent("", "[DONE]")]
+
+
+# --- the size limit of one event ------------------------------------------------------
+
+
+def test_an_endless_line_raises_at_the_limit_holding_no_more_than_it() -> None:
+    decoder = SSEDecoder(max_event_chars=1000)
+    assert decoder.feed(b"data: 1\n\ndata: ") == [SSEEvent("", "1")]
+    fed = 6
+    with pytest.raises(EventTooLarge) as raised:
+        while True:
+            fed += 100
+            assert fed <= 1200, "the decoder kept buffering past its limit"
+            decoder.feed(b"x" * 100)
+    assert raised.value.limit == 1000 and raised.value.events == []
+    assert 1000 < fed <= 1100
+
+
+def test_endless_data_lines_without_a_blank_line_raise_too() -> None:
+    decoder = SSEDecoder(max_event_chars=1000)
+    with pytest.raises(EventTooLarge):
+        for _ in range(100):
+            decoder.feed(b"data: " + b"y" * 50 + b"\n")
+
+
+def test_events_completed_before_the_oversized_one_are_handed_over() -> None:
+    decoder = SSEDecoder(max_event_chars=1000)
+    with pytest.raises(EventTooLarge) as raised:
+        decoder.feed(b"data: a\n\nevent: e\ndata: b\n\ndata: " + b"z" * 1200 + b"\n")
+    assert raised.value.events == [SSEEvent("", "a"), SSEEvent("e", "b")]
+
+
+def test_events_up_to_the_limit_pass_and_the_count_starts_again_after_each() -> None:
+    decoder = SSEDecoder(max_event_chars=1000)
+    body = b"data: " + b"w" * 990 + b"\n\n"
+    events = []
+    for _ in range(5):  # 5 events, 5 KB in all: only one event counts against the limit
+        for i in range(0, len(body), 7):
+            events += decoder.feed(body[i : i + 7])
+    assert [len(e.data) for e in events] == [990] * 5
+    # Comment lines are not kept, so they never count.
+    assert decoder.feed(b": keep-alive\n" * 200) == []
+
+
+def test_the_default_limit_takes_a_10_mb_event() -> None:
+    payload = b"q" * 10_000_000
+    chunks = [b"data: " + payload[:5_000_000], payload[5_000_000:] + b"\n\n"]
+    assert [len(e.data) for e in decode(*chunks)] == [10_000_000]
+    assert MAX_EVENT_CHARS >= 3 * 10_000_000
+
+
+def test_the_limit_counts_every_way_an_event_can_be_split() -> None:
+    rng = random.Random(13)
+    # Multi-line events just under the limit, and one well over it, as the
+    # server may flush them: at any byte, with CRLF or LF, in network-sized
+    # pieces (an event that ends in the very piece that crosses the limit may
+    # pass: what is held never exceeds the limit by more than one piece).
+    under = b"event: e\r\ndata: " + b"a" * 400 + b"\r\ndata: " + b"b" * 500 + b"\r\n\r\n"
+    over = b"data: " + b"c" * 600 + b"\ndata: " + b"d" * 700 + b"\n\n"
+    body = under * 3 + over
+    for _ in range(300):
+        cuts = [0]
+        while cuts[-1] < len(body):
+            cuts.append(cuts[-1] + rng.randint(1, 250))
+        pieces = [body[i:j] for i, j in itertools.pairwise(cuts)]
+        decoder = SSEDecoder(max_event_chars=1000)
+        events: list[SSEEvent] = []
+        with pytest.raises(EventTooLarge) as raised:
+            for piece in pieces:
+                events += decoder.feed(piece)
+        events += raised.value.events
+        assert events == [SSEEvent("e", "a" * 400 + "\n" + "b" * 500)] * 3, cuts
