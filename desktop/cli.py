@@ -38,7 +38,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--provider",
         choices=sorted(PROVIDER_CHOICES),
-        help="add or select a provider of this kind (key from the usual environment variable)",
+        help=(
+            "add or select a provider of this kind (OPENAI_API_KEY / ANTHROPIC_API_KEY are used "
+            "for the provider's own service, or the *_BASE_URL they name)"
+        ),
     )
     parser.add_argument(
         "--base-url", help="base URL for --provider (e.g. http://127.0.0.1:11434/v1)"

@@ -25,11 +25,6 @@ log = logging.getLogger("sidestream.settings")
 
 MAX_STREAMS_KEY = "max_concurrent_streams"
 DEFAULT_PROVIDER_KEY = "default_provider_id"
-ENV_KEY_NAMES = {
-    ProviderKind.OPENAI_CHAT: "OPENAI_API_KEY",
-    ProviderKind.OPENAI_RESPONSES: "OPENAI_API_KEY",
-    ProviderKind.ANTHROPIC: "ANTHROPIC_API_KEY",
-}
 
 
 class SettingsError(ValueError):
@@ -73,7 +68,7 @@ class SettingsService:
                 default_model=p.default_model,
                 is_demo=p.base_url == DEMO_BASE_URL,
                 has_key=p.base_url == DEMO_BASE_URL
-                or bool(keys.get_key(p.name, ENV_KEY_NAMES.get(p.kind))),
+                or bool(keys.key_for(p.name, p.kind, p.base_url)),
                 is_default=p.id == default.id,
             )
             for p in self._store.list_providers()

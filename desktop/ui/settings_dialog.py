@@ -343,7 +343,8 @@ class SettingsDialog(QDialog):
             self.show_message(
                 f"No system keyring is available, so the API key of “{name}” is kept "
                 "only until Sidestream quits. You will need to enter it again next time "
-                "(or set it in an environment variable such as OPENAI_API_KEY).",
+                "(for OpenAI's or Anthropic's own service, OPENAI_API_KEY or "
+                "ANTHROPIC_API_KEY in the environment also works).",
                 "warning",
             )
         else:

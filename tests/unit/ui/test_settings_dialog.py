@@ -515,3 +515,15 @@ def test_provider_text_is_shown_as_text_never_as_rich_text(
             if GuiQt.mightBeRichText(label.text()):
                 assert label.textFormat() == Qt.TextFormat.PlainText, label.text()
     assert not fifo.opened, "a label loaded the image an error message named"
+
+
+def test_a_provider_is_said_to_have_a_key_only_if_it_will_send_one(
+    service: SettingsService, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-from-the-environment-123456")
+    service.add_provider("OpenAI", ProviderKind.OPENAI_CHAT, "https://api.openai.com/v1", "m")
+    service.add_provider("Gateway", ProviderKind.OPENAI_CHAT, "https://gw.example/v1", "m")
+    service.add_provider("Own", ProviderKind.OPENAI_CHAT, "https://own.example/v1", "m", "sk-own")
+    assert by_name(service, "OpenAI").has_key
+    assert not by_name(service, "Gateway").has_key  # the environment key is not sent there
+    assert by_name(service, "Own").has_key
