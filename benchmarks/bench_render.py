@@ -10,7 +10,11 @@ Run: ``python -m benchmarks.bench_render [--quick]`` (on the X display; offscree
 - reattach: a view holding 10,000 tokens gets show_live with 20,000 tokens,
   against a fresh view laying out 20,000 tokens in one go;
 - load_transcript of 1,000 messages (laid out and painted at the bottom), and
-  each batch of older messages brought in by scrolling up.
+  each batch of older messages brought in by scrolling up;
+- big tables (a 90 KB one of 15,000 columns, a 62 KB one of 1,000 rows x 30
+  columns): streamed in at 1,000 tokens/s (per update, and the update that
+  finishes the table), load_transcript with the table in the newest message,
+  and a resize of the view showing it.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ from PySide6.QtWidgets import QApplication
 
 from desktop.core.models import Message
 from desktop.core.states import MessageStatus, Role
+from desktop.providers.demo.replies import table_reply
 from desktop.streaming.events import StreamSnapshot
 from desktop.ui.chat_view import ChatView
 
@@ -254,6 +259,46 @@ def bench_load(app: QApplication, reply_size: int) -> None:
         )
 
 
+TABLES = {
+    "a 90 KB wide table (1 row x 15,000 columns)": table_reply(1, 15_000),
+    "a 62 KB long table (1,000 rows x 30 columns)": table_reply(1000, 30),
+}
+
+
+def bench_table(app: QApplication, label: str, text: str) -> None:
+    """Stream a big table in, load a chat that ends with it, resize the view."""
+    runs = [stream_once(app, text) for _ in range(REPEATS)]
+    costs = [cost for run in runs for cost in run[0]]
+    print(f"table: {label}, {len(text) // 1000} KB, {len(runs[0][0])} updates x {REPEATS} runs")
+    print(
+        f"  streamed (append_text + layout) per update: median {statistics.median(costs):.2f} ms,"
+        f" p99 {percentile(costs, 0.99):.2f} ms, max {max(costs):.2f} ms"
+    )
+    messages = [
+        Message(1, 1, Role.USER, "A table, please.", MessageStatus.COMPLETE),
+        Message(2, 1, Role.ASSISTANT, text, MessageStatus.COMPLETE, model="demo"),
+    ]
+    loads: list[float] = []
+    resizes: list[float] = []
+    for _ in range(REPEATS):
+        view = new_view(app)
+        start = time.perf_counter()
+        view.load_transcript(messages)
+        lay_out(view)
+        view.browser.viewport().repaint()
+        loads.append((time.perf_counter() - start) * 1000)
+        start = time.perf_counter()
+        view.resize(view.width() - 100, view.height())
+        app.processEvents()
+        lay_out(view)
+        resizes.append((time.perf_counter() - start) * 1000)
+        dispose(app, view)
+    print(
+        f"  load_transcript with it newest, laid out and painted: median"
+        f" {statistics.median(loads):.1f} ms; a resize: median {statistics.median(resizes):.1f} ms"
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     global REPEATS
     parser = argparse.ArgumentParser(description=__doc__)
@@ -267,6 +312,8 @@ def main(argv: list[str] | None = None) -> int:
     bench_reattach(app)
     bench_load(app, reply_size=1_500)
     bench_load(app, reply_size=300)
+    for label, text in TABLES.items():
+        bench_table(app, label, text)
     return 0
 
 

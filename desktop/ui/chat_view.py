@@ -15,6 +15,7 @@ how). It is also where the transcript's safety rules live:
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Sequence
 from typing import Any, cast
@@ -38,6 +39,8 @@ from PySide6.QtGui import (
     QDesktopServices,
     QGuiApplication,
     QImage,
+    QKeyEvent,
+    QMouseEvent,
     QPainter,
     QPaintEvent,
     QResizeEvent,
@@ -46,11 +49,14 @@ from PySide6.QtGui import (
     QTextFormat,
     QTextLine,
 )
-from PySide6.QtWidgets import QMenu, QMessageBox, QTextBrowser, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QDialog, QMenu, QTextBrowser, QVBoxLayout, QWidget
 
+from desktop.core.links import OPENABLE_SCHEMES, LinkCheck, check_link
 from desktop.core.models import Message
 from desktop.core.states import MessageStatus, Role
 from desktop.streaming.events import StreamSnapshot
+from desktop.ui.link_dialog import LinkDialog
+from desktop.ui.plain import tooltip
 from desktop.ui.render.document import (
     BLOCK_KIND,
     CODE_LANGUAGE,
@@ -65,8 +71,9 @@ log = logging.getLogger("sidestream.ui")
 
 # Within this many pixels of the bottom counts as "at the bottom".
 FOLLOW_SLACK_PX = 4
-OPENABLE_SCHEMES = frozenset({"http", "https", "mailto"})
 QUOTE_LEVEL = QTextFormat.Property.BlockQuoteLevel
+# Blocks painted on a code panel besides code: code labels, tables shown as text.
+_PANEL_KINDS = (BlockKind.CODE_LABEL, BlockKind.TABLE_TEXT)
 
 
 class TranscriptBrowser(QTextBrowser):
@@ -81,6 +88,7 @@ class TranscriptBrowser(QTextBrowser):
         self.setFrameShape(QTextBrowser.Shape.NoFrame)
         self.setLineWrapMode(QTextBrowser.LineWrapMode.WidgetWidth)
         self._placeholder: QImage | None = None
+        self._activated_href = ""
 
     def loadResource(self, type: int, name: QUrl | str) -> Any:
         url = QUrl(name) if isinstance(name, str) else name
@@ -107,6 +115,22 @@ class TranscriptBrowser(QTextBrowser):
             painter.end()
             self._placeholder = image
         return self._placeholder
+
+    def take_activated_href(self) -> str:
+        """The raw address of the link being activated (clicked, or Enter on
+        the focused link), as the document holds it; "" when unknown."""
+        href, self._activated_href = self._activated_href, ""
+        return href
+
+    def mouseReleaseEvent(self, event: QMouseEvent) -> None:
+        # anchorClicked is emitted from inside the release: note the raw href first.
+        self._activated_href = self.anchorAt(event.position().toPoint())
+        super().mouseReleaseEvent(event)
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        if event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
+            self._activated_href = self.textCursor().charFormat().anchorHref()
+        super().keyPressEvent(event)
 
     def contextMenuEvent(self, event: QContextMenuEvent) -> None:
         menu = self._view.context_menu(event.pos())
@@ -150,7 +174,7 @@ class TranscriptBrowser(QTextBrowser):
         while block.isValid() and block.position() <= last:
             block_format = block.blockFormat()
             if block_format.hasProperty(CODE_LANGUAGE) or (
-                block_format.property(BLOCK_KIND) == BlockKind.CODE_LABEL
+                block_format.property(BLOCK_KIND) in _PANEL_KINDS
             ):
                 rect = layout.blockBoundingRect(block)
                 left = rect.left() + block_format.indent() * doc.indentWidth()
@@ -384,19 +408,14 @@ class ChatView(QWidget):
         bar = self.browser.verticalScrollBar()
         self._scroll_to(bar.maximum())
 
-    def confirm_open_url(self, url: QUrl) -> bool:
-        """Ask before opening a link; shows the full URL. Tests replace this."""
-        shown = url.toString()
-        encoded = url.toString(QUrl.ComponentFormattingOption.FullyEncoded)
-        detail = shown if encoded == shown else f"{shown}\n\n({encoded})"
-        answer = QMessageBox.question(
-            self,
-            "Open link?",
-            f"Open this link in your browser?\n\n{detail}",
-            QMessageBox.StandardButton.Open | QMessageBox.StandardButton.Cancel,
-            QMessageBox.StandardButton.Cancel,
-        )
-        return answer == QMessageBox.StandardButton.Open
+    def confirm_open_url(self, check: LinkCheck) -> bool:
+        """Ask before opening a link, showing where it leads (or why it is
+        refused: then it never opens). Tests replace this."""
+        dialog = LinkDialog(check, self)
+        try:
+            return dialog.exec() == QDialog.DialogCode.Accepted and check.refusal is None
+        finally:
+            dialog.deleteLater()
 
     def copy_message(self, message_id: int) -> None:
         region = self.renderer.region(message_id)
@@ -461,15 +480,23 @@ class ChatView(QWidget):
         scheme = url.scheme().lower()
         if scheme == ACTION_SCHEME:
             self._run_action(url)
-        elif scheme in OPENABLE_SCHEMES:
-            if self.confirm_open_url(url):
-                QDesktopServices.openUrl(url)
-        else:
-            log.debug("Ignored a click on a %r link: %s", scheme, url.toString())
+            return
+        # The address as the reply wrote it: QUrl has already dropped (or
+        # choked on) the invisible characters that are the point of the check.
+        href = self.browser.take_activated_href() or url.toString()
+        check = check_link(href)
+        if check.scheme not in OPENABLE_SCHEMES:
+            log.debug("Ignored a click on a %r link", check.scheme)
+            return
+        target = QUrl(href.strip())
+        if check.refusal is None and not target.isValid():
+            check = dataclasses.replace(check, refusal="Its address is not valid.")
+        if self.confirm_open_url(check) and check.refusal is None:
+            QDesktopServices.openUrl(target)
 
     def _on_browser_link_hovered(self, url: QUrl) -> None:
         scheme = url.scheme().lower()
-        self.browser.setToolTip(url.toString() if scheme in OPENABLE_SCHEMES else "")
+        self.browser.setToolTip(tooltip(url.toString()) if scheme in OPENABLE_SCHEMES else "")
 
     def _run_action(self, url: QUrl) -> None:
         action, _, rest = url.path().partition("/")

@@ -69,6 +69,12 @@ class DemoOptions:
     #: (:func:`~desktop.providers.demo.replies.big_event_text`), sent as one
     #: event; the normal reply follows it.
     big_event: int | None = None
+    #: Make the reply one GitHub table of this many body rows and
+    #: ``table_columns`` columns (3 if unset), between a sentence before and
+    #: after it (:func:`~desktop.providers.demo.replies.table_reply`), in
+    #: place of the usual reply; setting either knob makes the table.
+    table_rows: int | None = None
+    table_columns: int | None = None
     #: Send the dialect's error event after N text deltas and end the stream
     #: (Anthropic ``overloaded_error``, OpenAI ``server_error``).
     error_event_after: int | None = None

@@ -30,6 +30,7 @@ __all__ = [
     "continuation_tokens",
     "demo_reply",
     "demo_reply_tokens",
+    "table_reply",
     "tokenize",
 ]
 
@@ -248,6 +249,28 @@ def big_event_text(size: int) -> str:
         return ""
     repeats = -(-size // len(_BIG_EVENT_FILL))
     return (_BIG_EVENT_FILL * repeats)[:size]
+
+
+TABLE_DEFAULT_COLUMNS = 3
+TABLE_INTRO = "Here is the table you asked for.\n\n"
+TABLE_OUTRO = "\n\nThat is the whole table."
+
+
+def table_reply(rows: int | None, columns: int | None) -> str:
+    """A reply made of one GitHub table: ``rows`` body rows (0 if None) and
+    ``columns`` columns (``TABLE_DEFAULT_COLUMNS`` if None), with one-letter
+    cells, so that each row is ``2 * columns + 1`` characters and a newline;
+    a sentence comes before and after it."""
+    rows = max(0, rows or 0)
+    columns = max(1, columns or TABLE_DEFAULT_COLUMNS)
+    letters = "abcdefghijklmnopqrstuvwxyz"
+    lines = [
+        "|" + "".join(letters[c % 26] + "|" for c in range(columns)),
+        "|" + "-|" * columns,
+    ]
+    for row in range(rows):
+        lines.append("|" + "".join(f"{(row + c) % 10}|" for c in range(columns)))
+    return TABLE_INTRO + "\n".join(lines) + TABLE_OUTRO
 
 
 def continuation_tokens(prompt: str, partial: str, n_tokens: int) -> list[str]:

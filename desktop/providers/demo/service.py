@@ -66,7 +66,7 @@ from desktop.providers.demo.options import (
     OptionsError,
     parse_options_header,
 )
-from desktop.providers.demo.replies import big_event_text
+from desktop.providers.demo.replies import big_event_text, table_reply, tokenize
 
 __all__ = ["DemoService", "ResponseJob"]
 
@@ -135,8 +135,12 @@ def _limit(body: dict[str, Any], *keys: str) -> int | None:
 
 
 def _reply_tokens(convo: conversation.Conversation, options: DemoOptions) -> list[str]:
-    """The reply's tokens, led by one ``big_event`` token when that knob is set."""
-    tokens = convo.reply_tokens(options.tokens)
+    """The reply's tokens (a table's, with the table knobs), led by one
+    ``big_event`` token when that knob is set."""
+    if options.table_rows is not None or options.table_columns is not None:
+        tokens = tokenize(table_reply(options.table_rows, options.table_columns))
+    else:
+        tokens = convo.reply_tokens(options.tokens)
     if options.big_event:
         return [big_event_text(options.big_event), *tokens]
     return tokens

@@ -19,6 +19,16 @@ Two choices keep the splitter safe rather than clever:
 
 ``BlockSplitter.feed`` is incremental: each call costs time proportional to
 the new text plus the open tail, never to the whole reply.
+
+The splitter also notes where GitHub tables are (:class:`TableSpan`), line
+by line as it classifies them, so that a renderer can tell a table too large
+to lay out before handing it to the Markdown importer. It errs on the side
+of "a table": any line but a heading or a fence followed by a delimiter row
+starts one (the importer also wants the header to start a paragraph), and
+every following non-blank line of the same quote level is a row until a
+blank line, a fence or a heading ends it, as the importer reads them (see
+:func:`end_tables_before_blocks`). A table the importer would not see is at
+worst shown as text.
 """
 
 from __future__ import annotations
@@ -39,6 +49,33 @@ _LIST_MARKER = re.compile(r"[-+*]|\d{1,9}[.)]")
 _FENCE_LINE = re.compile(r"^[ \t>*+\-\d.)]*(?:`{3,}|~{3,}).*$", re.MULTILINE)
 
 _BLANK_CHARS = " \t\r"
+
+# The same with any indentation (a table in a list item), once quote markers are off.
+_DELIMITER_ROW = re.compile(r"[ \t]*\|?[ \t]*:?-+:?[ \t]*(?:\|[ \t]*:?-+:?[ \t]*)*\|?[ \t]*\r?")
+_DELIMITER_CELL = re.compile(r":?-+:?")
+_QUOTE_PREFIX = re.compile(r"(?:[ \t]*>)*")
+_ATX_HEADING = re.compile(r" {0,3}#{1,6}(?:[ \t]|\r?$)")
+
+
+@dataclass(frozen=True, slots=True)
+class TableSpan:
+    """A table in the text fed to a splitter: ``text[start:end]``, from its
+    header row to the end of its last row (without that row's newline)."""
+
+    start: int
+    end: int
+    columns: int
+    rows: int  # body rows, below the delimiter row
+    open: bool = False  # the last table of the text so far: more rows may come
+
+    @property
+    def cells(self) -> int:
+        """Cells the importer makes: the header row's and every body row's."""
+        return (self.rows + 1) * self.columns
+
+    @property
+    def chars(self) -> int:
+        return self.end - self.start
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +123,26 @@ def is_blank(line: str) -> bool:
     return not line.strip(_BLANK_CHARS)
 
 
+def _quote_level(line: str) -> tuple[int, str]:
+    """How many quote markers lead the line, and the line without them."""
+    prefix = _QUOTE_PREFIX.match(line)
+    end = prefix.end() if prefix else 0
+    return line.count(">", 0, end), line[end:]
+
+
+def table_columns(line: str) -> int:
+    """The columns of a table whose delimiter row this line is; 0 if it is none.
+
+    A delimiter row needs a pipe (``---`` alone underlines a heading).
+    """
+    if "|" not in line or "-" not in line:
+        return 0
+    _level, body = _quote_level(line)
+    if "|" not in body or _DELIMITER_ROW.fullmatch(body) is None:
+        return 0
+    return len(_DELIMITER_CELL.findall(body))
+
+
 class BlockSplitter:
     """Incremental splitter: feed text as it arrives, collect finished blocks.
 
@@ -93,7 +150,17 @@ class BlockSplitter:
     text fed so far. A finished block keeps its trailing blank lines.
     """
 
-    __slots__ = ("_done_length", "_fence", "_has_content", "_pending", "_scan", "_tail")
+    __slots__ = (
+        "_done_length",
+        "_fence",
+        "_has_content",
+        "_header",
+        "_pending",
+        "_scan",
+        "_table",
+        "_tables",
+        "_tail",
+    )
 
     def __init__(self) -> None:
         self._tail = ""
@@ -102,6 +169,9 @@ class BlockSplitter:
         self._has_content = False  # the tail has a non-blank line outside leading blanks
         self._pending = False  # a blank line outside a fence ended the last line
         self._done_length = 0
+        self._tables: list[TableSpan] = []  # tables that ended, in order
+        self._table: _OpenTable | None = None  # the table the last line belongs to
+        self._header = -1  # where the last line starts, if it may head a table
 
     @property
     def tail(self) -> str:
@@ -117,6 +187,31 @@ class BlockSplitter:
     def fence(self) -> Fence | None:
         """The fence open at the end of the text fed so far, if any."""
         return self._fence
+
+    def tables_in(self, start: int, end: int | None = None) -> list[TableSpan]:
+        """The tables that start in ``start..end`` of the text fed so far, in order.
+
+        The last table may still be open: its unfinished last line counts as
+        a row if, read as it is, it would be one. Costs O(tables found), the
+        latest being cheapest.
+        """
+        found: list[TableSpan] = []
+        table = self._table
+        if table is not None and table.start >= start and (end is None or table.start < end):
+            rows, stop = table.rows, table.end
+            partial = self._tail[self._scan :]
+            maybe_fence = "```" in partial or "~~~" in partial
+            if partial and _continues_table(partial, table.quotes, maybe_fence):
+                rows += 1
+                stop = self._done_length + len(self._tail)
+            found.append(TableSpan(table.start, stop, table.columns, rows, open=True))
+        for span in reversed(self._tables):
+            if span.start < start:
+                break
+            if end is None or span.start < end:
+                found.append(span)
+        found.reverse()
+        return found
 
     def feed(self, text: str) -> list[str]:
         """Add ``text``; return the blocks it finished (often none)."""
@@ -137,12 +232,13 @@ class BlockSplitter:
             newline = tail.find("\n", self._scan)
             if newline < 0:
                 break
-            self._classify(tail[self._scan : newline])
+            self._classify(tail[self._scan : newline], self._done_length + self._scan)
             self._scan = newline + 1
         self._tail = tail
         return finished
 
-    def _classify(self, line: str) -> None:
+    def _classify(self, line: str, start: int) -> None:
+        """Classify one complete line (without its newline) starting at ``start``."""
         # Only a line holding a run of three fence characters can open or
         # close a fence: most lines skip the regular expressions.
         maybe_fence = "```" in line or "~~~" in line
@@ -150,7 +246,16 @@ class BlockSplitter:
             if maybe_fence and closes_fence(line, self._fence):
                 self._fence = None
             return
+        table = self._table
+        if table is not None:
+            if _continues_table(line, table.quotes, maybe_fence):
+                table.rows += 1
+                table.end = start + len(line)
+                return
+            self._tables.append(TableSpan(table.start, table.end, table.columns, table.rows))
+            self._table = None
         if is_blank(line):
+            self._header = -1
             if self._has_content:
                 self._pending = True
             return
@@ -160,11 +265,44 @@ class BlockSplitter:
         self._pending = False
         self._has_content = True
         self._fence = fence_opener(line) if maybe_fence else None
+        columns = table_columns(line) if self._header >= 0 else 0
+        if columns:
+            quotes, _body = _quote_level(line)
+            self._table = _OpenTable(self._header, start + len(line), columns, quotes)
+            self._header = -1
+        elif self._fence is None and ("#" not in line or not _is_heading(line)):
+            self._header = start
+        else:
+            self._header = -1
+
+
+@dataclass(slots=True)
+class _OpenTable:
+    start: int
+    end: int  # end of its last complete row
+    columns: int
+    quotes: int  # quote level of its delimiter row
+    rows: int = 0
+
+
+def _continues_table(line: str, quotes: int, maybe_fence: bool) -> bool:
+    """Whether a line is one more row of a table (see the module docstring)."""
+    if is_blank(line):
+        return False
+    level, body = _quote_level(line)
+    if level != quotes or is_blank(body):
+        return False
+    if maybe_fence and fence_opener(body) is not None:
+        return False
+    return "#" not in body or _ATX_HEADING.match(body) is None
+
+
+def _is_heading(line: str) -> bool:
+    return _ATX_HEADING.match(_quote_level(line)[1]) is not None
 
 
 # A GitHub table's delimiter row: cells of dashes with optional colons, split by pipes.
 _TABLE_DELIMITER = re.compile(r" {0,3}\|?[ \t]*:?-+:?[ \t]*(?:\|[ \t]*:?-+:?[ \t]*)*\|?[ \t]*\r?")
-_ATX_HEADING = re.compile(r" {0,3}#{1,6}(?:[ \t]|\r?$)")
 
 
 def end_tables_before_blocks(text: str) -> str:
@@ -198,6 +336,15 @@ def end_tables_before_blocks(text: str) -> str:
         out.append(line)
         previous = "" if is_blank(line) else line
     return "\n".join(out)
+
+
+def find_tables(text: str) -> list[TableSpan]:
+    """The tables in a whole text, as a splitter fed it would see them."""
+    if "|" not in text:
+        return []
+    splitter = BlockSplitter()
+    splitter.feed(text)
+    return splitter.tables_in(0)
 
 
 def split_blocks(text: str) -> tuple[list[str], str]:

@@ -30,6 +30,14 @@ Costs (see DESIGN.md, "Costs measured on these machines"):
   O(reply). A tail longer than ``TAIL_MARKDOWN_LIMIT`` (a long code block
   still open) switches to appending plain text and is imported as Markdown
   again only when its fence opens or closes, or when the reply ends.
+- A table too large to lay out cheaply (see :mod:`desktop.ui.render.tables`)
+  is shown as its source in monospace lines; the status line says so. While
+  such a table streams in, the tail keeps it and appends each frame's rows,
+  and when its block is finished what the tail shows joins the done part as
+  it is, so neither a frame nor the table's end lays the whole table out.
+  A table that is laid out counts its cells against the tail's budget, so a
+  growing one goes to plain appends as a long tail does. A message holding
+  such a table is rendered on its own on load, outside the one-text import.
 - A huge message is Markdown only for its first ``MARKDOWN_LIMIT``
   characters (cut where a block ends); the rest is appended as plain text in
   lines of at most ``PLAIN_LINE_CHARS``, up to ``DISPLAY_LIMIT`` characters,
@@ -56,6 +64,7 @@ from dataclasses import dataclass, field
 from PySide6.QtCore import Qt
 from PySide6.QtGui import (
     QFont,
+    QFontDatabase,
     QTextBlock,
     QTextBlockFormat,
     QTextCharFormat,
@@ -67,7 +76,7 @@ from PySide6.QtGui import (
 
 from desktop.core.models import Message
 from desktop.core.states import MessageStatus, Role
-from desktop.ui.render.blocks import BlockSplitter, Fence, end_tables_before_blocks
+from desktop.ui.render.blocks import BlockSplitter, Fence, TableSpan, end_tables_before_blocks
 from desktop.ui.render.highlight import CodeHighlighter
 from desktop.ui.render.status import (
     ACTION_SCHEME,
@@ -75,6 +84,7 @@ from desktop.ui.render.status import (
     action_url,
     status_line,
 )
+from desktop.ui.render.tables import MESSAGE_TABLE_CELLS, TablePlan, plan_tables, plan_text
 from desktop.ui.render.theme import Theme
 
 log = logging.getLogger("sidestream.ui")
@@ -84,7 +94,10 @@ MARKDOWN_FEATURES = (
     | QTextDocument.MarkdownFeature.MarkdownNoHTML
 )
 
+# The open tail is re-rendered each frame while its cost (characters, and
+# cells of tables laid out at CELL_COST_CHARS each) stays under this.
 TAIL_MARKDOWN_LIMIT = 4000
+TABLE_TEXT_LABEL = "table · too large to lay out, shown as text"
 # A message's first MARKDOWN_LIMIT characters are rendered as Markdown (about
 # 0.3 s of layout at most); the rest is shown as plain text, up to
 # DISPLAY_LIMIT characters in all. Copy and export always take the whole text.
@@ -121,6 +134,7 @@ class BlockKind(enum.IntEnum):
     STATUS = 2
     CODE_LABEL = 3
     EARLIER = 4
+    TABLE_TEXT = 5  # a table shown as text: its label and its lines
 
 
 @dataclass
@@ -134,6 +148,18 @@ class RenderStats:
     body_rebuilds: int = 0  # message bodies re-rendered from scratch
     loads: int = 0
     bulk_fallbacks: int = 0
+    table_cells: int = 0  # cells of tables laid out, outside the one-text import
+    text_tables: int = 0  # tables inserted whole as text (not those grown row by row)
+    text_table_chars: int = 0  # characters of those
+
+
+@dataclass(eq=False)
+class TailTable:
+    """The tail ends in a table shown as text that may still grow."""
+
+    start: int  # where the table starts in the message text
+    shown_to: int  # the message text up to here is shown
+    column: int  # characters in the last line shown
 
 
 @dataclass(eq=False)
@@ -158,6 +184,12 @@ class Region:
     tail_plain: bool = False
     tail_fence: Fence | None = None
     plain_column: int = 0  # characters in the last line of a plain tail
+    table_cells: int = 0  # cells of the done part's tables laid out as tables
+    text_tables: list[TableSpan] = field(default_factory=list)  # done, shown as text
+    tail_tables: tuple[TableSpan, ...] = ()  # the tail's tables shown as text
+    tail_code_blocks: int = 0  # code blocks labelled in the tail
+    tail_table: TailTable | None = None
+    table_plan: tuple[int, int, TablePlan] | None = None  # see _table_plan
     # Past MARKDOWN_LIMIT: text[plain_from:shown_to] is the tail, as plain text.
     overflow: bool = False
     plain_from: int = 0
@@ -328,7 +360,7 @@ class TranscriptDocument:
             if self._hidden:
                 self._insert_more_block()
             for region in self._regions:
-                if region.status.is_live or _oversize(region):
+                if region.status.is_live or _renders_alone(region):
                     self._rebuild_body(region, region.text)
 
     def show_earlier(self) -> int:
@@ -370,9 +402,8 @@ class TranscriptDocument:
                 self._remove_more_block()
                 self._set_header_gap(batch[0], first=True)
             for region in batch:
-                if _oversize(region):
+                if _renders_alone(region):
                     self._rebuild_body(region, region.text)
-                    self._refresh_status(region)
         return len(batch)
 
     def add(self, message: Message) -> bool:
@@ -547,6 +578,7 @@ class TranscriptDocument:
                 body_chars = ends[index] - body_start
                 region.splitter = None
                 region.code_blocks = 0
+                _forget_tables(region)
                 if body_chars and _may_hold_action_links(region.text):
                     _strip_action_links(doc, body_start, body_start + body_chars)
                 if body_chars and _may_hold_code(region.text):
@@ -585,6 +617,7 @@ class TranscriptDocument:
                 region.header_chars = self._fill_header(cursor, region, first=index == 0)
                 region.splitter = None
                 region.done_chars = region.tail_chars = region.code_blocks = 0
+                _forget_tables(region)
                 if not _deferred(region, defer_live):
                     self._render_static_body(doc, region)
                 region.status_shown = self._status_for(region, last)
@@ -733,6 +766,7 @@ class TranscriptDocument:
         region.done_chars = region.tail_chars = region.code_blocks = 0
         region.tail_plain = region.overflow = False
         region.tail_fence = None
+        _forget_tables(region)
         region.text = text
         region.splitter = BlockSplitter()
         finished = region.splitter.feed(text[:MARKDOWN_LIMIT])
@@ -743,8 +777,7 @@ class TranscriptDocument:
         else:
             self._rerender_tail(region, final=region.status.is_terminal)
         self._shift_after(region, region.length - old_length)
-        if region.overflow:
-            self._refresh_status(region)
+        self._refresh_status(region)
 
     def _extend(self, region: Region, text: str) -> None:
         assert region.splitter is not None
@@ -756,26 +789,32 @@ class TranscriptDocument:
             finished = region.splitter.feed(text[: MARKDOWN_LIMIT - len(region.text)])
             region.text += text
             if finished:
-                self._render_done(region, "".join(finished))
+                self._finish_blocks(region, "".join(finished))
             self._start_overflow(region)
         else:
             region.text += text
             finished = region.splitter.feed(text)
             if finished:
-                self._render_done(region, "".join(finished))
+                self._finish_blocks(region, "".join(finished))
                 self._rerender_tail(region, final=region.status.is_terminal)
+            elif (
+                region.tail_table is not None
+                and region.status.is_live
+                and self._grow_tail_table(region)
+            ):
+                pass
             elif (
                 region.tail_plain
                 and region.tail_chars > 0
                 and region.splitter.fence == region.tail_fence
                 and region.status.is_live
+                and self._tail_tables_unchanged(region)
             ):
                 self._append_plain(region, text)
             else:
                 self._rerender_tail(region, final=region.status.is_terminal)
         self._shift_after(region, region.length - old_length)
-        if region.overflow:
-            self._refresh_status(region)
+        self._refresh_status(region)
 
     def _start_overflow(self, region: Region) -> None:
         """From MARKDOWN_LIMIT on, show the text as plain text (see the limits).
@@ -787,6 +826,7 @@ class TranscriptDocument:
         if region.tail_chars:
             self._replace(self.document, region.done_end, region.tail_chars, None)
             region.tail_chars = 0
+        _forget_tail_tables(region)
         region.overflow = region.tail_plain = True
         region.tail_fence = None
         region.plain_from = min(len(region.text), MARKDOWN_LIMIT) - len(region.splitter.tail)
@@ -816,32 +856,213 @@ class TranscriptDocument:
         region.tail_chars += doc.characterCount() - before
         self.stats.plain_appends += 1
 
+    def _finish_blocks(self, region: Region, markdown: str) -> None:
+        """Render newly finished blocks after the done part.
+
+        When the tail shows a table as text and that table is in these
+        blocks, what the tail shows is final already: it joins the done part
+        as it is (after the rows it lacks), and only what follows the table
+        is rendered.
+        """
+        splitter = region.splitter
+        state = region.tail_table
+        assert splitter is not None
+        if state is not None:
+            base = splitter.done_length - len(markdown)
+            tables = splitter.tables_in(base)
+            plan = plan_tables(tables, self._cells_left(region))
+            table = next((t for t in plan.as_text if t.start == state.start), None)
+            shown = [t.start for t in region.tail_tables]
+            if (
+                table is not None
+                and table.end >= state.shown_to
+                and [t.start for t in plan.as_text if t.start <= table.start] == shown
+            ):
+                if table.end > state.shown_to:
+                    self._grow_text_table(region, region.text[state.shown_to : table.end])
+                before = plan_tables(
+                    [t for t in tables if t.start <= table.start], self._cells_left(region)
+                )
+                region.done_chars += region.tail_chars
+                region.tail_chars = 0
+                region.code_blocks += region.tail_code_blocks
+                region.table_cells += before.cells
+                region.text_tables.extend(before.as_text)
+                _forget_tail_tables(region)
+                markdown = markdown[table.end - base :]
+        self._render_done(region, markdown)
+
     def _render_done(self, region: Region, markdown: str) -> None:
-        """Drop the tail and render newly finished blocks after the done part."""
+        """Drop the tail and render newly finished blocks (the end of the text
+        fed to the splitter) after the done part."""
+        splitter = region.splitter
+        assert splitter is not None
         position = region.done_end
-        removed = region.tail_chars
-        added = self._replace(self.document, position, removed, markdown) + removed
+        self._replace(self.document, position, region.tail_chars, None)
         region.tail_chars = 0
+        _forget_tail_tables(region)
+        base = splitter.done_length - len(markdown)
+        added, plan, _column = self._insert_part(
+            self.document,
+            position,
+            markdown,
+            base,
+            splitter.tables_in(base, splitter.done_length) if "|" in markdown else [],
+            self._cells_left(region),
+        )
         labels, count = self._label_code_blocks(
             self.document, region.message_id, position, position + added, region.code_blocks
         )
         region.done_chars += added + labels
         region.code_blocks += count
+        region.table_cells += plan.cells
+        region.text_tables.extend(plan.as_text)
 
     def _rerender_tail(self, region: Region, *, final: bool) -> None:
         splitter = region.splitter
         tail = splitter.tail if splitter is not None else ""
+        base = splitter.done_length if splitter is not None else 0
+        tables = splitter.tables_in(base) if splitter is not None and "|" in tail else []
         position = region.done_end
-        removed = region.tail_chars
-        added = self._replace(self.document, position, removed, tail) + removed
-        labels, _count = self._label_code_blocks(
+        self._replace(self.document, position, region.tail_chars, None)
+        added, plan, column = self._insert_part(
+            self.document, position, tail, base, tables, self._cells_left(region)
+        )
+        labels, count = self._label_code_blocks(
             self.document, region.message_id, position, position + added, region.code_blocks
         )
         region.tail_chars = added + labels
-        region.tail_plain = not final and len(tail) > TAIL_MARKDOWN_LIMIT
+        region.tail_code_blocks = count
+        region.tail_tables = plan.as_text
+        region.tail_table = None
+        last = plan.as_text[-1] if plan.as_text else None
+        if not final and last is not None and last.open and not tail[last.end - base :].strip():
+            # Rows that come next are appended to it (see _grow_tail_table).
+            region.tail_table = TailTable(last.start, last.end, column)
+        region.tail_plain = (
+            not final and region.tail_table is None and len(tail) + plan.cost > TAIL_MARKDOWN_LIMIT
+        )
         region.tail_fence = splitter.fence if splitter is not None else None
         if region.tail_plain:
             region.plain_column = self.document.findBlock(region.tail_end).length() - 1
+
+    def _grow_tail_table(self, region: Region) -> bool:
+        """Append the rows that arrived to the table the tail shows as text.
+
+        False if the tail has changed otherwise (a table ended and text
+        follows it, or the tables' plan changed): it must be rendered again.
+        """
+        state = region.tail_table
+        splitter = region.splitter
+        assert state is not None and splitter is not None
+        plan = plan_tables(splitter.tables_in(splitter.done_length), self._cells_left(region))
+        if [t.start for t in plan.as_text] != [t.start for t in region.tail_tables]:
+            return False
+        last = plan.as_text[-1]
+        if last.start != state.start or last.end < state.shown_to:
+            return False
+        if region.text[last.end :].strip():
+            return False
+        if last.end > state.shown_to:
+            self._grow_text_table(region, region.text[state.shown_to : last.end])
+        region.tail_tables = plan.as_text
+        return True
+
+    def _tail_tables_unchanged(self, region: Region) -> bool:
+        """Whether the tail's tables are still shown as the tail shows them."""
+        splitter = region.splitter
+        assert splitter is not None
+        tables = splitter.tables_in(splitter.done_length)
+        if not tables and not region.tail_tables:
+            return True
+        plan = plan_tables(tables, self._cells_left(region))
+        return [t.start for t in plan.as_text] == [t.start for t in region.tail_tables]
+
+    @staticmethod
+    def _cells_left(region: Region) -> int:
+        return MESSAGE_TABLE_CELLS - region.table_cells
+
+    def _insert_part(
+        self,
+        doc: QTextDocument,
+        position: int,
+        text: str,
+        base: int,
+        tables: Sequence[TableSpan],
+        cells_left: int,
+    ) -> tuple[int, TablePlan, int]:
+        """Render ``text`` (at ``base`` in the message text) as new blocks after
+        ``position``: Markdown, and the tables too large to lay out as text.
+
+        ``tables`` are those of the splitter from ``base`` on. Returns the
+        characters added, the plan, and the length of the last line of a
+        table shown as text that ends the part.
+        """
+        plan = plan_tables(tables, cells_left)
+        self.stats.table_cells += plan.cells
+        start = position
+        done = 0  # characters of ``text`` rendered
+        column = 0
+        for table in plan.as_text:
+            position += self._replace(doc, position, 0, text[done : table.start - base])
+            added, column = self._insert_text_table(
+                doc, position, text[table.start - base : table.end - base]
+            )
+            position += added
+            done = table.end - base
+        position += self._replace(doc, position, 0, text[done:])
+        return position - start, plan, column
+
+    def _insert_text_table(self, doc: QTextDocument, position: int, source: str) -> tuple[int, int]:
+        """A table's source as a label and monospace lines, after ``position``.
+
+        Returns (characters added, length of the last line).
+        """
+        self.stats.text_tables += 1
+        self.stats.text_table_chars += len(source)
+        before = doc.characterCount()
+        cursor = QTextCursor(doc)
+        cursor.setPosition(position)
+        label_format = QTextBlockFormat()
+        label_format.setProperty(BLOCK_KIND, int(BlockKind.TABLE_TEXT))
+        label_format.setTopMargin(8.0)
+        label_format.setBottomMargin(2.0)
+        muted = QTextCharFormat()
+        muted.setForeground(self._theme.code_label)
+        muted.setFontPointSize(max(7.0, self._font.pointSizeF() * 0.85))
+        cursor.insertBlock(label_format, muted)
+        cursor.insertText(TABLE_TEXT_LABEL, muted)
+        line_format = QTextBlockFormat()
+        line_format.setProperty(BLOCK_KIND, int(BlockKind.TABLE_TEXT))
+        line_format.setBottomMargin(0.0)
+        mono = self._table_text_format()
+        cursor.insertBlock(line_format, mono)
+        lines, column = wrap_plain(source.replace("\r", ""), 0, PLAIN_LINE_CHARS)
+        cursor.insertText(lines, mono)
+        return doc.characterCount() - before, column
+
+    def _grow_text_table(self, region: Region, text: str) -> None:
+        """Append source text to the table the tail shows as text."""
+        state = region.tail_table
+        assert state is not None
+        lines, state.column = wrap_plain(text.replace("\r", ""), state.column, PLAIN_LINE_CHARS)
+        doc = self.document
+        before = doc.characterCount()
+        cursor = QTextCursor(doc)
+        cursor.setPosition(region.tail_end)
+        cursor.insertText(lines, self._table_text_format())
+        region.tail_chars += doc.characterCount() - before
+        state.shown_to += len(text)
+        self.stats.plain_appends += 1
+
+    def _table_text_format(self) -> QTextCharFormat:
+        # The font the importer gives code blocks.
+        fixed = QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont)
+        mono = QTextCharFormat()
+        mono.setFontFamilies([fixed.family()])
+        if fixed.pointSizeF() > 0:
+            mono.setFontPointSize(fixed.pointSizeF())
+        return mono
 
     def _label_code_blocks(
         self, doc: QTextDocument, message_id: int, start: int, end: int, first_index: int
@@ -943,6 +1164,7 @@ class TranscriptDocument:
             last_assistant=region is last,
             hidden_chars=region.hidden_chars,
             total_chars=len(region.text),
+            text_tables=[(t.rows, t.columns) for t in (*region.text_tables, *region.tail_tables)],
         )
 
     def _refresh_status(self, region: Region) -> None:
@@ -1007,8 +1229,15 @@ class TranscriptDocument:
         cursor = QTextCursor(doc)
         cursor.setPosition(position)
         if length:
+            # The empty block Qt keeps after a table takes the format of the
+            # last block removed behind it (a table shown as text, a code
+            # line): it keeps its own.
+            kept = cursor.block() if _after_table(doc, position) else None
             cursor.setPosition(position + length, _KEEP)
             cursor.removeSelectedText()
+            if kept is not None:
+                cursor.setBlockFormat(kept.blockFormat())
+                cursor.setBlockCharFormat(kept.charFormat())
         if markdown is not None and markdown.strip():
             self._insert_markdown(cursor, markdown)
         elif fragment is not None and not fragment.isEmpty():
@@ -1093,7 +1322,8 @@ def _window_start(regions: Sequence[Region], budget: int = WINDOW_CHARS) -> int:
     index = len(regions)
     while index > 0:
         taken = len(regions) - index
-        size = len(regions[index - 1].text) + WINDOW_HEADER_COST
+        region = regions[index - 1]
+        size = len(region.text) + WINDOW_HEADER_COST + _table_plan(region).cost
         if taken >= WINDOW_MIN_MESSAGES and (total + size > budget or taken >= WINDOW_MAX_MESSAGES):
             break
         total += size
@@ -1114,6 +1344,18 @@ def _is_plain_paragraph(block: QTextBlock, cursor: QTextCursor) -> bool:
         and block_format.headingLevel() == 0
         and cursor.currentTable() is None
     )
+
+
+def _after_table(doc: QTextDocument, position: int) -> bool:
+    """Whether ``position`` starts the empty block that follows a table."""
+    if position <= 0:
+        return False
+    block = doc.findBlock(position)
+    if block.position() != position or block.length() > 1:
+        return False
+    cursor = QTextCursor(doc)
+    cursor.setPosition(position - 1)
+    return cursor.currentTable() is not None
 
 
 def _finish_code_run(doc: QTextDocument, start: int, last: QTextBlock) -> None:
@@ -1163,9 +1405,38 @@ def _oversize(region: Region) -> bool:
     return len(region.text) > MARKDOWN_LIMIT
 
 
+def _table_plan(region: Region) -> TablePlan:
+    """The plan for the tables of a message's Markdown part (kept while its text is)."""
+    text = region.text
+    cached = region.table_plan
+    if cached is not None and cached[:2] == (len(text), hash(text)):
+        return cached[2]
+    plan = plan_text(text[:MARKDOWN_LIMIT])
+    region.table_plan = (len(text), hash(text), plan)
+    return plan
+
+
+def _renders_alone(region: Region) -> bool:
+    """Whether a message is rendered on its own, outside the one-text import:
+    it is too long, or it holds a table shown as text."""
+    return _oversize(region) or bool(_table_plan(region).as_text)
+
+
 def _deferred(region: Region, defer_live: bool) -> bool:
     """Whether a bulk render leaves this body out (it is rendered on its own)."""
-    return (defer_live and region.status.is_live) or _oversize(region)
+    return (defer_live and region.status.is_live) or _renders_alone(region)
+
+
+def _forget_tables(region: Region) -> None:
+    region.table_cells = 0
+    region.text_tables = []
+    _forget_tail_tables(region)
+
+
+def _forget_tail_tables(region: Region) -> None:
+    region.tail_tables = ()
+    region.tail_code_blocks = 0
+    region.tail_table = None
 
 
 def _may_hold_code(text: str) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from desktop.core.states import InterruptReason, MessageStatus, Role
@@ -38,22 +39,39 @@ def status_line(
     last_assistant: bool,
     hidden_chars: int = 0,
     total_chars: int = 0,
+    text_tables: Sequence[tuple[int, int]] = (),
 ) -> StatusLine:
     """The status line for a message in this state (pure).
 
-    ``hidden_chars`` of ``total_chars`` are not shown (a huge message): the
-    line says so.
+    ``hidden_chars`` of ``total_chars`` are not shown (a huge message), and
+    ``text_tables`` (rows, columns) are shown as text: the line says so.
     """
     line = _status_line(message_id, role, status, error, reason, last_assistant=last_assistant)
-    if hidden_chars <= 0:
+    notes: list[str] = []
+    if text_tables:
+        notes.append(tables_note(text_tables))
+    if hidden_chars > 0:
+        shown = total_chars - hidden_chars
+        notes.append(
+            f"Showing the first {human_size(shown)} of {human_size(total_chars)}; "
+            "Copy takes the whole message."
+        )
+    if not notes:
         return line
-    shown = total_chars - hidden_chars
-    note = (
-        f"Showing the first {human_size(shown)} of {human_size(total_chars)}; "
-        "Copy takes the whole message."
-    )
-    text = f"{line.text}  {note}" if line.text else note
+    text = "  ".join([line.text, *notes] if line.text else notes)
     return StatusLine(text, line.tone, line.actions)
+
+
+def tables_note(tables: Sequence[tuple[int, int]]) -> str:
+    """What the status line says about tables too large to lay out (rows, columns)."""
+    if len(tables) == 1:
+        rows, columns = tables[0]
+        return f"A table of {_count(rows, 'row')} × {_count(columns, 'column')} is shown as text."
+    return f"{len(tables)} tables too large to lay out are shown as text."
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number:,} {noun}{'' if number == 1 else 's'}"
 
 
 def human_size(chars: int) -> str:

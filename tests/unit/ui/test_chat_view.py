@@ -18,10 +18,12 @@ from PySide6.QtCore import QObject, QPoint, Qt, QUrl, Slot
 from PySide6.QtGui import QDesktopServices, QGuiApplication, QPalette, QTextCursor, QTextFormat
 from pytestqt.qtbot import QtBot
 
+from desktop.core.links import LinkCheck, check_link
 from desktop.core.models import Message
 from desktop.core.states import InterruptReason, MessageStatus, Role
 from desktop.streaming.events import StreamSnapshot
 from desktop.ui.chat_view import ChatView, quote_bar
+from desktop.ui.link_dialog import LinkDialog
 from desktop.ui.render.document import (
     BLOCK_KIND,
     BLOCK_MESSAGE,
@@ -503,8 +505,8 @@ def test_links_open_only_after_confirmation_and_only_for_web_schemes(
     asked: list[str] = []
     answer = [False]
 
-    def confirm(url: QUrl) -> bool:
-        asked.append(url.toString())
+    def confirm(check: LinkCheck) -> bool:
+        asked.append(check.href)
         return answer[0]
 
     monkeypatch.setattr(view, "confirm_open_url", confirm)
@@ -531,6 +533,56 @@ def test_links_open_only_after_confirmation_and_only_for_web_schemes(
     click_anchor(qtbot, view, full)
     click_anchor(qtbot, view, "mailto:someone@example.com")
     assert url_sink.opened == [full, "mailto:someone@example.com"]
+
+
+def test_a_link_hiding_characters_in_its_host_is_refused_even_if_confirmed(
+    view: ChatView, qtbot: QtBot, url_sink: _UrlSink, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """QUrl drops a zero-width space from a host (and chokes on a bidi
+    override, leaving an empty URL): the check sees the address as written."""
+    asked: list[LinkCheck] = []
+
+    def confirm(check: LinkCheck) -> bool:
+        asked.append(check)
+        return True  # even a user who clicks Open by reflex opens nothing
+
+    monkeypatch.setattr(view, "confirm_open_url", confirm)
+    zero_width = "https://pay\u200bpal.example/login"
+    override = "https://ex\u202eelpmaxe.com/"
+    view.load_transcript([assistant(1, f"[a]({zero_width}) [b]({override})")])
+    click_anchor(qtbot, view, zero_width)
+    click_anchor(qtbot, view, override)
+    assert [c.href for c in asked] == [zero_width, override]
+    assert all(c.refusal and "invisible character" in c.refusal for c in asked)
+    assert "ZERO WIDTH SPACE" in (asked[0].refusal or "")
+    assert url_sink.opened == []
+
+
+def test_the_link_dialog_names_the_site_and_shows_what_hides_in_the_address(
+    qtbot: QtBot,
+) -> None:
+    long_host = "https://" + "secure-login." * 30 + "bank.example.com.evil.example/x"
+    dialog = LinkDialog(check_link(long_host))
+    qtbot.addWidget(dialog)
+    assert dialog.headline.text() == "Open a link to evil.example?"
+    assert dialog.headline.textFormat() == Qt.TextFormat.PlainText
+    shown = dialog.address.toPlainText()
+    assert "…" in shown and shown.endswith("bank.example.com.evil.example/x")
+    assert dialog.open_button is not None
+
+    dialog = LinkDialog(check_link("https://example.com/invoice_\u202efdp.exe"))
+    qtbot.addWidget(dialog)
+    assert dialog.address.toPlainText() == "https://example.com/invoice_⟨U+202E⟩fdp.exe"
+
+    dialog = LinkDialog(check_link("https://аррӏе.com/"))  # Cyrillic look-alikes
+    qtbot.addWidget(dialog)
+    assert "xn--80ak6aa92e.com" in dialog.detail.text()
+
+    dialog = LinkDialog(check_link("https://a\u200bb.example/"))
+    qtbot.addWidget(dialog)
+    assert dialog.open_button is None
+    assert dialog.headline.text() == "This link was not opened."
+    assert "ZERO WIDTH SPACE" in dialog.detail.text()
 
 
 def test_action_links_in_message_text_are_disarmed(view: ChatView) -> None:

@@ -1,22 +1,39 @@
 """ChatView with huge messages: Markdown up to a limit, plain text after it,
-bounded lines, and a display cap that says what it leaves out."""
+bounded lines, and a display cap that says what it leaves out; tables too
+large to lay out shown as text, streamed in row by row."""
 
 from __future__ import annotations
 
-from hypothesis import given
+import itertools
+
+import pytest
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from PySide6.QtGui import QGuiApplication, QTextTable
 from pytestqt.qtbot import QtBot
 
 from desktop.core.models import Message
 from desktop.core.states import MessageStatus, Role
+from desktop.providers.demo.replies import table_reply
 from desktop.ui.chat_view import ChatView
 from desktop.ui.render.document import (
+    BLOCK_KIND,
     DISPLAY_LIMIT,
     MARKDOWN_LIMIT,
     PLAIN_LINE_CHARS,
+    TABLE_TEXT_LABEL,
+    TAIL_MARKDOWN_LIMIT,
+    WINDOW_CHARS,
+    BlockKind,
     wrap_plain,
 )
 from desktop.ui.render.status import human_size
+from desktop.ui.render.tables import (
+    CELL_COST_CHARS,
+    MESSAGE_TABLE_CELLS,
+    TABLE_MAX_CELLS,
+    TABLE_MAX_CHARS,
+)
 from tests.unit.ui.test_chat_view import check_regions, lines, plain, stream
 
 S = MessageStatus
@@ -174,3 +191,268 @@ def test_a_view_never_shown_lays_text_out_at_its_own_width(qtbot: QtBot) -> None
     viewport = view.browser.viewport()
     assert not view.isVisible()
     assert view.document().pageSize().width() == viewport.width() > 500
+
+
+# ------------------------------------------------------------------- big tables
+WIDE = table_reply(1, 15_000)  # 90 KB: a header, a delimiter and one row of 30,000 characters
+LONG = table_reply(1000, 30)  # 62 KB: 1,000 rows of 30 columns
+BIG_TABLES = pytest.mark.parametrize(
+    ("text", "note"),
+    [
+        (WIDE, "A table of 1 row × 15,000 columns is shown as text."),
+        (LONG, "A table of 1,000 rows × 30 columns is shown as text."),
+    ],
+    ids=["wide", "long"],
+)
+
+
+def grid(rows: int, columns: int, cell: str = "x") -> str:
+    """A table's source: a header, a delimiter row and ``rows`` rows, no final newline."""
+    head = "| " + " | ".join(f"h{c}" for c in range(columns)) + " |\n|" + "---|" * columns
+    return head + "".join(
+        "\n| " + " | ".join(f"{cell}{r}" for _ in range(columns)) + " |" for r in range(rows)
+    )
+
+
+def laid_out_tables(view: ChatView) -> list[tuple[int, int]]:
+    """(rows, columns) of every table Qt lays out in the view's document."""
+    found: list[tuple[int, int]] = []
+    frames = [view.document().rootFrame()]
+    while frames:
+        for child in frames.pop().childFrames():
+            if isinstance(child, QTextTable):
+                found.append((child.rows(), child.columns()))
+            frames.append(child)
+    return found
+
+
+def text_tables(view: ChatView) -> list[list[str]]:
+    """The lines of each table shown as text, in document order (labels left out)."""
+    tables: list[list[str]] = []
+    block = view.document().begin()
+    while block.isValid():
+        if block.blockFormat().property(BLOCK_KIND) == BlockKind.TABLE_TEXT:
+            if block.text() == TABLE_TEXT_LABEL:
+                tables.append([])
+            else:
+                tables[-1].append(block.text())
+        block = block.next()
+    return tables
+
+
+def streamed(qtbot: QtBot, text: str, chunk: int, per_update: list[tuple[int, int]]) -> ChatView:
+    """Stream ``text`` into a fresh view; note (table cells laid out, table
+    characters inserted whole) of each update."""
+    view = make_view(qtbot)
+    view.load_transcript([Message(1, 1, Role.USER, "q", S.COMPLETE)])
+    view.add_message(Message(2, 1, Role.ASSISTANT, "", S.STREAMING))
+    stats = view.render_stats
+    for start in range(0, len(text), chunk):
+        cells, chars = stats.table_cells, stats.text_table_chars
+        view.append_text(2, text[start : start + chunk])
+        per_update.append((stats.table_cells - cells, stats.text_table_chars - chars))
+    return view
+
+
+@BIG_TABLES
+def test_a_huge_table_is_shown_as_text_and_copy_takes_all_of_it(
+    qtbot: QtBot, text: str, note: str
+) -> None:
+    view = loaded(qtbot, text)
+    assert laid_out_tables(view) == []
+    assert view.render_stats.table_cells == 0
+    source = text.split("\n\n")[1]
+    (shown,) = text_tables(view)
+    assert "".join(shown) == source.replace("\n", "")  # every character, in bounded lines
+    assert max(map(len, shown)) <= PLAIN_LINE_CHARS
+    assert note in plain(view)
+    assert "Here is the table you asked for." in plain(view)
+    assert "That is the whole table." in plain(view)
+    check_regions(view)
+    view.copy_message(2)
+    assert QGuiApplication.clipboard().text() == text
+
+
+@BIG_TABLES
+@pytest.mark.parametrize("chunk", [200, 4_999])
+def test_a_huge_table_streams_in_by_rows_and_is_never_laid_out_whole(
+    qtbot: QtBot, text: str, note: str, chunk: int
+) -> None:
+    per_update: list[tuple[int, int]] = []
+    view = streamed(qtbot, text, chunk, per_update)
+    stats = view.render_stats
+    # Inserted whole once, when it is recognised (a wide table: once its
+    # delimiter row is in); from then on each update appends its rows.
+    assert stats.text_tables == 1
+    header_and_delimiter = len("\n".join(text.split("\n\n")[1].split("\n")[:2]))
+    assert stats.text_table_chars <= header_and_delimiter + TABLE_MAX_CHARS + chunk
+    # No update lays out more cells than a table may have.
+    assert max(cells for cells, _chars in per_update) <= TABLE_MAX_CELLS
+    assert laid_out_tables(view) == []
+    assert note in plain(view) and "streaming…" in plain(view)
+    # Its end changes nothing: what the tail shows is final.
+    view.set_message_state(2, S.COMPLETE)
+    assert stats.text_tables == 1
+    assert view.message_text(2) == text
+    check_regions(view)
+    assert lines(view) == lines(loaded(qtbot, text))
+
+
+def test_a_growing_table_is_laid_out_within_the_tail_budget_and_once_at_its_end(
+    qtbot: QtBot,
+) -> None:
+    table = grid(36, 5)  # 185 cells: laid out as a table
+    text = "Rows:\n\n" + table + "\n\nAfter the table.\n"
+    row = len(table.split("\n")[-1]) + 1
+    per_update: list[tuple[int, int]] = []
+    view = streamed(qtbot, text, row, per_update)
+    cells = [cells for cells, _chars in per_update]
+    tail_cells = TAIL_MARKDOWN_LIMIT // CELL_COST_CHARS
+    # While it grows, an update lays out no more than the tail's budget (and
+    # the row that crosses it); then the rows are appended as plain text, and
+    # the table is laid out whole once, when the paragraph after it starts.
+    assert max(cells[:-3]) <= tail_cells + 5
+    assert sum(1 for c in cells if c == 185) == 1
+    assert sum(cells) < 185 + tail_cells * 12
+    assert laid_out_tables(view) == [(37, 5)]
+    view.set_message_state(2, S.COMPLETE)
+    check_regions(view)
+    assert lines(view) == lines(loaded(qtbot, text))
+
+
+def test_opening_a_chat_whose_newest_reply_is_a_huge_table_renders_a_bounded_window(
+    qtbot: QtBot,
+) -> None:
+    messages = []
+    for n in range(1, 400, 2):
+        messages.append(Message(n, 1, Role.USER, f"Question {n}?", S.COMPLETE))
+        messages.append(Message(n + 1, 1, Role.ASSISTANT, f"Answer **{n}**.", S.COMPLETE))
+    messages.append(Message(500, 1, Role.USER, "A long table, please.", S.COMPLETE))
+    messages.append(Message(501, 1, Role.ASSISTANT, LONG, S.COMPLETE))
+    messages.append(Message(502, 1, Role.USER, "And a wide one.", S.COMPLETE))
+    messages.append(Message(503, 1, Role.ASSISTANT, WIDE, S.COMPLETE))
+    view = make_view(qtbot)
+    view.load_transcript(messages)
+    stats = view.render_stats
+    # The newest exchange only: the long table waits with the older messages.
+    assert [r.message_id for r in view.renderer.regions()] == [502, 503]
+    assert view.hidden_count == len(messages) - 2
+    assert laid_out_tables(view) == []
+    assert stats.table_cells == 0
+    assert stats.body_rebuilds == 1  # the reply with the table is rendered on its own
+    assert [len("".join(t)) for t in text_tables(view)] == [len(WIDE.split("\n\n")[1]) - 2]
+    check_regions(view)
+    view.show_earlier()
+    assert [len("".join(t)) for t in text_tables(view)] == [
+        len(LONG.split("\n\n")[1]) - 1001,
+        len(WIDE.split("\n\n")[1]) - 2,
+    ]
+    assert laid_out_tables(view) == []
+    check_regions(view)
+
+
+def test_a_chat_full_of_tables_lays_out_a_window_of_bounded_cells(qtbot: QtBot) -> None:
+    table = grid(36, 5)  # 185 cells each, every one laid out as a table
+    messages = []
+    for n in range(1, 200, 2):
+        messages.append(Message(n, 1, Role.USER, f"Table {n}?", S.COMPLETE))
+        messages.append(Message(n + 1, 1, Role.ASSISTANT, f"{table}\n\nDone.", S.COMPLETE))
+    view = make_view(qtbot)
+    view.load_transcript(messages)
+    cells = sum(rows * columns for rows, columns in laid_out_tables(view))
+    assert 0 < cells <= WINDOW_CHARS // CELL_COST_CHARS + 2 * TABLE_MAX_CELLS
+    assert view.hidden_count > 150
+    check_regions(view)
+
+
+STREAMED_TABLES = {
+    "mixed": (
+        "Intro with **bold**.\n\n"
+        + grid(300, 4)
+        + "\n\n```python\nx = 1\n```\n\n"
+        + grid(2, 25)
+        + "\n\n"
+        + grid(3, 3)
+        + "\n\n> quoted\n\nEnd."
+    ),
+    "ended by a fence": grid(120, 3) + "\n```py\ncode = 1\n```\n\nAfter.",
+    "ended by a heading": grid(120, 3) + "\n## Next\n\nAfter.",
+    "indented text right after": grid(120, 3) + "\n\n  indented para\n\nNext.",
+    "in a quote": "> Quote:\n>\n> " + grid(120, 3).replace("\n", "\n> ") + "\n\nAfter.",
+    "past the message budget": "\n\n".join(grid(36, 5, cell=f"t{n}") for n in range(12)),
+    "unfinished last row": "Go:\n\n" + grid(120, 3) + "\n| last | row",
+    "a fence as its last line": "Go:\n\n" + grid(120, 3) + "\n```",
+}
+
+
+@pytest.mark.parametrize("name", list(STREAMED_TABLES))
+@pytest.mark.parametrize("chunk", [13, 61, 997])
+def test_streaming_tables_shows_what_a_fresh_load_shows(
+    qtbot: QtBot, name: str, chunk: int
+) -> None:
+    text = STREAMED_TABLES[name]
+    view = streamed(qtbot, text, chunk, [])
+    check_regions(view)
+    view.set_message_state(2, S.COMPLETE)
+    check_regions(view)
+    fresh = loaded(qtbot, text)
+    assert lines(view) == lines(fresh)
+    assert laid_out_tables(view) == laid_out_tables(fresh)
+    assert text_tables(view) == text_tables(fresh)
+    assert text_tables(view), "a table is shown as text"
+    assert sum(r * c for r, c in laid_out_tables(view)) <= MESSAGE_TABLE_CELLS
+
+
+def test_the_message_budget_shows_later_tables_as_text(qtbot: QtBot) -> None:
+    view = loaded(qtbot, STREAMED_TABLES["past the message budget"])
+    assert len(laid_out_tables(view)) == MESSAGE_TABLE_CELLS // 185
+    assert len(text_tables(view)) == 12 - MESSAGE_TABLE_CELLS // 185
+    assert "tables too large to lay out are shown as text." in plain(view)
+
+
+def test_a_huge_table_brought_in_from_earlier_renders_the_same(qtbot: QtBot) -> None:
+    messages = [
+        Message(1, 1, Role.USER, "q", S.COMPLETE),
+        Message(2, 1, Role.ASSISTANT, LONG, S.COMPLETE),
+    ]
+    messages += [Message(n, 1, Role.USER, "later " * 3000, S.COMPLETE) for n in range(3, 12)]
+    view = make_view(qtbot)
+    view.load_transcript(messages)
+    assert view.renderer.region(2) is not None and view.hidden_count
+    while view.hidden_count:
+        view.show_earlier()
+    check_regions(view)
+    fresh = make_view(qtbot)
+    fresh.renderer.load(messages, window=len(messages))
+    fresh._set_document(fresh.renderer.document)
+    assert lines(fresh) == lines(view)
+    assert laid_out_tables(view) == []
+    assert len(text_tables(view)) == 1
+
+
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    st.sampled_from(sorted(STREAMED_TABLES)),
+    st.lists(st.floats(min_value=0, max_value=1), max_size=60),
+    st.booleans(),
+)
+def test_tables_cut_anywhere_stream_to_what_a_fresh_load_shows(
+    qtbot: QtBot, name: str, cuts: list[float], finish: bool
+) -> None:
+    text = STREAMED_TABLES[name]
+    view = make_view(qtbot)
+    view.load_transcript([Message(1, 1, Role.USER, "q", S.COMPLETE)])
+    view.add_message(Message(2, 1, Role.ASSISTANT, "", S.STREAMING))
+    points = sorted({round(cut * len(text)) for cut in cuts} | {0, len(text)})
+    for start, end in itertools.pairwise(points):
+        view.append_text(2, text[start:end])
+    status = S.COMPLETE if finish else S.STREAMING
+    view.set_message_state(2, status)
+    check_regions(view)
+    fresh = loaded(qtbot, text, status)
+    assert view.message_text(2) == text
+    assert lines(view) == lines(fresh)
+    assert text_tables(view) == text_tables(fresh)
+    assert laid_out_tables(view) == laid_out_tables(fresh)

@@ -10,7 +10,7 @@ import pytest
 
 from desktop.providers.demo import DemoServer, demo_reply, demo_reply_tokens
 from desktop.providers.demo.options import INVALID_UTF8, INVALID_UTF8_TEXT
-from desktop.providers.demo.replies import big_event_text
+from desktop.providers.demo.replies import big_event_text, table_reply, tokenize
 
 from .helpers import (
     CHAT,
@@ -321,3 +321,24 @@ def test_sent_log_times_every_write_of_text(server: DemoServer) -> None:
     assert record.deltas_sent_by(times[-1]) == 10
     # Paced at 200 tokens/s, the ten deltas go out over about 45 ms.
     assert times[-1] - times[0] >= 0.03
+
+
+# -- table_rows / table_columns ------------------------------------------------------
+def test_table_knobs_make_the_reply_one_table_in_every_dialect(server: DemoServer) -> None:
+    table = table_reply(3, 4)
+    knobs = "table_rows=3;table_columns=4"
+    got = stream(server.url + CHAT, chat_body("t"), options=knobs)
+    assert got.error is None and chat_text(got.events) == table
+    got = stream(server.url + MESSAGES, messages_body("t"), options=knobs)
+    assert messages_text(got.events) == table
+    got = stream(server.url + RESPONSES, responses_body("t"), options=knobs)
+    assert responses_text(got.events) == table
+    # Either knob makes a table; the other takes its default.
+    got = stream(server.url + CHAT, chat_body("t"), options="table_columns=5")
+    assert chat_text(got.events) == table_reply(0, 5)
+
+
+def test_a_table_reply_is_still_cut_short_by_max_tokens(server: DemoServer) -> None:
+    got = stream(server.url + CHAT, chat_body("t", max_tokens=4), options="table_rows=50")
+    assert got.error is None
+    assert chat_text(got.events) == "".join(tokenize(table_reply(50, None))[:4])

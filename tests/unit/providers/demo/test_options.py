@@ -43,3 +43,9 @@ def test_quoted_values_may_hold_semicolons() -> None:
 def test_bad_headers_are_rejected(header: str) -> None:
     with pytest.raises(OptionsError):
         parse_options_header(header, DemoOptions())
+
+
+def test_table_knobs_parse_as_optional_counts() -> None:
+    parsed = parse_options_header("table_rows=1000;table-columns=30", DemoOptions())
+    assert (parsed.table_rows, parsed.table_columns) == (1000, 30)
+    assert DemoOptions().table_rows is None and DemoOptions().table_columns is None

@@ -8,7 +8,7 @@ import pytest
 
 from desktop.providers.demo import continuation_tokens, demo_reply, demo_reply_tokens
 from desktop.providers.demo.conversation import from_anthropic, from_chat, from_responses
-from desktop.providers.demo.replies import tokenize
+from desktop.providers.demo.replies import table_reply, tokenize
 
 
 @pytest.mark.parametrize("n", [1, 2, 3, 7, 20, 60, 300, 2000])
@@ -128,3 +128,21 @@ def test_prefill_and_continue_requests_continue_the_partial_reply() -> None:
         }
     )
     assert (not_a_continue.prompt, not_a_continue.partial) == ("Continuous integration?", None)
+
+
+@pytest.mark.parametrize(("rows", "columns"), [(0, 1), (3, 4), (1000, 30), (1, 15_000)])
+def test_a_table_reply_has_the_shape_asked_for(rows: int, columns: int) -> None:
+    text = table_reply(rows, columns)
+    intro, table, outro = text.split("\n\n")
+    lines = table.split("\n")
+    assert len(lines) == rows + 2  # header, delimiter row, body rows
+    assert all(len(line) == 2 * columns + 1 and line.count("|") == columns + 1 for line in lines)
+    assert set(lines[1]) == {"|", "-"}
+    assert intro.endswith(".") and outro.endswith(".")
+    assert "".join(tokenize(text)) == text
+
+
+def test_table_reply_sizes_used_by_the_ui_benchmark() -> None:
+    assert 88_000 < len(table_reply(1, 15_000)) < 92_000  # "a 90 KB wide table"
+    assert 60_000 < len(table_reply(1000, 30)) < 64_000  # "a 62 KB long table"
+    assert table_reply(None, None) == table_reply(0, 3)
