@@ -10,6 +10,7 @@ from pytestqt.qtbot import QtBot
 from desktop.core.models import ProviderKind
 from desktop.providers.demo.server import DemoOptions, DemoServer, demo_reply
 from desktop.services import Services
+from desktop.ui import main_window
 from desktop.ui.main_window import MainWindow
 from desktop.ui.model_picker import ModelPickerDialog
 from tests.support.qt import complete
@@ -84,12 +85,12 @@ def test_rename_and_delete_a_chat(
         asked.append(text)
         return QMessageBox.StandardButton.No
 
-    monkeypatch.setattr(QMessageBox, "question", answer)
+    monkeypatch.setattr(main_window, "ask", answer)
     window.delete_chat(tab.session_id)
     assert asked and "Trip plans" in asked[0]
     assert services.chat.chat(tab.session_id) is not None  # "No" keeps it
 
-    monkeypatch.setattr(QMessageBox, "question", lambda *a: QMessageBox.StandardButton.Yes)
+    monkeypatch.setattr(main_window, "ask", lambda *a: QMessageBox.StandardButton.Yes)
     window.delete_chat(tab.session_id)
     session_id = tab.session_id
     qtbot.waitUntil(lambda: window.sidebar.model.row_of(session_id) is None, timeout=WAIT)
@@ -116,7 +117,7 @@ def test_deleting_a_streaming_chat_stops_its_reply_first(
         asked.append(text)
         return QMessageBox.StandardButton.Yes
 
-    monkeypatch.setattr(QMessageBox, "question", answer)
+    monkeypatch.setattr(main_window, "ask", answer)
     session_id = tab.session_id
     window.delete_chat(session_id)
     assert "still streaming" in asked[0]
