@@ -222,12 +222,11 @@ class SidestreamApp:
                 self.window.showMinimized()
 
     def _quit_now(self) -> None:
+        # End the replies first, and quit only once their text is on disk, or
+        # when the user accepts to lose it (the disk may have filled up while
+        # they streamed; whether the last write went through says little: a
+        # write that needs no new page succeeds on a full disk).
         self._quitting = True
-        if self.services.manager.store_refusal is None:
-            self._quit.set()  # shutdown ends the replies and writes their text
-            return
-        # The store is refusing writes: end the replies first, and quit only
-        # once their text is on disk, or when the user accepts to lose it.
         self._spawn(self._save_then_quit())
 
     async def _save_then_quit(self) -> None:

@@ -22,7 +22,10 @@ from desktop.ui.main_window import MainWindow
 from tests.support.qt import complete
 from tests.unit.ui.conftest import WAIT_MS, Asker, has_text, start_reply
 
-FAST = DemoOptions(rate=400, tokens=3000)
+FAST = DemoOptions(rate=2000, tokens=40_000)
+# Held in memory before Quit: far more than the pages the final write frees
+# by dropping the reply's chunks, so that it cannot fit on the full disk either.
+HELD = 40_000
 
 
 def fill_disk(services: Services) -> None:
@@ -57,7 +60,11 @@ def quit_while_the_disk_is_full(
     qtbot.waitUntil(lambda: has_text(services, current.session_id, 200), timeout=WAIT_MS)
     fill_disk(services)
     qtbot.waitUntil(lambda: services.manager.store_refusal is not None, timeout=WAIT_MS)
-    qtbot.waitUntil(lambda: has_text(services, current.session_id, 2000), timeout=WAIT_MS)
+
+    def held() -> int:
+        return sum(r.unsaved for r in services.manager.unsaved_replies())
+
+    qtbot.waitUntil(lambda: held() > HELD, timeout=WAIT_MS)
     asker.answer = QuitChoice.QUIT
     app.request_quit()
     assert asker.asked, "the replies were still streaming: Quit asks about them first"
