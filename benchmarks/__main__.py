@@ -5,7 +5,12 @@ from __future__ import annotations
 import subprocess
 import sys
 
-SCRIPTS = ("benchmarks.bench_stream", "benchmarks.bench_render", "benchmarks.bench_ui")
+SCRIPTS = (
+    "benchmarks.bench_stream",
+    "benchmarks.bench_render",
+    "benchmarks.bench_ui",
+    "benchmarks.bench_app",
+)
 
 
 def main(argv: list[str]) -> int:

@@ -3,11 +3,12 @@
 Run: ``python -m benchmarks.bench_render [--quick]`` (on the X display; offscreen without one;
 ``bash packaging/dev.sh bench`` starts Xvfb when there is no display).
 
-- streaming: append_text per 50 ms frame at 1,000 tokens/s into one reply
+- streaming: one reconcile per 50 ms frame at 1,000 tokens/s into one reply
   growing to 80 KB (prose, lists, code, tables); median and p99 per update
   including layout, and the cost at ~5 KB vs ~80 KB; the same for the worst
   case, one 40 KB code block that stays open;
-- reattach: a view holding 10,000 tokens gets show_live with 20,000 tokens,
+- reattach: a view holding 10,000 tokens is handed the other 10,000 (the update
+  its feed sends on return),
   against a fresh view laying out 20,000 tokens in one go;
 - load_transcript of 1,000 messages (laid out and painted at the bottom), and
   each batch of older messages brought in by scrolling up;
@@ -35,7 +36,7 @@ from PySide6.QtWidgets import QApplication
 from desktop.core.models import Message
 from desktop.core.states import MessageStatus, Role
 from desktop.providers.demo.replies import table_reply
-from desktop.streaming.events import StreamSnapshot
+from desktop.streaming.events import MessageUpdate
 from desktop.ui.chat_view import ChatView
 
 CHARS_PER_TOKEN = 4
@@ -139,7 +140,7 @@ def stream_once(app: QApplication, text: str) -> tuple[list[float], list[int], l
     viewport = view.browser.viewport()
     for index, delta in enumerate(frames(text, TOKENS_PER_FRAME * CHARS_PER_TOKEN)):
         start = time.perf_counter()
-        view.append_text(2, delta)
+        view.reconcile(MessageUpdate(2, delta, held))
         lay_out(view)
         costs.append((time.perf_counter() - start) * 1000)
         held += len(delta)
@@ -167,7 +168,7 @@ def bench_streaming(app: QApplication, label: str, text: str) -> None:
 
     early = median_between(2_500, 7_500)
     late = median_between(len(text) - 5_000, len(text))
-    print(f"streaming {label}, {len(runs[0][0])} updates x {REPEATS} runs (append_text + layout)")
+    print(f"streaming {label}, {len(runs[0][0])} updates x {REPEATS} runs (reconcile + layout)")
     print(
         f"  per update: median {statistics.median(costs):.2f} ms,"
         f" p99 {percentile(costs, 0.99):.2f} ms, max {max(costs):.2f} ms"
@@ -182,18 +183,21 @@ def bench_streaming(app: QApplication, label: str, text: str) -> None:
 def bench_reattach(app: QApplication) -> None:
     full = reply_text(20_000 * CHARS_PER_TOKEN)
     half = full[: len(full) // 2]
-    snapshot = StreamSnapshot(1, 2, MessageStatus.STREAMING, full)
-    question = [Message(1, 1, Role.USER, "Go.", MessageStatus.COMPLETE)]
+    streaming = MessageStatus.STREAMING
+    question = [
+        Message(1, 1, Role.USER, "Go.", MessageStatus.COMPLETE),
+        Message(2, 1, Role.ASSISTANT, "", streaming),
+    ]
     catch_up: list[float] = []
     fresh: list[float] = []
     for _ in range(REPEATS):
         view = new_view(app)
         view.load_transcript(question)
-        view.show_live(StreamSnapshot(1, 2, MessageStatus.STREAMING, half))
+        view.reconcile(MessageUpdate(2, half, 0, streaming))
         lay_out(view)
         app.processEvents()
         start = time.perf_counter()
-        view.show_live(snapshot)
+        view.reconcile(MessageUpdate(2, full[len(half) :], len(half)))
         lay_out(view)
         catch_up.append((time.perf_counter() - start) * 1000)
         dispose(app, view)
@@ -201,12 +205,12 @@ def bench_reattach(app: QApplication) -> None:
         view = new_view(app)
         view.load_transcript(question)
         start = time.perf_counter()
-        view.show_live(snapshot)
+        view.reconcile(MessageUpdate(2, full, 0, streaming))
         lay_out(view)
         fresh.append((time.perf_counter() - start) * 1000)
         dispose(app, view)
     print(
-        f"reattach: holding 10,000 tokens, show_live with 20,000 ({len(full) // 1000} KB),"
+        f"reattach: holding 10,000 tokens, handed the other 10,000 ({len(full) // 1000} KB),"
         f" until laid out: median {statistics.median(catch_up):.1f} ms"
     )
     print(f"  fresh view, 20,000 tokens in one go: median {statistics.median(fresh):.1f} ms")
@@ -271,7 +275,7 @@ def bench_table(app: QApplication, label: str, text: str) -> None:
     costs = [cost for run in runs for cost in run[0]]
     print(f"table: {label}, {len(text) // 1000} KB, {len(runs[0][0])} updates x {REPEATS} runs")
     print(
-        f"  streamed (append_text + layout) per update: median {statistics.median(costs):.2f} ms,"
+        f"  streamed (reconcile + layout) per update: median {statistics.median(costs):.2f} ms,"
         f" p99 {percentile(costs, 0.99):.2f} ms, max {max(costs):.2f} ms"
     )
     messages = [

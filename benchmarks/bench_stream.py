@@ -31,7 +31,7 @@ from desktop.core.models import ChatRequest, ChatTurn, ProviderConfig, ProviderK
 from desktop.core.states import MessageStatus, Role
 from desktop.providers.factory import create_provider
 from desktop.store import Store, StreamFlush
-from desktop.streaming.events import StreamEnded
+from desktop.streaming.events import Callbacks, StreamEnded
 from desktop.streaming.manager import StreamManager
 
 
@@ -126,7 +126,7 @@ async def pipeline_run(url: str, streams: int, tokens: int, data_dir: Path) -> t
         if len(done) == streams:
             all_done.set()
 
-    manager.add_terminal_listener(on_end)
+    manager.attach(None, Callbacks(ended=on_end))
     replies = []
     for i in range(streams):
         session = store.create_session(f"bench {i}")
@@ -237,7 +237,7 @@ async def _loop_lag_during(url: str, data_dir: Path, tokens: int, rate: int) -> 
         if len(ended) == 5:
             finished.set()
 
-    manager.add_terminal_listener(on_end)
+    manager.attach(None, Callbacks(ended=on_end))
     lags: list[float] = []
 
     async def heartbeat() -> None:
@@ -356,7 +356,7 @@ async def _memory(url: str, data_dir: Path, quick: bool) -> tuple[float, float, 
             sids.append(s.id)
         return sids
 
-    manager.add_terminal_listener(lambda e: None)
+    manager.attach(None, Callbacks())
     # Warm-up: one round of fast streams so pools, caches and code are loaded.
     await batch(fast, 20, "warm")
     while manager.live_count():

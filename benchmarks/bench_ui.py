@@ -42,6 +42,7 @@ from desktop.providers.factory import create_provider
 from desktop.store import KeyStore, Store
 from desktop.streaming.chat import ChatService
 from desktop.streaming.directory import ProviderDirectory
+from desktop.streaming.events import MessageUpdate, StreamListener
 from desktop.streaming.manager import StreamManager
 from desktop.streaming.settings import SettingsService
 from desktop.ui.chat_tab import ChatTab
@@ -291,7 +292,7 @@ async def token_to_screen(url: str, seconds: float) -> dict[str, float]:
         shown: list[tuple[int, float]] = []
         total = [0]
 
-        class Probe:
+        class Probe(StreamListener):
             def on_stream_started(self, snapshot: object) -> None:
                 pass
 
@@ -308,17 +309,14 @@ async def token_to_screen(url: str, seconds: float) -> dict[str, float]:
         probe = Probe()
         rig.manager.attach(tab.session_id, probe)
         view = tab.view
-        original = view.append_text
 
-        def timed_append(message_id: int, text: str) -> None:
-            original(message_id, text)
-            # Paint what the update made dirty now, as the next frame would,
-            # to count its cost.
+        def timed(update: MessageUpdate) -> None:
+            # After the tab has handed the update to its view: paint what it
+            # made dirty now, as the next frame would, to count its cost.
             QCoreApplication.sendPostedEvents(view.window(), QEvent.Type.UpdateRequest)
-            shown.append((len(view.message_text(message_id)), time.perf_counter()))
+            shown.append((len(view.message_text(update.message_id)), time.perf_counter()))
 
-        tab.feed.text_appended.disconnect(view.append_text)
-        tab.feed.text_appended.connect(timed_append)
+        tab.feed.updated.connect(timed)
         counter = PaintCounter()
         view.browser.viewport().installEventFilter(counter)
         await rig.chat.send(tab.session_id, "latency")

@@ -35,6 +35,7 @@ from desktop.ready_probe import install_ready_probe
 from desktop.services import Services, build_services
 from desktop.store import Store, StoreError, resolve_data_dir
 from desktop.store.lock import DataDirLock, DataDirLocked, held_by_another_process
+from desktop.streaming.events import StreamListener
 from desktop.streaming.stream import UnsavedReply
 from desktop.ui.collector import GuiThreadCollector
 from desktop.ui.event_loop import new_event_loop
@@ -72,7 +73,7 @@ AskQuit = Callable[[int, bool], QuitChoice]
 TRAY_HINT_KEY = "tray_close_hint_shown"
 
 
-class SidestreamApp:
+class SidestreamApp(StreamListener):
     """One running app: services, window, tray, notifications and the quit sequence.
 
     Closing the window (invariant 11): with replies streaming and a system
@@ -121,7 +122,7 @@ class SidestreamApp:
         window.close_requested.connect(self._on_window_close_requested)
         window.visibility_changed.connect(tray.refresh)
         window.visibility_changed.connect(lambda: notifications.seen(window.visible_session()))
-        self.services.manager.add_lifecycle_listener(self._on_manager_lifecycle)
+        self.services.manager.attach(None, self)  # live changes, refused writes
         notifications.finished_unseen.connect(self._on_notifications_finished_unseen)
         notifications.clicked.connect(self.show_chat)
         tray.show_requested.connect(self._on_tray_show_requested)
@@ -142,12 +143,11 @@ class SidestreamApp:
         return self._quitting
 
     # ---------------------------------------------------------------- events
-    def _on_manager_lifecycle(self, session_id: int, live: bool) -> None:
+    def on_live_changed(self, session_id: int, live: bool) -> None:
         self.tray.refresh()
 
-    def _on_window_visibility_changed(self) -> None:
-        """The chat in view may have changed: take back its notifications."""
-        self.notifications.seen(self.window.visible_session())
+    def on_store_refused(self, error: StoreError) -> None:
+        self.window.show_store_problem(error.message)
 
     def _on_notifications_finished_unseen(self, session_id: int) -> None:
         """A reply ended while its chat was not visible: mark it unread."""
@@ -477,9 +477,6 @@ def run_app(args: argparse.Namespace) -> int:
             window = MainWindow(services.chat, services.settings, demo_only=services.demo_only)
             sidestream = SidestreamApp(services, window)
             _quit_on_signals(loop, sidestream)
-            services.manager.set_store_error_handler(
-                lambda exc: window.show_store_problem(exc.message)
-            )
             instance = InstanceServer(data_dir, window)
             instance.raise_requested.connect(window.show_and_raise)
             instance.listen()

@@ -247,7 +247,7 @@ async def _scenario(report: Report, app: QApplication, data_dir: Path) -> None:
     from desktop.services import Services, build_services
     from desktop.store import KeyStore, Store
     from desktop.streaming.directory import DEMO_MODEL
-    from desktop.streaming.events import StreamEnded
+    from desktop.streaming.events import StreamEnded, StreamListener
     from desktop.ui.notifications import NotificationService, RecordingNotifier
 
     report.begin("store")
@@ -277,10 +277,12 @@ async def _scenario(report: Report, app: QApplication, data_dir: Path) -> None:
         )
         finished: list[StreamEnded] = []
 
-        def on_ended(ended: StreamEnded) -> None:
-            finished.append(ended)
+        class Ends(StreamListener):
+            def on_stream_ended(self, ended: StreamEnded) -> None:
+                finished.append(ended)
 
-        services.manager.add_terminal_listener(on_ended)
+        ends = Ends()
+        services.manager.attach(None, ends)
         try:
             report.begin("stream")
             message = await services.chat.send(session.id, PROMPT)
@@ -315,7 +317,7 @@ async def _scenario(report: Report, app: QApplication, data_dir: Path) -> None:
                 raise SelfTestError(f"unexpected notification {title!r}: {body!r}")
             report.ok(f"{title!r}: {body!r}")
         finally:
-            services.manager.remove_terminal_listener(on_ended)
+            services.manager.detach(None, ends)
             await notifications.aclose()
         report.begin("shutdown")
         user_turns = [m for m in services.chat.messages(session.id) if m.role is Role.USER]

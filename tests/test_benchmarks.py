@@ -44,10 +44,10 @@ FIGURES: dict[str, list[str]] = {
         rf"fresh view, 20,000 tokens in one go: median {NUMBER} ms",
         rf"load_transcript of 1,000 messages .* median {NUMBER} ms",
         rf"each batch of older messages \(scrolling up\): median {NUMBER} ms",
-        rf"table: a 90 KB wide table .*\n\s+streamed \(append_text \+ layout\) per update:"
+        rf"table: a 90 KB wide table .*\n\s+streamed \(reconcile \+ layout\) per update:"
         rf" median {NUMBER} ms, p99 {NUMBER} ms, max {NUMBER} ms\n\s+load_transcript with it"
         rf" newest, laid out and painted: median {NUMBER} ms; a resize: median {NUMBER} ms",
-        rf"table: a 62 KB long table .*\n\s+streamed \(append_text \+ layout\) per update:"
+        rf"table: a 62 KB long table .*\n\s+streamed \(reconcile \+ layout\) per update:"
         rf" median {NUMBER} ms, p99 {NUMBER} ms, max {NUMBER} ms\n\s+load_transcript with it"
         rf" newest, laid out and painted: median {NUMBER} ms; a resize: median {NUMBER} ms",
     ],
@@ -71,6 +71,20 @@ FIGURES: dict[str, list[str]] = {
         rf"App start to a usable window, store of 1,000 chats: {NUMBER} ms; median {NUMBER} ms",
         rf"the newest chat's reply a 90 KB wide table .*: {NUMBER} ms; median {NUMBER} ms",
         rf"the newest chat's reply a 62 KB long table .*: {NUMBER} ms; median {NUMBER} ms",
+    ],
+    "benchmarks.bench_app": [
+        rf"raw ceiling, httpx-sse \+ json\.loads on plain asyncio:\s+{NUMBER} events/s",
+        rf"the raw client on the app's qasync loop:\s+{NUMBER} events/s \({NUMBER} of raw\)",
+        rf"the app's services, no window \(ChatService\.send\):\s+{NUMBER} events/s"
+        rf" \({NUMBER} of raw\)",
+        rf"the app, its window on screen \(composer, Enter\):\s+{NUMBER} events/s"
+        rf" \({NUMBER} of raw\)",
+        rf"ratio app / raw {NUMBER} \(goal >= 0\.8\); median of {NUMBER} round\(s\);"
+        rf" {NUMBER} text deltas read raw, {NUMBER} tokens in the app's reply",
+        rf"window thread, median app run: CPU {NUMBER} s of {NUMBER} s wall \({NUMBER}%\);"
+        rf" view updates {NUMBER} taking {NUMBER} ms, repaints {NUMBER} taking {NUMBER} ms;"
+        rf" the rest \(HTTP, SSE, parsing, stream manager, bridge, loop\) {NUMBER} s",
+        rf"on screen: the whole reply shown {NUMBER} ms after the terminal event",
     ],
 }
 

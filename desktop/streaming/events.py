@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING
 
 from desktop.core.states import MessageStatus
+
+if TYPE_CHECKING:
+    from desktop.store import StoreError
 
 
 @dataclass(frozen=True, slots=True)
@@ -19,6 +23,29 @@ class StreamSnapshot:
     reasoning: str = ""
     error: str | None = None
     reason: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class MessageUpdate:
+    """What a view is told about one message: its text from ``offset`` on, and
+    its state when that changed (``status`` None: unchanged).
+
+    The one shape in which text reaches a view, whatever its source: a live
+    reply a frame at a time, its final text, or a stored message. The view
+    decides what of it is new (:meth:`desktop.ui.chat_view.ChatView.reconcile`).
+    """
+
+    message_id: int
+    text: str
+    offset: int = 0
+    status: MessageStatus | None = None
+    error: str | None = None
+    reason: str | None = None
+
+    @property
+    def end(self) -> int:
+        """Where this text ends in the message."""
+        return self.offset + len(self.text)
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,24 +68,64 @@ class StreamEnded:
         return ""
 
 
-class StreamListener(Protocol):
-    """A subscriber to one chat's replies (a view, a bridge to Qt, a test).
+class StreamListener:
+    """A subscriber to the StreamManager: a view's feed, the notifications, a test.
+
+    One kind of listener for everything the manager tells: subclass it and
+    override what you need (the rest do nothing). A listener attached to one
+    chat hears that chat; one attached to every chat (``session_id=None``)
+    hears them all.
 
     Calls arrive on the event loop's thread, synchronously from the manager:
     a listener must only record what happened and return (the Qt bridge
     coalesces per frame), never await or call back into the manager.
     """
 
-    def on_stream_started(self, snapshot: StreamSnapshot) -> None: ...
+    def on_stream_started(self, snapshot: StreamSnapshot) -> None:
+        """A reply started (or resumed) in the chat."""
 
-    def on_stream_delta(self, message_id: int, text: str) -> None: ...
+    def on_stream_delta(self, message_id: int, text: str) -> None:
+        """Text was appended to the live reply (the hot path: keep it cheap)."""
 
-    def on_stream_reasoning(self, message_id: int, text: str) -> None: ...
+    def on_stream_reasoning(self, message_id: int, text: str) -> None:
+        """Reasoning was appended to the live reply."""
 
     def on_stream_status(self, snapshot: StreamSnapshot) -> None:
         """Status changed (streaming, resuming, or a terminal state now on disk)."""
-        ...
+
+    def on_stream_ended(self, ended: StreamEnded) -> None:
+        """A reply reached a terminal state and that state is on disk."""
+
+    def on_live_changed(self, session_id: int, live: bool) -> None:
+        """A chat's reply started or ended (its chat is live, or no longer)."""
+
+    def on_store_refused(self, error: StoreError) -> None:
+        """The store refused a write (a full disk, a read-only folder, ...)."""
 
 
-class TerminalListener(Protocol):
-    def __call__(self, ended: StreamEnded) -> None: ...
+class Callbacks(StreamListener):
+    """A listener of every chat made of plain callables (small wiring, tests,
+    benchmarks): ``manager.attach(None, Callbacks(ended=ends.append))``."""
+
+    def __init__(
+        self,
+        *,
+        ended: Callable[[StreamEnded], object] | None = None,
+        live_changed: Callable[[int, bool], object] | None = None,
+        store_refused: Callable[[StoreError], object] | None = None,
+    ) -> None:
+        self._ended = ended
+        self._live_changed = live_changed
+        self._store_refused = store_refused
+
+    def on_stream_ended(self, ended: StreamEnded) -> None:
+        if self._ended is not None:
+            self._ended(ended)
+
+    def on_live_changed(self, session_id: int, live: bool) -> None:
+        if self._live_changed is not None:
+            self._live_changed(session_id, live)
+
+    def on_store_refused(self, error: StoreError) -> None:
+        if self._store_refused is not None:
+            self._store_refused(error)

@@ -24,20 +24,13 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any, TypeVar
 
 from desktop.core.errors import ErrorKind, ProviderError
-from desktop.core.events import (
-    CursorUpdate,
-    Failed,
-    Finished,
-    ReasoningDelta,
-    StreamEvent,
-    TextDelta,
-    UsageReport,
-)
+from desktop.core.events import Failed, Finished, StreamEvent
 from desktop.core.models import ChatRequest, Message
 from desktop.core.states import InterruptReason, MessageStatus
 from desktop.providers.base import Provider
 from desktop.store import Store, StoreError
-from desktop.streaming.events import StreamEnded, StreamListener, StreamSnapshot, TerminalListener
+from desktop.streaming.accumulate import ReplyState, accumulate
+from desktop.streaming.events import StreamEnded, StreamListener, StreamSnapshot
 from desktop.streaming.persistence import StreamPersistence, UnsaveableText, UnsavedEnd
 from desktop.streaming.stream import (
     Channel,
@@ -69,7 +62,6 @@ class StreamManager:
         limit: int = DEFAULT_LIMIT,
         flush_interval: float = DEFAULT_FLUSH_INTERVAL,
         resume_backoff: Sequence[float] = DEFAULT_RESUME_BACKOFF,
-        on_store_error: Callable[[StoreError], None] | None = None,
     ) -> None:
         if limit < 1:
             raise ValueError("limit must be at least 1")
@@ -78,11 +70,11 @@ class StreamManager:
         self._flush_interval = flush_interval
         self._resume_backoff = tuple(resume_backoff)
         self._streams: dict[int, LiveStream] = {}  # by session id: one live reply per chat
-        self._channels: dict[int, Channel] = {}
-        self._terminal_listeners: list[TerminalListener] = []
-        self._lifecycle_listeners: list[Callable[[int, bool], None]] = []
+        # The one registry of listeners: a channel per chat, and one (key None)
+        # for the listeners of every chat.
+        self._channels: dict[int | None, Channel] = {None: Channel()}
         self._order = itertools.count()
-        self._persist = StreamPersistence(store, on_store_error)
+        self._persist = StreamPersistence(store, self._tell_store_refused)
         self._flusher: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[None]] = set()  # every stream task, evicted ones too
         self._background: set[asyncio.Task[Any]] = set()
@@ -129,8 +121,8 @@ class StreamManager:
         if self._persist.refusal is not None:
             streams += self._streams.values()
         for stream in streams:
-            saved = len(stream.saved_text)
-            missing = stream.text_length() - saved
+            saved = stream.flushed
+            missing = stream.state.length - saved
             if missing > 0 or stream.message_id in self._persist.unsaved:
                 found[stream.message_id] = UnsavedReply(
                     stream.session_id, stream.message_id, missing, saved
@@ -154,7 +146,8 @@ class StreamManager:
         return self._persist.stats
 
     def listener_count(self) -> int:
-        return sum(len(ch.listeners) for ch in self._channels.values())
+        """Listeners of single chats (views and the like)."""
+        return sum(len(ch.listeners) for key, ch in self._channels.items() if key is not None)
 
     def on_screen_count(self) -> int:
         """Listeners whose chat is on screen (the rest follow in the background)."""
@@ -166,21 +159,24 @@ class StreamManager:
 
     # --------------------------------------------------------------- listeners
     def attach(
-        self, session_id: int, listener: StreamListener, *, on_screen: bool = True
+        self, session_id: int | None, listener: StreamListener, *, on_screen: bool = True
     ) -> StreamSnapshot | None:
-        """Subscribe ``listener`` to a chat; returns the live reply's state now.
+        """Subscribe ``listener`` to a chat (or, with ``None``, to every chat).
 
-        Snapshot and subscription happen in one synchronous step on the loop
-        thread, so no delta can fall between them. Attaching a listener that is
-        already attached changes nothing but ``on_screen`` (rapid tab switching
-        stays cheap). A stream none of whose listeners is ``on_screen`` may be
-        evicted (invariant 6).
+        Returns the chat's live reply's state now: snapshot and subscription
+        happen in one synchronous step on the loop thread, so no delta can
+        fall between them. Attaching a listener that is already attached
+        changes nothing but ``on_screen`` (rapid tab switching stays cheap).
+        A stream none of whose listeners is ``on_screen`` may be evicted
+        (invariant 6); a listener of every chat keeps none on screen.
         """
         channel = self._channels.get(session_id)
         if channel is None:
             channel = self._channels[session_id] = Channel()
         if listener not in channel.listeners:
             channel.listeners = (*channel.listeners, listener)
+        if session_id is None:
+            return None
         if on_screen and listener not in channel.on_screen:
             channel.on_screen = (*channel.on_screen, listener)
         elif not on_screen and listener in channel.on_screen:
@@ -188,7 +184,7 @@ class StreamManager:
         stream = self._streams.get(session_id)
         return stream.snapshot() if stream else None
 
-    def detach(self, session_id: int, listener: StreamListener) -> None:
+    def detach(self, session_id: int | None, listener: StreamListener) -> None:
         """Unsubscribe; never affects the stream itself (invariant 3)."""
         channel = self._channels.get(session_id)
         if channel is None:
@@ -197,31 +193,39 @@ class StreamManager:
         channel.on_screen = tuple(x for x in channel.on_screen if x is not listener)
         self._drop_channel_if_idle(session_id)
 
-    def add_terminal_listener(self, listener: TerminalListener) -> None:
-        self._terminal_listeners.append(listener)
+    def read_text(self, session_id: int, message_id: int, start: int, limit: int) -> str | None:
+        """Up to ``limit`` characters of a live reply's text from ``start``;
+        None when that reply is not live here (any more)."""
+        stream = self._streams.get(session_id)
+        if stream is None or stream.message_id != message_id:
+            return None
+        return stream.state.text_between(start, start + limit)
 
-    def remove_terminal_listener(self, listener: TerminalListener) -> None:
-        with contextlib.suppress(ValueError):
-            self._terminal_listeners.remove(listener)
+    def text_length(self, session_id: int, message_id: int) -> int | None:
+        """How long a live reply's text is now; None when it is not live here."""
+        stream = self._streams.get(session_id)
+        if stream is None or stream.message_id != message_id:
+            return None
+        return stream.state.length
 
-    def set_store_error_handler(self, handler: Callable[[StoreError], None] | None) -> None:
-        """Who hears that a write was refused (disk full, folder read-only, ...)."""
-        self._persist.on_store_error = handler
+    def _everyone(self, session_id: int) -> tuple[StreamListener, ...]:
+        channel = self._channels.get(session_id)
+        chat = channel.listeners if channel is not None else ()
+        return (*chat, *self._channels[None].listeners)
 
-    def add_lifecycle_listener(self, listener: Callable[[int, bool], None]) -> None:
-        """``listener(session_id, live)`` when a chat's reply starts or ends."""
-        self._lifecycle_listeners.append(listener)
-
-    def remove_lifecycle_listener(self, listener: Callable[[int, bool], None]) -> None:
-        with contextlib.suppress(ValueError):
-            self._lifecycle_listeners.remove(listener)
-
-    def _tell_lifecycle(self, session_id: int, live: bool) -> None:
-        for listener in list(self._lifecycle_listeners):
+    def _tell_live_changed(self, session_id: int, live: bool) -> None:
+        for listener in self._everyone(session_id):
             try:
-                listener(session_id, live)
+                listener.on_live_changed(session_id, live)
             except Exception:
-                log.exception("a lifecycle listener failed")
+                log.exception("a stream listener failed")
+
+    def _tell_store_refused(self, error: StoreError) -> None:
+        for listener in self._channels[None].listeners:
+            try:
+                listener.on_store_refused(error)
+            except Exception:
+                log.exception("a stream listener failed")
 
     # ----------------------------------------------------------------- streams
     def start_reply(
@@ -265,7 +269,7 @@ class StreamManager:
             status=MessageStatus.RESUMING,
             model=model,
         )
-        stream.cursor = cursor
+        stream.state.cursor = cursor
         stream.flushed_cursor = cursor
 
     def stop(self, session_id: int) -> bool:
@@ -419,9 +423,8 @@ class StreamManager:
             provider=provider,
             channel=channel,
             order=next(self._order),
-            status=status,
-            saved_text=initial_text,  # already in the store
-            model=model,
+            state=ReplyState.starting(initial_text, status=status, model=model),
+            flushed=len(initial_text),  # already in the store
         )
         self._streams[session_id] = stream
         self._ensure_flusher()
@@ -434,7 +437,7 @@ class StreamManager:
         snapshot = stream.snapshot()
         for listener in channel.listeners:
             listener.on_stream_started(snapshot)
-        self._tell_lifecycle(session_id, True)
+        self._tell_live_changed(session_id, True)
         log.info("stream started: chat %s message %s", session_id, message_id)
         return stream
 
@@ -492,18 +495,18 @@ class StreamManager:
             attempts = 0
             events = open_events()
             while True:
-                length_before = stream.text_length()
+                length_before = stream.state.length
                 terminal = await self._consume(stream, events)
                 if isinstance(terminal, Finished):
                     # A drop that a resume got over is no error of the reply.
                     status, error = MessageStatus.COMPLETE, None
                     break
                 error = terminal.error
-                if stream.text_length() > length_before:
+                if stream.state.length > length_before:
                     attempts = 0  # that connection made progress: a new drop, a fresh budget
                 if (
                     stream.provider.resumable
-                    and stream.cursor
+                    and stream.state.cursor
                     and error.kind.retryable_by_resume
                     and attempts < len(self._resume_backoff)
                 ):
@@ -518,23 +521,20 @@ class StreamManager:
                     )
                     self._set_status(stream, MessageStatus.RESUMING)
                     await asyncio.sleep(delay)
-                    cursor = stream.cursor
-                    events = stream.provider.resume(cursor)
+                    events = stream.provider.resume(stream.state.cursor)
                     continue
-                if stream.provider.resumable and stream.cursor:
+                if stream.provider.resumable and stream.state.cursor:
                     remote_text = await self._poll_remote(stream)
                     if remote_text is not None:
                         # The remote text is the whole response; ours may hold a
                         # Continue's earlier text before it. Join at the overlap.
-                        stream.pending.append(remote_text[overlap(stream.text(), remote_text) :])
+                        state = stream.state
+                        state.append(remote_text[overlap(state.text(), remote_text) :])
                         status, error = MessageStatus.COMPLETE, None
                         break
-                status, reason = _classify_failure(error, has_text=stream.has_text())
-                if (
-                    status is MessageStatus.FAILED
-                    and stream.has_text()
-                    and (recovering or attempts)
-                ):
+                has_text = stream.state.length > 0
+                status, reason = _classify_failure(error, has_text=has_text)
+                if status is MessageStatus.FAILED and has_text and (recovering or attempts):
                     # The provider lost the reply we were resuming: keep it as cut off.
                     status = MessageStatus.INTERRUPTED
                     reason = (
@@ -549,8 +549,8 @@ class StreamManager:
                 InterruptReason.APP_QUIT,
             )
             error = None
-            if stream.provider.resumable and stream.cursor:
-                self._spawn(_cancel_remote(stream.provider, stream.cursor))
+            if stream.provider.resumable and stream.state.cursor:
+                self._spawn(_cancel_remote(stream.provider, stream.state.cursor))
             await self._finish(stream, status, error, reason)
             return
         except Exception as exc:  # a bug in a provider: the reply fails, the app does not
@@ -562,52 +562,37 @@ class StreamManager:
     async def _consume(
         self, stream: LiveStream, events: AsyncIterator[StreamEvent]
     ) -> Finished | Failed:
-        """Feed one HTTP exchange's events into the stream; the hot path."""
-        pending = stream.pending
+        """Fold one HTTP exchange's events into the stream and tell its listeners; the hot path."""
+        state = stream.state
+        state.reopen()
         channel = stream.channel
         message_id = stream.message_id
-        mender = stream.text_mender
         try:
             async for event in events:
-                if isinstance(event, TextDelta):
-                    text = event.text
-                    if mender.holding or not text.isascii():
-                        text = mender.feed(text)  # a surrogate split across events
-                    if event.cursor is not None:
-                        stream.cursor = event.cursor
-                    if stream.status is not MessageStatus.STREAMING:
-                        self._set_status(stream, MessageStatus.STREAMING)
-                    if not text:
-                        continue
-                    pending.append(text)
+                status = state.status
+                accumulate(state, event)
+                if state.status is not status:
+                    self._announce_status(stream)
+                if state.added:
+                    text = state.added
                     for listener in channel.listeners:
                         listener.on_stream_delta(message_id, text)
-                elif isinstance(event, CursorUpdate):
-                    stream.cursor = event.cursor
-                    if stream.flushed_cursor is None and not stream.early_flush:
-                        # The first cursor (the reply's id) is what makes the
-                        # reply resumable after a crash: save it now rather
-                        # than at the next flush tick.
-                        stream.early_flush = True
-                        self._spawn(self._flush_early())
-                elif isinstance(event, ReasoningDelta):
-                    text = stream.reasoning_mender.feed(event.text)
-                    if not text:
-                        continue
-                    stream.reasoning.append(text)
+                elif state.added_reasoning:
+                    text = state.added_reasoning
                     for listener in channel.listeners:
                         listener.on_stream_reasoning(message_id, text)
-                elif isinstance(event, UsageReport):
-                    if event.input_tokens is not None:
-                        stream.input_tokens = event.input_tokens
-                    if event.output_tokens is not None:
-                        stream.output_tokens = event.output_tokens
-                elif isinstance(event, Finished):
-                    if event.model:
-                        stream.model = event.model
-                    return event
-                else:
-                    return event
+                elif state.end is not None:
+                    return state.end
+                elif (
+                    state.cursor is not None
+                    and stream.flushed_cursor is None
+                    and not stream.early_flush
+                ):
+                    # The first cursor (the reply's id) is what makes the
+                    # reply resumable after a crash: save it now rather than
+                    # at the next flush tick.
+                    stream.early_flush = True
+                    self._spawn(self._flush_early())
         finally:
             aclose = getattr(events, "aclose", None)
             if aclose is not None:
@@ -622,11 +607,12 @@ class StreamManager:
         Used when a resumable stream cannot be resumed any more: if the
         provider finished the reply meanwhile, its text is the reply.
         """
-        assert stream.cursor is not None
+        cursor = stream.state.cursor
+        assert cursor is not None
         for delay in (0.0, *self._resume_backoff):
             await asyncio.sleep(delay)
             try:
-                remote = await stream.provider.status(stream.cursor)
+                remote = await stream.provider.status(cursor)
             except Exception as exc:
                 log.info("chat %s: status check failed: %s", stream.session_id, exc)
                 return None
@@ -639,7 +625,10 @@ class StreamManager:
         return None
 
     def _set_status(self, stream: LiveStream, status: MessageStatus) -> None:
-        stream.status = status
+        stream.state.status = status
+        self._announce_status(stream)
+
+    def _announce_status(self, stream: LiveStream) -> None:
         snapshot = stream.snapshot()
         for listener in stream.channel.listeners:
             listener.on_stream_status(snapshot)
@@ -653,14 +642,10 @@ class StreamManager:
     ) -> None:
         """Write the terminal state, then tell listeners: announced means on disk."""
         stream.ended = True
-        stream.status = status
-        for mender, parts in (
-            (stream.text_mender, stream.pending),
-            (stream.reasoning_mender, stream.reasoning),
-        ):
-            if held := mender.end():
-                parts.append(held)
-        text = stream.text()
+        state = stream.state
+        state.status = status
+        state.close()
+        text = state.text()
         error_text = error.message if error else stream.end_error
         reason_text = reason.value if reason else None
         write = functools.partial(
@@ -670,10 +655,10 @@ class StreamManager:
             status,
             error=error_text,
             reason=reason_text,
-            cursor=stream.cursor,
-            input_tokens=stream.input_tokens,
-            output_tokens=stream.output_tokens,
-            model=stream.model,
+            cursor=state.cursor,
+            input_tokens=state.input_tokens,
+            output_tokens=state.output_tokens,
+            model=state.model,
         )
         try:
             await self._persist.write(write)
@@ -689,7 +674,7 @@ class StreamManager:
             log.error(
                 "could not write the end of message %s (%s)", stream.message_id, type(exc).__name__
             )
-            status = stream.status = MessageStatus.FAILED
+            status = state.status = MessageStatus.FAILED
             error_text = (
                 f"Sidestream could not save the end of this reply (internal error: "
                 f"{type(exc).__name__}); only the text saved while it streamed is kept."
@@ -708,7 +693,7 @@ class StreamManager:
                 log.exception("a stream listener failed")
         self._drop_channel_if_idle(stream.session_id)
         if stream.session_id not in self._streams:
-            self._tell_lifecycle(stream.session_id, False)
+            self._tell_live_changed(stream.session_id, False)
         ended = StreamEnded(
             session_id=stream.session_id,
             message_id=stream.message_id,
@@ -717,13 +702,15 @@ class StreamManager:
             error=error_text,
             reason=reason_text,
         )
-        for terminal_listener in list(self._terminal_listeners):
+        for listener in self._everyone(stream.session_id):
             try:
-                terminal_listener(ended)
+                listener.on_stream_ended(ended)
             except Exception:
-                log.exception("a terminal listener failed")
+                log.exception("a stream listener failed")
 
-    def _drop_channel_if_idle(self, session_id: int) -> None:
+    def _drop_channel_if_idle(self, session_id: int | None) -> None:
+        if session_id is None:
+            return  # the channel of every chat stays
         channel = self._channels.get(session_id)
         if channel is not None and not channel.listeners and session_id not in self._streams:
             del self._channels[session_id]

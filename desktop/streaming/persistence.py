@@ -5,8 +5,9 @@ decides how. Every write runs on one writer thread, in order, so the event
 loop never waits on SQLite (DESIGN.md invariant 2). A flush appends what each
 live reply received since the last one, for all of them in one transaction.
 A write the store refuses (a full disk, a read-only folder) is reported to the
-handler and raised; the text stays in memory, and a final write that failed
-is kept in :attr:`StreamPersistence.unsaved` to be retried.
+handler and raised; the text stays in memory (a reply's state holds all of
+it; the stream only notes how much of it is on disk), and a final write that
+failed is kept in :attr:`StreamPersistence.unsaved` to be retried.
 """
 
 from __future__ import annotations
@@ -43,18 +44,32 @@ class UnsaveableText(Exception):
         self.cause = cause
 
 
-def _keep_for_next_write(batch: Iterable[tuple[LiveStream, StreamFlush]]) -> None:
-    for stream, _ in batch:  # not saved: keep it for the next write
-        if stream.inflight:
-            stream.pending.insert(0, stream.inflight)
-            stream.inflight = ""
+@dataclasses.dataclass(slots=True)
+class _Pending:
+    """One reply's part of a flush: what it writes, and up to where its text is then saved."""
+
+    stream: LiveStream
+    item: StreamFlush
+    length: int
+
+    def saved(self) -> None:
+        stream, item = self.stream, self.item
+        stream.flushed = self.length
+        stream.flushed_status = item.status
+        stream.flushed_cursor = item.cursor
 
 
-def _saved(stream: LiveStream, item: StreamFlush) -> None:
-    stream.saved_text += stream.inflight
-    stream.inflight = ""
-    stream.flushed_status = item.status
-    stream.flushed_cursor = item.cursor
+def _flush_of(stream: LiveStream, since: int) -> StreamFlush:
+    state = stream.state
+    return StreamFlush(
+        message_id=stream.message_id,
+        append_text=state.text_between(since),
+        status=state.status,
+        cursor=state.cursor,
+        input_tokens=state.input_tokens,
+        output_tokens=state.output_tokens,
+        model=state.model,
+    )
 
 
 class StreamPersistence:
@@ -96,57 +111,36 @@ class StreamPersistence:
         """Append what each live reply received since its last flush, in one write."""
         async with self._lock:
             started = time.perf_counter()
-            batch: list[tuple[LiveStream, StreamFlush]] = []
+            batch: list[_Pending] = []
             for stream in streams:
                 if stream.ended or stream.end_request is not None:
                     continue  # its terminal write carries the whole text
-                pending = stream.pending
+                state = stream.state
                 if (
-                    not pending
-                    and stream.status is stream.flushed_status
-                    and stream.cursor == stream.flushed_cursor
+                    state.length == stream.flushed
+                    and state.status is stream.flushed_status
+                    and state.cursor == stream.flushed_cursor
                 ):
                     continue
-                stream.inflight = pending[0] if len(pending) == 1 else "".join(pending)
-                pending.clear()
-                batch.append(
-                    (
-                        stream,
-                        StreamFlush(
-                            message_id=stream.message_id,
-                            append_text=stream.inflight,
-                            status=stream.status,
-                            cursor=stream.cursor,
-                            input_tokens=stream.input_tokens,
-                            output_tokens=stream.output_tokens,
-                            model=stream.model,
-                        ),
-                    )
-                )
+                batch.append(_Pending(stream, _flush_of(stream, stream.flushed), state.length))
             if not batch:
                 return
-            items = [item for _, item in batch]
             self.stats.record(time.perf_counter() - started)
             try:
-                await self.write(self._store.flush_streaming, items)
-            except StoreError:
-                _keep_for_next_write(batch)
-                raise
-            except asyncio.CancelledError:
-                _keep_for_next_write(batch)
-                raise
+                await self.write(self._store.flush_streaming, [p.item for p in batch])
             except Exception as exc:
+                if isinstance(exc, StoreError):
+                    raise  # nothing was written; the next flush writes it all
                 # Not the store refusing (that is a StoreError): a write that
                 # can never succeed. Find whose it is, save the others.
-                _keep_for_next_write(batch)
                 await self._isolate(batch, exc)
                 return
             started = time.perf_counter()
-            for stream, item in batch:
-                _saved(stream, item)
+            for pending in batch:
+                pending.saved()
             self.stats.record(time.perf_counter() - started)
 
-    async def _isolate(self, batch: list[tuple[LiveStream, StreamFlush]], exc: Exception) -> None:
+    async def _isolate(self, batch: list[_Pending], exc: Exception) -> None:
         """Write a failed batch one reply at a time; raise :class:`UnsaveableText`
         naming the replies whose text cannot be written."""
         log.error(
@@ -155,42 +149,26 @@ class StreamPersistence:
             len(batch),
         )
         failed: list[LiveStream] = []
-        for stream, item in batch:
-            stream.inflight = "".join(stream.pending)
-            stream.pending.clear()
+        for pending in batch:
             try:
-                await self.write(
-                    self._store.flush_streaming,
-                    [dataclasses.replace(item, append_text=stream.inflight)],
-                )
+                await self.write(self._store.flush_streaming, [pending.item])
             except StoreError:
-                _keep_for_next_write([(stream, item)])
                 raise
             except Exception:
-                _keep_for_next_write([(stream, item)])
-                failed.append(stream)
+                failed.append(pending.stream)
             else:
-                _saved(stream, item)
+                pending.saved()
         if failed:
             raise UnsaveableText(failed, type(exc).__name__)
 
     async def write_status(self, stream: LiveStream) -> None:
         """Write a reply's new status (and cursor) at once, without waiting for a flush."""
+        state = stream.state
         await self.write(
             self._store.flush_streaming,
-            [
-                StreamFlush(
-                    message_id=stream.message_id,
-                    append_text="",
-                    status=stream.status,
-                    cursor=stream.cursor,
-                    input_tokens=None,
-                    output_tokens=None,
-                    model=stream.model,
-                )
-            ],
+            [StreamFlush(stream.message_id, "", state.status, state.cursor, model=state.model)],
         )
-        stream.flushed_status = stream.status
+        stream.flushed_status = state.status
 
     async def retry_unsaved(self) -> None:
         """Write the final states the store refused before; raises StoreError again."""

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from desktop.core.states import InterruptReason, MessageStatus
-from desktop.core.text import SurrogateMender
 from desktop.providers.base import Provider
+from desktop.streaming.accumulate import ReplyState
 from desktop.streaming.events import StreamListener, StreamSnapshot
 
 
@@ -28,26 +28,20 @@ class Channel:
 
 @dataclass(eq=False)
 class LiveStream:
+    """One reply the manager is consuming: its folded state and its bookkeeping.
+
+    The text lives in :attr:`state` only; persistence remembers how much of
+    it is on disk (:attr:`flushed`), and what a flush would write is always
+    ``state.text_between(flushed)``.
+    """
+
     session_id: int
     message_id: int
     provider: Provider
     channel: Channel
     order: int
-    status: MessageStatus
-    # The text is saved_text + inflight + "".join(pending): the hot path only
-    # appends to ``pending``; a flush moves it to ``inflight`` while the writer
-    # thread works, then to ``saved_text`` once it is on disk.
-    saved_text: str = ""
-    inflight: str = ""
-    pending: list[str] = field(default_factory=list)
-    cursor: str | None = None
-    model: str | None = None
-    input_tokens: int | None = None
-    output_tokens: int | None = None
-    reasoning: list[str] = field(default_factory=list)
-    # Surrogate pairs split across deltas are joined, lone halves replaced.
-    text_mender: SurrogateMender = field(default_factory=SurrogateMender)
-    reasoning_mender: SurrogateMender = field(default_factory=SurrogateMender)
+    state: ReplyState
+    flushed: int = 0  # characters of the text on disk (a Continue's partial text counts)
     flushed_status: MessageStatus | None = None
     flushed_cursor: str | None = None
     early_flush: bool = False  # asked for as soon as the first cursor came
@@ -58,26 +52,18 @@ class LiveStream:
     end_error: str | None = None
     ended: bool = False
 
-    def text(self) -> str:
-        pending = self.pending
-        if len(pending) > 1:
-            # Collapse so repeated snapshots stay cheap.
-            pending[:] = ["".join(pending)]
-        return self.saved_text + self.inflight + (pending[0] if pending else "")
-
-    def text_length(self) -> int:
-        return len(self.saved_text) + len(self.inflight) + sum(map(len, self.pending))
-
-    def has_text(self) -> bool:
-        return bool(self.saved_text or self.inflight or self.pending)
+    @property
+    def status(self) -> MessageStatus:
+        return self.state.status
 
     def snapshot(self, error: str | None = None, reason: str | None = None) -> StreamSnapshot:
+        state = self.state
         return StreamSnapshot(
             session_id=self.session_id,
             message_id=self.message_id,
-            status=self.status,
-            text=self.text(),
-            reasoning="".join(self.reasoning),
+            status=state.status,
+            text=state.text(),
+            reasoning=state.reasoning(),
             error=error,
             reason=reason,
         )

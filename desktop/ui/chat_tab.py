@@ -10,6 +10,7 @@ meanwhile. Closing the tab detaches the feed; the reply goes on.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 from collections.abc import Coroutine
 from typing import Any
@@ -20,7 +21,7 @@ from PySide6.QtWidgets import QHBoxLayout, QToolButton, QVBoxLayout, QWidget
 from desktop.core.models import Message, Session
 from desktop.core.states import Role
 from desktop.streaming.chat import ChatActionError, ChatService
-from desktop.streaming.events import StreamSnapshot
+from desktop.streaming.events import MessageUpdate
 from desktop.ui.bridge import ViewFeed
 from desktop.ui.chat_view import ChatView
 from desktop.ui.composer import Composer
@@ -33,7 +34,6 @@ class ChatTab(QWidget):
     """The chat view, composer and live feed of one chat."""
 
     error_raised = Signal(str)
-    streaming_changed = Signal(int, bool)  # session id, live
     model_change_requested = Signal(int)  # session id
     chat_changed = Signal(int)  # session id: its title or order may have changed
 
@@ -46,12 +46,7 @@ class ChatTab(QWidget):
 
         self.view = ChatView(self)
         self.composer = Composer(self)
-        self.feed = ViewFeed(
-            chat.manager,
-            session.id,
-            self,
-            shown_length=lambda message_id: len(self.view.message_text(message_id)),
-        )
+        self.feed = ViewFeed(chat.manager, session.id, self)
 
         self._model_label = plain_label(parent=self)  # a model name from the provider
         self._model_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
@@ -73,16 +68,14 @@ class ChatTab(QWidget):
         layout.addWidget(self.composer)
         self._connect_signals()
         self.refresh_header()
-        messages = chat.messages(session.id)
+        messages = [self._as_shown(m) for m in chat.messages(session.id)]
         # Replies the view shows as live: the store has their end once they end.
         self._unsettled = {m.id for m in messages if m.status.is_live}
         self.view.load_transcript(messages)
         self.composer.set_streaming(chat.manager.is_live(session.id))
 
     def _connect_signals(self) -> None:
-        self.feed.live.connect(self._on_feed_live)
-        self.feed.text_appended.connect(self.view.append_text)
-        self.feed.status_changed.connect(self._on_feed_status_changed)
+        self.feed.updated.connect(self._on_feed_updated)
         self.composer.send_requested.connect(self._on_composer_send_requested)
         self.composer.stop_requested.connect(self.stop)
         self.view.continue_requested.connect(self._on_view_continue_requested)
@@ -146,23 +139,17 @@ class ChatTab(QWidget):
             task.cancel()
 
     # ------------------------------------------------------------------ slots
-    def _on_feed_live(self, snapshot: StreamSnapshot) -> None:
-        if snapshot.message_id not in self.view.message_ids():
-            self._sync_with_store(skip=snapshot.message_id)
-        self.view.show_live(snapshot)
-        self._on_feed_status_changed(snapshot)
-
-    def _on_feed_status_changed(self, snapshot: StreamSnapshot) -> None:
-        if snapshot.status.is_live:
-            self._unsettled.add(snapshot.message_id)
+    def _on_feed_updated(self, update: MessageUpdate) -> None:
+        if update.message_id not in self.view.message_ids():
+            self._sync_with_store()  # a reply started here by a send or a retry
+        self.view.reconcile(update)
+        if update.status is None:
+            return
+        if update.status.is_live:
+            self._unsettled.add(update.message_id)
         else:
-            self._unsettled.discard(snapshot.message_id)
-        self.view.set_message_state(
-            snapshot.message_id, snapshot.status, snapshot.error, snapshot.reason
-        )
-        live = snapshot.status.is_live
-        self.composer.set_streaming(live)
-        self.streaming_changed.emit(self._session.id, live)
+            self._unsettled.discard(update.message_id)
+        self.composer.set_streaming(update.status.is_live)
 
     def _on_composer_send_requested(self, text: str) -> None:
         # The composer cleared itself (undoably); the text comes back on error.
@@ -206,51 +193,49 @@ class ChatTab(QWidget):
             return
         self._sync_with_store()
 
-    def _sync_with_store(self, skip: int | None = None) -> None:
+    def _sync_with_store(self) -> None:
         """Bring the view in line with the store: messages added or removed
-        elsewhere (a send, a retry, a reply that ended while detached).
+        elsewhere (a send, a retry), and replies that ended while the view
+        showed them live but heard no end (the store has it).
 
-        The store is only ever behind the live state for a streaming reply,
-        and the feed's snapshot, delivered after this, wins for that one.
+        A reply the manager has live is shown empty at first: its text comes
+        from the feed, from the start, like any live text.
         """
         stored = self._chat.messages(self._session.id)
         stored_ids = {m.id for m in stored}
-        shown = self.view.message_ids()
-        for message_id in shown:
+        for message_id in self.view.message_ids():
             if message_id not in stored_ids:
                 self.view.remove_message(message_id)
-        shown_set = set(self.view.message_ids())
-        live = self._chat.manager.snapshot(self._session.id)
+        shown = set(self.view.message_ids())
+        manager = self._chat.manager
         for message in stored:
-            if message.id == skip:
-                continue
-            if message.id not in shown_set:
+            if message.id not in shown:
+                message = self._as_shown(message)
                 self.view.add_message(message)
                 if message.status.is_live:
                     self._unsettled.add(message.id)
             elif (
                 message.id in self._unsettled
                 and not message.status.is_live
-                and (live is None or live.message_id != message.id)
+                and manager.text_length(self._session.id, message.id) is None
             ):
                 self._unsettled.discard(message.id)
-                self._update_settled(message)
-
-    def _update_settled(self, message: Message) -> None:
-        """A reply that ended while the view was away: the store has its end."""
-        current = self.view.message_text(message.id)
-        if current != message.content:
-            self.view.show_live(
-                StreamSnapshot(
-                    message.session_id,
-                    message.id,
-                    message.status,
-                    message.content,
-                    error=message.error,
-                    reason=message.reason,
+                self.view.reconcile(
+                    MessageUpdate(
+                        message.id,
+                        message.content,
+                        0,
+                        message.status,
+                        message.error,
+                        message.reason,
+                    )
                 )
-            )
-        self.view.set_message_state(message.id, message.status, message.error, message.reason)
+
+    def _as_shown(self, message: Message) -> Message:
+        """``message`` as the view first shows it: a live reply without its text."""
+        if self._chat.manager.text_length(self._session.id, message.id) is None:
+            return message
+        return dataclasses.replace(message, content="")
 
     def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
         task = asyncio.ensure_future(coro)

@@ -53,8 +53,8 @@ from PySide6.QtWidgets import QDialog, QMenu, QTextBrowser, QVBoxLayout, QWidget
 
 from desktop.core.links import OPENABLE_SCHEMES, LinkCheck, check_link
 from desktop.core.models import Message
-from desktop.core.states import MessageStatus, Role
-from desktop.streaming.events import StreamSnapshot
+from desktop.core.states import Role
+from desktop.streaming.events import MessageUpdate
 from desktop.ui.link_dialog import LinkDialog
 from desktop.ui.plain import tooltip
 from desktop.ui.render.document import (
@@ -320,56 +320,45 @@ class ChatView(QWidget):
         if self.renderer.remove(message_id):
             self._after_update()
 
-    def show_live(self, snapshot: StreamSnapshot) -> None:
-        """Apply the live state of a reply; it wins over what the view holds.
+    def reconcile(self, update: MessageUpdate) -> None:
+        """Bring one message in line with ``update``: the one way text and state
+        reach the view, whatever their source (a live reply a frame at a
+        time, its final text, a stored message).
 
-        Text the view holds that extends the snapshot's (deltas that arrived
-        first) is kept: older text never replaces newer text.
+        This is the one place that decides what is new: text the view holds
+        already is never laid out again, and older text never replaces newer
+        text (no flicker back). A message the view does not show is ignored
+        (its tab adds it first).
         """
-        self._settle_size()
-        region = self.renderer.region(snapshot.message_id)
+        region = self.renderer.region(update.message_id)
         if region is None:
-            self.add_message(
-                Message(
-                    id=snapshot.message_id,
-                    session_id=snapshot.session_id,
-                    role=Role.ASSISTANT,
-                    content=snapshot.text,
-                    status=snapshot.status,
-                    error=snapshot.error,
-                    reason=snapshot.reason,
-                )
-            )
+            log.debug("An update for message %d, which this view does not show", update.message_id)
             return
-        if len(snapshot.text) < len(region.text) and region.text.startswith(snapshot.text):
-            log.debug("Ignored a stale snapshot of message %d", snapshot.message_id)
-            return
-        changed = self.renderer.set_text(snapshot.message_id, snapshot.text)
-        changed = (
-            self.renderer.set_state(
-                snapshot.message_id, snapshot.status, snapshot.error, snapshot.reason
-            )
-            or changed
-        )
-        if changed:
-            self._after_update()
-
-    def append_text(self, message_id: int, text: str) -> None:
-        """Append one frame's coalesced delta to a message."""
         self._settle_size()
-        if self.renderer.append(message_id, text):
-            self._after_update()
-        elif self.renderer.region(message_id) is None:
-            log.debug("Text for message %d, which this view does not show", message_id)
-
-    def set_message_state(
-        self,
-        message_id: int,
-        status: MessageStatus,
-        error: str | None = None,
-        reason: str | None = None,
-    ) -> None:
-        if self.renderer.set_state(message_id, status, error, reason):
+        held = len(region.text)
+        changed = False
+        overlap = held - update.offset  # characters of the update the view holds
+        if update.end > held:
+            if overlap >= 0 and region.text.startswith(update.text[:overlap], update.offset):
+                changed = self.renderer.append(update.message_id, update.text[overlap:])
+            elif update.offset == 0:
+                # A whole text that is not what the view holds: the source is right.
+                changed = self.renderer.replace_text(update.message_id, update.text)
+            else:
+                log.warning(
+                    "An update of message %d does not continue its text"
+                    " (it holds %d characters, the update starts at %d): ignored",
+                    update.message_id,
+                    held,
+                    update.offset,
+                )
+        elif update.offset == 0 and update.text and not region.text.startswith(update.text):
+            # A whole text that is not what the view holds: the source is right.
+            changed = self.renderer.replace_text(update.message_id, update.text)
+        if update.status is not None:
+            state = (update.status, update.error, update.reason)
+            changed = self.renderer.set_state(update.message_id, *state) or changed
+        if changed:
             self._after_update()
 
     def message_text(self, message_id: int) -> str:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from PySide6.QtCore import QEvent, Qt, Signal
@@ -29,6 +30,7 @@ from PySide6.QtWidgets import (
 from desktop import APP_NAME
 from desktop.core.models import Session
 from desktop.streaming.chat import ChatActionError, ChatService
+from desktop.streaming.events import StreamListener
 from desktop.streaming.settings import SettingsService
 from desktop.ui.chat_tab import ChatTab
 from desktop.ui.icons import app_icon
@@ -40,6 +42,16 @@ from desktop.ui.sidebar import Sidebar
 log = logging.getLogger("sidestream.ui")
 
 UNREAD_MARK = "● "
+
+
+class _LiveFlags(StreamListener):
+    """Tells the window when a chat's reply starts or ends (the manager says so)."""
+
+    def __init__(self, changed: Callable[[int, bool], None]) -> None:
+        self._changed = changed
+
+    def on_live_changed(self, session_id: int, live: bool) -> None:
+        self._changed(session_id, live)
 
 
 class MainWindow(QMainWindow):
@@ -68,6 +80,7 @@ class MainWindow(QMainWindow):
         self.setWindowIcon(app_icon())
         self.resize(1180, 780)
         self.sidebar = Sidebar(self)
+        self._live_flags = _LiveFlags(self._on_manager_live_changed)
         self.tabs = QTabWidget(self)
         self.tabs.setTabsClosable(True)
         self.tabs.setMovable(True)
@@ -206,10 +219,10 @@ class MainWindow(QMainWindow):
         self.sidebar.rename_requested.connect(self.rename_chat)
         self.sidebar.delete_requested.connect(self.delete_chat)
         self.sidebar.mute_toggled.connect(self.set_muted)
-        manager = self._chat.manager
-        manager.add_lifecycle_listener(self._on_manager_lifecycle)
-        listener = self._on_manager_lifecycle
-        self.destroyed.connect(lambda: manager.remove_lifecycle_listener(listener))
+        # The sidebar's spinners follow the manager, and nothing else.
+        manager, listener = self._chat.manager, self._live_flags
+        manager.attach(None, listener)
+        self.destroyed.connect(lambda: manager.detach(None, listener))
 
     # ----------------------------------------------------------------- queries
     def current_tab(self) -> ChatTab | None:
@@ -255,7 +268,6 @@ class MainWindow(QMainWindow):
                 return None
             tab = ChatTab(self._chat, session, self.tabs)
             tab.error_raised.connect(self.show_error)
-            tab.streaming_changed.connect(self._on_tab_streaming_changed)
             tab.model_change_requested.connect(self.change_model)
             tab.chat_changed.connect(self.refresh_chat)
             self._tabs_by_session[session_id] = tab
@@ -412,14 +424,11 @@ class MainWindow(QMainWindow):
         if isinstance(tab, ChatTab):
             self._remove_tab(tab)
 
-    def _on_tab_streaming_changed(self, session_id: int, live: bool) -> None:
-        self.sidebar.model.set_streaming(session_id, live)
-
-    def _on_manager_lifecycle(self, session_id: int, live: bool) -> None:
+    def _on_manager_live_changed(self, session_id: int, live: bool) -> None:
         self.sidebar.model.set_streaming(session_id, live)
         session = self._chat.chat(session_id)
         if session is not None:
-            self.sidebar.model.upsert(session)
+            self.sidebar.model.upsert(session)  # a reply moves its chat up
 
     # --------------------------------------------------------------- internals
     def _remove_tab(self, tab: ChatTab) -> None:

@@ -34,7 +34,7 @@ from PySide6.QtCore import QObject, Signal
 from desktop import APP_NAME
 from desktop.core.states import InterruptReason, MessageStatus
 from desktop.streaming.chat import ChatService
-from desktop.streaming.events import StreamEnded
+from desktop.streaming.events import StreamEnded, StreamListener
 from desktop.streaming.manager import StreamManager
 from desktop.streaming.settings import SettingsService
 from desktop.ui.icons import icons_dir
@@ -382,7 +382,7 @@ def notification_body(ended: StreamEnded) -> str:
     return body if len(body) <= BODY_LENGTH else body[: BODY_LENGTH - 1].rstrip() + "…"
 
 
-class NotificationService(QObject):
+class NotificationService(QObject, StreamListener):
     """Turns the manager's terminal events into unread marks and notifications.
 
     ``visible_session`` answers which chat the user is looking at now (None:
@@ -415,8 +415,7 @@ class NotificationService(QObject):
         self._tasks: set[asyncio.Task[Any]] = set()
         self._closed = False
         notifier.set_click_handler(self._on_notifier_clicked)
-        manager.add_terminal_listener(self._on_stream_ended)
-        manager.add_lifecycle_listener(self._on_stream_lifecycle)
+        manager.attach(None, self)
 
     # --------------------------------------------------------------- settings
     @property
@@ -437,7 +436,7 @@ class NotificationService(QObject):
         return len(self._tasks)
 
     # ----------------------------------------------------------------- events
-    def _on_stream_lifecycle(self, session_id: int, live: bool) -> None:
+    def on_live_changed(self, session_id: int, live: bool) -> None:
         if not live:
             return
         # A reply runs again (Continue reuses its message; SQLite may reuse the
@@ -446,7 +445,7 @@ class NotificationService(QObject):
         if snapshot is not None:
             self._notified.discard(snapshot.message_id)
 
-    def _on_stream_ended(self, ended: StreamEnded) -> None:
+    def on_stream_ended(self, ended: StreamEnded) -> None:
         if self._closed:
             return
         status = ended.status
@@ -507,8 +506,7 @@ class NotificationService(QObject):
     async def aclose(self) -> None:
         """Stop listening, drop notifications still being sent (the app is quitting)."""
         self._closed = True
-        self._manager.remove_terminal_listener(self._on_stream_ended)
-        self._manager.remove_lifecycle_listener(self._on_stream_lifecycle)
+        self._manager.detach(None, self)
         tasks = list(self._tasks)
         for task in tasks:
             task.cancel()

@@ -14,7 +14,7 @@ from desktop.providers.demo.ledger import ConnectionRecord
 from desktop.providers.demo.server import DemoServer
 from desktop.providers.factory import create_provider
 from desktop.store import Store
-from desktop.streaming.events import StreamEnded, StreamSnapshot
+from desktop.streaming.events import Callbacks, StreamEnded, StreamListener, StreamSnapshot
 from desktop.streaming.manager import StreamManager
 from tests.support.aio import wait_for
 
@@ -66,7 +66,7 @@ def new_reply(store: Store, prompt: str) -> tuple[int, int]:
 
 
 @dataclass(eq=False)
-class Recorder:
+class Recorder(StreamListener):
     """A listener that rebuilds the reply's text from what the manager tells it."""
 
     snapshot_text: str = ""
@@ -104,7 +104,7 @@ class Ended:
 
     def __init__(self, manager: StreamManager) -> None:
         self.events: dict[int, StreamEnded] = {}
-        manager.add_terminal_listener(self._on_ended)
+        manager.attach(None, Callbacks(ended=self._on_ended))
 
     def _on_ended(self, event: StreamEnded) -> None:
         assert event.message_id not in self.events, f"message {event.message_id} ended twice"

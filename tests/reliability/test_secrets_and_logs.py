@@ -41,7 +41,7 @@ from desktop.providers.demo.server import DemoOptions, DemoServer, demo_reply
 from desktop.services import Services, build_services
 from desktop.store import KeyPersistence, KeyStore, Store
 from desktop.streaming.directory import ProviderDirectory
-from desktop.streaming.events import StreamEnded
+from desktop.streaming.events import Callbacks, StreamEnded
 from tests.reliability.conftest import Figures
 from tests.reliability.helpers import request
 from tests.support.aio import run, wait_for
@@ -138,7 +138,8 @@ async def converse(
 ) -> StreamEnded:
     """Send ``chat.prompt`` through the provider and wait for the reply to end."""
     ended: list[StreamEnded] = []
-    services.manager.add_terminal_listener(ended.append)
+    listener = Callbacks(ended=ended.append)
+    services.manager.attach(None, listener)
     try:
         session = services.chat.create_chat(provider_id=provider_id)
         message = await services.chat.send(session.id, chat.prompt)
@@ -152,7 +153,7 @@ async def converse(
         assert result.status is chat.status, (chat, result)
         return result
     finally:
-        services.manager.remove_terminal_listener(ended.append)
+        services.manager.detach(None, listener)
 
 
 class _NoSnapshot:

@@ -25,6 +25,7 @@ from desktop.core.models import ProviderKind
 from desktop.core.states import MessageStatus, Role
 from desktop.providers.demo.server import DemoServer, demo_reply
 from desktop.store import Store, StoreError, StoreErrorKind
+from desktop.streaming.events import Callbacks
 from desktop.streaming.manager import StreamManager
 from tests.reliability.conftest import Figures
 from tests.reliability.helpers import Ended, Recorder, make_provider, new_reply, request
@@ -169,7 +170,8 @@ def test_disk_full_while_streaming_keeps_the_text_and_writes_it_when_space_retur
         return len(message.content)
 
     async def scenario() -> None:
-        manager = StreamManager(store, flush_interval=0.05, on_store_error=errors.append)
+        manager = StreamManager(store, flush_interval=0.05)
+        manager.attach(None, Callbacks(store_refused=errors.append))
         ended = Ended(manager)
         view = Recorder()
         manager.attach(sid, view)
@@ -211,7 +213,7 @@ def test_disk_full_while_streaming_keeps_the_text_and_writes_it_when_space_retur
     assert errors and all(e.kind is StoreErrorKind.DISK_FULL for e in errors)
     assert "the disk is full" in errors[0].message and str(store.path) in errors[0].message
     case.detail += (
-        f": {figures_seen['errors']} failed flushes reported through on_store_error "
+        f": {figures_seen['errors']} failed flushes reported through on_store_refused "
         f'("{errors[0].message}"), {figures_seen["held"]} characters held in memory, '
         f"then all {len(message.content)} characters written"
     )
@@ -240,7 +242,8 @@ def test_disk_full_when_the_reply_ends_writes_its_final_state_once_space_returns
         return message.status, len(message.content)
 
     async def scenario() -> tuple[int, int]:
-        manager = StreamManager(store, flush_interval=0.05, on_store_error=errors.append)
+        manager = StreamManager(store, flush_interval=0.05)
+        manager.attach(None, Callbacks(store_refused=errors.append))
         ended = Ended(manager)
         provider = make_provider(demo, ProviderKind.OPENAI_CHAT, rate=2000, tokens=tokens)
         manager.start_reply(sid, mid, provider, request(prompt))

@@ -407,13 +407,10 @@ class TranscriptDocument:
         return len(batch)
 
     def add(self, message: Message) -> bool:
-        """Append a message; an id already shown is updated instead."""
-        region = self._by_id.get(message.id)
-        if region is not None:
-            changed = self.set_text(message.id, message.content)
-            region.model = message.model or region.model
-            state = (message.status, message.error, message.reason)
-            return self.set_state(message.id, *state) or changed
+        """Append a message; False if it is shown already (its text and state
+        change through :meth:`append`, :meth:`replace_text` and :meth:`set_state`)."""
+        if message.id in self._by_id:
+            return False
         region = Region.from_message(message)
         previous_last = self._last_assistant()
         with self._edit_block():
@@ -444,20 +441,10 @@ class TranscriptDocument:
                     self._refresh_status(new_last)
         return True
 
-    def set_text(self, message_id: int, text: str) -> bool:
-        """Make a message show ``text``; never replaces newer text with a prefix of it."""
+    def replace_text(self, message_id: int, text: str) -> bool:
+        """Make a message show ``text`` instead of what it shows (laid out anew)."""
         region = self._by_id.get(message_id)
         if region is None or text == region.text:
-            return False
-        if text.startswith(region.text):
-            return self.append(message_id, text[len(region.text) :])
-        if region.text.startswith(text):
-            log.debug(
-                "Ignored stale text for message %d (%d < %d chars)",
-                message_id,
-                len(text),
-                len(region.text),
-            )
             return False
         if not region.in_document:
             region.text = text

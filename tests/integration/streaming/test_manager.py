@@ -15,7 +15,7 @@ from desktop.core.states import InterruptReason, MessageStatus, Role
 from desktop.providers.demo.server import DemoServer, demo_reply
 from desktop.providers.factory import create_provider
 from desktop.store import Store
-from desktop.streaming.events import StreamEnded, StreamSnapshot
+from desktop.streaming.events import Callbacks, StreamEnded, StreamListener, StreamSnapshot
 from desktop.streaming.manager import StreamManager
 from tests.support.aio import run, wait_for
 
@@ -53,7 +53,7 @@ def new_reply(store: Store, prompt: str) -> tuple[int, int]:
 
 
 @dataclass
-class Recorder:
+class Recorder(StreamListener):
     """A listener that rebuilds the text from what the manager tells it."""
 
     snapshot_text: str = ""
@@ -81,7 +81,7 @@ class Recorder:
 class Ended:
     def __init__(self, manager: StreamManager) -> None:
         self.events: list[StreamEnded] = []
-        manager.add_terminal_listener(self.events.append)
+        manager.attach(None, Callbacks(ended=self.events.append))
 
     def of(self, message_id: int) -> StreamEnded | None:
         return next((e for e in self.events if e.message_id == message_id), None)

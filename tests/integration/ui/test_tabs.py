@@ -156,8 +156,7 @@ def test_a_ten_megabyte_event_on_screen_arrives_in_slices_and_is_shown_capped(
     a = window.new_chat()
     assert a is not None
     sizes: list[int] = []
-    a.feed.text_appended.connect(lambda _mid, text: sizes.append(len(text)))
-    a.feed.live.connect(lambda snapshot: sizes.append(len(snapshot.text)))
+    a.feed.updated.connect(lambda update: sizes.append(len(update.text)))
     send(qtbot, a, "huge")
     qtbot.waitUntil(lambda: services.manager.is_live(a.session_id), timeout=WAIT)
     mid = reply_id(services, a.session_id)

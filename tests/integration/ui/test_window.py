@@ -10,6 +10,7 @@ from pytestqt.qtbot import QtBot
 from desktop.core.models import ProviderKind
 from desktop.providers.demo.server import DemoOptions, DemoServer, demo_reply
 from desktop.services import Services
+from desktop.streaming.events import Callbacks
 from desktop.ui import main_window
 from desktop.ui.main_window import MainWindow
 from desktop.ui.model_picker import ModelPickerDialog
@@ -167,7 +168,8 @@ def test_a_full_disk_while_streaming_is_shown_and_nothing_is_lost(
     qtbot: QtBot, qapp: QApplication, window: MainWindow, services: Services, demo: DemoServer
 ) -> None:
     demo.defaults = DemoOptions(rate=400, tokens=1500)
-    services.manager.set_store_error_handler(lambda exc: window.show_store_problem(exc.message))
+    refused = Callbacks(store_refused=lambda exc: window.show_store_problem(exc.message))
+    services.manager.attach(None, refused)
     tab = window.new_chat()
     assert tab is not None
     tab.composer.input.setPlainText("fill the disk")

@@ -16,7 +16,7 @@ from desktop.core.events import Finished, StreamEvent, TextDelta
 from desktop.core.models import ChatRequest, ProviderConfig, ProviderKind, RemoteStatus
 from desktop.core.states import MessageStatus, Role
 from desktop.store import Store
-from desktop.streaming.events import StreamSnapshot
+from desktop.streaming.events import StreamListener, StreamSnapshot
 from desktop.streaming.manager import StreamManager
 from tests.support.aio import run
 
@@ -63,7 +63,7 @@ class SteppedProvider:
         return None
 
 
-class View:
+class View(StreamListener):
     def __init__(self) -> None:
         self.text = ""
         self.attached = False

@@ -1,190 +1,259 @@
-"""The ViewFeed: at most one update per frame, on one path for snapshots and deltas."""
+"""The ViewFeed: at most one budgeted update per frame, pulled from where it left off.
+
+The feed reads a reply's text from the manager at each frame. Here the manager
+is a :class:`Replies` stand-in that keeps each reply in a real
+:class:`ReplyState` (the manager's own fold) and calls the listener exactly as
+the manager does, so that a test controls when text arrives.
+"""
 
 from __future__ import annotations
 
 import itertools
 import time
-from pathlib import Path
 
 from pytestqt.qtbot import QtBot
 
+from desktop.core.events import TextDelta
 from desktop.core.states import MessageStatus
-from desktop.store import Store
-from desktop.streaming.events import StreamSnapshot
-from desktop.streaming.manager import StreamManager
-from desktop.ui.bridge import FRAME_MS, ViewFeed
+from desktop.streaming.accumulate import ReplyState, accumulate
+from desktop.streaming.events import MessageUpdate, StreamListener, StreamSnapshot
+from desktop.ui.bridge import FLOOD_FRAME_MS, FRAME_MS, ViewFeed
 
 
-def test_a_burst_of_deltas_is_coalesced_to_one_update_per_frame(
-    qtbot: QtBot, tmp_path: Path
-) -> None:
-    store = Store.open(tmp_path)
-    feed = ViewFeed(StreamManager(store), session_id=1)
-    shown: list[str] = []
-    times: list[float] = []
-    feed.live.connect(lambda snap: (shown.append(snap.text), times.append(time.monotonic())))
-    feed.text_appended.connect(
-        lambda _mid, text: (shown.append(text), times.append(time.monotonic()))
-    )
+class Replies:
+    """What the feed needs of the StreamManager, over real reply states."""
 
-    feed.on_stream_started(StreamSnapshot(1, 7, MessageStatus.STREAMING, "so far "))
+    def __init__(self) -> None:
+        self.listeners: list[StreamListener] = []
+        self.on_screen: list[StreamListener] = []
+        self.live: dict[int, ReplyState] = {}  # by message id; one chat (session 1)
+
+    # -- the manager's side, as the feed calls it
+    def attach(self, session_id: int, listener: StreamListener, *, on_screen: bool) -> object:
+        if listener not in self.listeners:
+            self.listeners.append(listener)
+        if on_screen and listener not in self.on_screen:
+            self.on_screen.append(listener)
+        elif not on_screen and listener in self.on_screen:
+            self.on_screen.remove(listener)
+        return self._snapshot(next(iter(self.live), None))
+
+    def detach(self, session_id: int, listener: StreamListener) -> None:
+        for group in (self.listeners, self.on_screen):
+            if listener in group:
+                group.remove(listener)
+
+    def read_text(self, session_id: int, message_id: int, start: int, limit: int) -> str | None:
+        state = self.live.get(message_id)
+        return None if state is None else state.text_between(start, start + limit)
+
+    def text_length(self, session_id: int, message_id: int) -> int | None:
+        state = self.live.get(message_id)
+        return None if state is None else state.length
+
+    # -- what the test makes happen
+    def start(self, message_id: int, text: str = "") -> None:
+        self.live[message_id] = ReplyState.starting(text)
+        snapshot = self._snapshot(message_id)
+        assert snapshot is not None
+        for listener in list(self.listeners):
+            listener.on_stream_started(snapshot)
+
+    def delta(self, message_id: int, text: str) -> None:
+        accumulate(self.live[message_id], TextDelta(text))
+        for listener in list(self.listeners):
+            listener.on_stream_delta(message_id, text)
+
+    def end(self, message_id: int, status: MessageStatus = MessageStatus.COMPLETE) -> None:
+        state = self.live.pop(message_id)
+        snapshot = StreamSnapshot(1, message_id, status, state.text())
+        for listener in list(self.listeners):
+            listener.on_stream_status(snapshot)
+
+    def _snapshot(self, message_id: int | None) -> StreamSnapshot | None:
+        if message_id is None:
+            return None
+        state = self.live[message_id]
+        return StreamSnapshot(1, message_id, state.status, state.text())
+
+
+class View:
+    """Rebuilds each message from the updates, as ChatView.reconcile does; costs
+    ``cost_us`` per character handed over (a 1 MB update at 1 µs: a second)."""
+
+    def __init__(self, feed: ViewFeed, cost_us: float = 0.0) -> None:
+        self.texts: dict[int, str] = {}
+        self.updates: list[MessageUpdate] = []
+        self.times: list[float] = []
+        self.cost_us = cost_us
+        feed.updated.connect(self._on_updated)
+
+    def _on_updated(self, update: MessageUpdate) -> None:
+        held = self.texts.get(update.message_id, "")
+        assert update.offset <= len(held), "a gap in the text"
+        self.texts[update.message_id] = held[: update.offset] + update.text
+        self.updates.append(update)
+        self.times.append(time.monotonic())
+        end = time.perf_counter() + len(update.text) * self.cost_us / 1_000_000
+        while time.perf_counter() < end:
+            pass
+
+    def statuses(self) -> list[MessageStatus]:
+        return [u.status for u in self.updates if u.status is not None]
+
+
+def feed_for(replies: Replies) -> ViewFeed:
+    return ViewFeed(replies, session_id=1)  # type: ignore[arg-type]
+
+
+def test_a_burst_of_deltas_is_coalesced_to_one_update_per_frame(qtbot: QtBot) -> None:
+    replies = Replies()
+    feed = feed_for(replies)
+    feed.attach()
+    view = View(feed)
+    replies.start(7, "so far ")
     sent = "so far "
     deadline = time.monotonic() + 1.0
     i = 0
     while time.monotonic() < deadline:  # ~2,000 tokens/s for one second
         token = f"t{i} "
         sent += token
-        feed.on_stream_delta(7, token)
+        replies.delta(7, token)
         i += 1
         qtbot.wait(2 if i % 4 == 0 else 0)  # let Qt run its timers now and then
-    qtbot.waitUntil(lambda: "".join(shown) == sent, timeout=2000)
+    qtbot.waitUntil(lambda: view.texts.get(7) == sent, timeout=2000)
     # The throttle never fires early (a precise timer, rounded up): no flake.
-    gaps = [b - a for a, b in itertools.pairwise(times)]
-    assert len(shown) <= 1.0 / (FRAME_MS / 1000) + 2
+    gaps = [b - a for a, b in itertools.pairwise(view.times)]
+    assert len(view.updates) <= 1.0 / (FRAME_MS / 1000) + 2
     assert min(gaps) >= FRAME_MS / 1000 * 0.98, min(gaps)
-    assert feed.updates == len(shown)
-    store.close()
+    assert feed.updates == len(view.updates)
+    assert view.statuses()[0] is MessageStatus.STREAMING
 
 
-def test_the_end_arrives_after_all_text_and_carries_the_whole_reply(
-    qtbot: QtBot, tmp_path: Path
-) -> None:
-    store = Store.open(tmp_path)
-    feed = ViewFeed(StreamManager(store), session_id=1)
-    events: list[tuple[str, str]] = []
-    feed.live.connect(lambda snap: events.append(("live", snap.text)))
-    feed.text_appended.connect(lambda _mid, text: events.append(("delta", text)))
-    feed.status_changed.connect(lambda snap: events.append(("status", snap.status.value)))
-    feed.on_stream_started(StreamSnapshot(1, 7, MessageStatus.STREAMING, "a"))
-    feed.on_stream_delta(7, "b")
-    feed.on_stream_status(StreamSnapshot(1, 7, MessageStatus.COMPLETE, "abc"))
-    assert events == [("live", "abc"), ("status", "complete")]
-    feed.on_stream_delta(7, "late")  # nothing after the end
+def test_the_end_arrives_after_all_text_and_nothing_follows_it(qtbot: QtBot) -> None:
+    replies = Replies()
+    feed = feed_for(replies)
+    feed.attach()
+    view = View(feed)
+    replies.start(7, "a")
+    replies.delta(7, "b")
+    replies.delta(7, "c")
+    replies.end(7)
+    last = view.updates[-1]
+    assert (last.status, view.texts[7]) == (MessageStatus.COMPLETE, "abc")
+    assert [u.status for u in view.updates if u.status is not None and u.status.is_terminal] == [
+        MessageStatus.COMPLETE
+    ]
+    count = len(view.updates)
     qtbot.wait(FRAME_MS * 2)
-    assert events == [("live", "abc"), ("status", "complete")]
-    store.close()
+    assert len(view.updates) == count
 
 
-class SlowView:
-    """A view whose updates cost 1 µs per character (a 1 MB update: one second)."""
-
-    def __init__(self, feed: ViewFeed) -> None:
-        self.events: list[tuple[str, str]] = []
-        self.held = 0
-        feed.live.connect(self._on_live)
-        feed.text_appended.connect(self._on_text)
-        feed.status_changed.connect(lambda snap: self.events.append(("status", snap.status.value)))
-
-    def _cost(self, chars: int) -> None:
-        end = time.perf_counter() + chars / 1_000_000
-        while time.perf_counter() < end:
-            pass
-
-    def _on_live(self, snapshot: StreamSnapshot) -> None:
-        new = snapshot.text[self.held :]
-        self._cost(len(new))
-        self.held = max(self.held, len(snapshot.text))
-        self.events.append(("text", new))
-
-    def _on_text(self, _message_id: int, text: str) -> None:
-        self._cost(len(text))
-        self.held += len(text)
-        self.events.append(("text", text))
-
-    def text(self) -> str:
-        return "".join(t for kind, t in self.events if kind == "text")
-
-
-def test_a_huge_delta_arrives_over_many_frames_each_within_the_budget(
-    qtbot: QtBot, tmp_path: Path
-) -> None:
-    store = Store.open(tmp_path)
-    feed = ViewFeed(StreamManager(store), session_id=1)
-    feed.attach()  # on screen: a 12 ms budget every 50 ms
-    view = SlowView(feed)
+def test_a_huge_delta_arrives_over_many_frames_each_within_the_budget(qtbot: QtBot) -> None:
+    replies = Replies()
+    feed = feed_for(replies)
+    feed.attach()  # on screen: a 12 ms budget every frame
+    view = View(feed, cost_us=1.0)
     huge = "0123456789" * 50_000  # 500 KB in one event
-    feed.on_stream_started(StreamSnapshot(1, 7, MessageStatus.STREAMING, "start "))
-    feed.on_stream_delta(7, huge)
-    feed.on_stream_status(StreamSnapshot(1, 7, MessageStatus.COMPLETE, "start " + huge))
-    assert ("status", "complete") not in view.events  # not before its text
-    qtbot.waitUntil(lambda: ("status", "complete") in view.events, timeout=15_000)
-    assert view.text() == "start " + huge
-    assert view.events[-1] == ("status", "complete")
-    pieces = [len(t) for kind, t in view.events if kind == "text"]
+    replies.start(7, "start ")
+    replies.delta(7, huge)
+    replies.end(7)
+    assert MessageStatus.COMPLETE not in view.statuses()  # not before its text
+    qtbot.waitUntil(lambda: MessageStatus.COMPLETE in view.statuses(), timeout=15_000)
+    assert view.texts[7] == "start " + huge
+    assert view.updates[-1].status is MessageStatus.COMPLETE
+    pieces = [len(u.text) for u in view.updates if u.text]
     # 12 ms at 1 µs a character is 12,000 characters a frame once learnt.
     assert len(pieces) >= 20, pieces
     assert max(pieces[2:]) <= 30_000, pieces
-    store.close()
 
 
-def test_a_snapshot_only_sends_what_the_view_lacks_then_the_rest(
-    qtbot: QtBot, tmp_path: Path
-) -> None:
-    store = Store.open(tmp_path)
-    holder = {"held": 0}
-    feed = ViewFeed(StreamManager(store), session_id=1, shown_length=lambda _mid: holder["held"])
-    view = SlowView(feed)
-    reply = "x" * 200_000
-    view.held = holder["held"] = 150_000  # the view kept its document while away
-    feed.on_stream_started(StreamSnapshot(1, 7, MessageStatus.STREAMING, reply))
-    qtbot.waitUntil(lambda: view.held == len(reply), timeout=10_000)
-    first = view.events[0][1]
-    assert len(first) <= 20_000  # the first update is the budget, not 200 KB
-    assert view.text() == reply[150_000:]
-    store.close()
+def test_text_faster_than_the_view_gets_fewer_fuller_updates_until_the_end(qtbot: QtBot) -> None:
+    """A local model at full speed: the view does not take the thread from the
+    stream (an update every FLOOD_FRAME_MS), then catches up at the frame pace."""
+    replies = Replies()
+    feed = feed_for(replies)
+    feed.attach()
+    view = View(feed, cost_us=1.0)
+    replies.start(7)
+    block = "x" * 4_000  # 12,000 characters a frame fit the budget: far more arrive
+    sent = 0
+    deadline = time.monotonic() + 1.2
+    while time.monotonic() < deadline:
+        replies.delta(7, block)
+        sent += len(block)
+        qtbot.wait(5)
+    ended_at = len(view.times)
+    replies.end(7)
+    qtbot.waitUntil(lambda: MessageStatus.COMPLETE in view.statuses(), timeout=20_000)
+    live_gaps = [b - a for a, b in itertools.pairwise(view.times[1:ended_at])]
+    assert live_gaps and min(live_gaps) >= FLOOD_FRAME_MS / 1000 * 0.98, live_gaps
+    after = [b - a for a, b in itertools.pairwise(view.times[ended_at:])]
+    assert after and max(after) < FLOOD_FRAME_MS / 1000, after
+    assert view.texts[7] == "x" * sent
+
+
+def test_a_return_to_the_screen_goes_on_from_where_the_feed_left_off(qtbot: QtBot) -> None:
+    replies = Replies()
+    feed = feed_for(replies)
+    feed.attach()
+    view = View(feed)
+    replies.start(7, "x" * 1000)
+    qtbot.waitUntil(lambda: len(view.texts.get(7, "")) == 1000, timeout=2000)
+    feed.follow_in_background()
+    for _ in range(50):
+        replies.delta(7, "y" * 100)
+    count = len(view.updates)
+    assert feed.attach() is True
+    qtbot.waitUntil(lambda: len(view.texts[7]) == 6000, timeout=2000)
+    # Only what the view lacked, never the 1,000 characters it had.
+    assert all(u.offset >= 1000 for u in view.updates[count:])
+    assert view.texts[7] == "x" * 1000 + "y" * 5000
 
 
 def test_off_screen_the_feed_updates_once_a_second_and_on_screen_again_per_frame(
-    qtbot: QtBot, tmp_path: Path
+    qtbot: QtBot,
 ) -> None:
-    store = Store.open(tmp_path)
-    manager = StreamManager(store)
-    feed = ViewFeed(manager, session_id=1)
+    replies = Replies()
+    feed = feed_for(replies)
     assert feed.follow_in_background() is False
-    assert manager.listener_count() == 1 and manager.on_screen_count() == 0
-    times: list[float] = []
-    shown: list[str] = []
-    feed.live.connect(lambda snap: (shown.append(snap.text), times.append(time.monotonic())))
-    feed.text_appended.connect(lambda _m, t: (shown.append(t), times.append(time.monotonic())))
-    feed.on_stream_started(StreamSnapshot(1, 7, MessageStatus.STREAMING, "a"))
+    assert len(replies.listeners) == 1 and replies.on_screen == []
+    view = View(feed)
+    replies.start(7, "a")
     sent = "a"
     deadline = time.monotonic() + 2.5
     while time.monotonic() < deadline:
         sent += "tok "
-        feed.on_stream_delta(7, "tok ")
+        replies.delta(7, "tok ")
         qtbot.wait(5)
-    qtbot.waitUntil(lambda: "".join(shown) == sent, timeout=3000)
-    gaps = [b - a for a, b in itertools.pairwise(times)]
-    assert len(shown) <= 4 and min(gaps) >= 0.98, gaps
+    qtbot.waitUntil(lambda: view.texts.get(7) == sent, timeout=3000)
+    gaps = [b - a for a, b in itertools.pairwise(view.times)]
+    assert len(view.updates) <= 4 and min(gaps) >= 0.98, gaps
     # On screen again: frames at the screen pace.
-    assert feed.attach() is False
-    assert manager.on_screen_count() == 1
-    count = len(shown)
-    feed.on_stream_delta(7, "more")
-    qtbot.waitUntil(lambda: len(shown) == count + 1, timeout=FRAME_MS * 4)
+    assert feed.attach() is True
+    assert replies.on_screen == [feed]
+    count = len(view.updates)
+    replies.delta(7, "more")
+    qtbot.waitUntil(lambda: len(view.updates) == count + 1, timeout=FRAME_MS * 4)
     feed.detach()
-    assert manager.listener_count() == 0
-    store.close()
+    assert replies.listeners == []
 
 
-def test_a_new_reply_flushes_the_older_ones_backlog_first(qtbot: QtBot, tmp_path: Path) -> None:
-    store = Store.open(tmp_path)
-    feed = ViewFeed(StreamManager(store), session_id=1)
-    view = SlowView(feed)
-    messages: list[int] = []
-    feed.live.connect(lambda snap: messages.append(snap.message_id))
-    feed.text_appended.connect(lambda mid, _t: messages.append(mid))
+def test_a_new_reply_hands_the_older_one_over_whole_first(qtbot: QtBot) -> None:
+    replies = Replies()
+    feed = feed_for(replies)
+    feed.attach()
+    view = View(feed, cost_us=0.1)
     old = "o" * 300_000
-    feed.on_stream_started(StreamSnapshot(1, 7, MessageStatus.STREAMING, ""))
-    feed.on_stream_delta(7, old)
-    feed.on_stream_status(StreamSnapshot(1, 7, MessageStatus.STOPPED, old))
-    feed.on_stream_started(StreamSnapshot(1, 8, MessageStatus.STREAMING, "new"))
+    replies.start(7)
+    replies.delta(7, old)
+    replies.end(7, MessageStatus.STOPPED)
+    replies.start(8, "new")
     # Everything of message 7 and its end came before anything of message 8.
-    assert view.events[-1] == ("status", "stopped")
-    assert "".join(t for k, t in view.events if k == "text") == old
-    qtbot.waitUntil(lambda: messages[-1] == 8, timeout=2000)
-    assert messages == sorted(messages)
-    store.close()
+    assert view.texts[7] == old and view.updates[-1].status is MessageStatus.STOPPED
+    qtbot.waitUntil(lambda: view.texts.get(8) == "new", timeout=2000)
+    ids = [u.message_id for u in view.updates]
+    assert ids == sorted(ids)
 
 
 def test_background_updates_wait_for_the_middle_between_two_screen_frames() -> None:

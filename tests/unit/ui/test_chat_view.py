@@ -31,6 +31,7 @@ from desktop.ui.render.document import (
     BlockKind,
 )
 from desktop.ui.render.status import status_line
+from tests.support.view_updates import append_text, set_message_state, show_live
 
 S = MessageStatus
 
@@ -136,7 +137,7 @@ def check_regions(view: ChatView) -> None:
 
 def stream(view: ChatView, message_id: int, text: str, chunk: int) -> None:
     for start in range(0, len(text), chunk):
-        view.append_text(message_id, text[start : start + chunk])
+        append_text(view, message_id, text[start : start + chunk])
 
 
 # ---------------------------------------------------------------- rendering
@@ -175,14 +176,14 @@ def test_status_lines_and_actions_for_every_status(view: ChatView) -> None:
     assert [h for h in hrefs if h.startswith("sidestream:copy/")] == [
         f"sidestream:copy/{n}" for n in range(1, 15)
     ]
-    view.set_message_state(14, S.STOPPED, None, None)
+    set_message_state(view, 14, S.STOPPED, None, None)
     assert {"sidestream:continue/14", "sidestream:retry/14"} <= set(anchors(view))
-    view.set_message_state(14, S.FAILED, "boom", None)
+    set_message_state(view, 14, S.FAILED, "boom", None)
     hrefs = anchors(view)
     assert "sidestream:retry/14" in hrefs
     assert "sidestream:continue/14" not in hrefs
     assert plain(view).endswith("so far\nFailed: boom    Retry")
-    view.set_message_state(14, S.COMPLETE, None, None)
+    set_message_state(view, 14, S.COMPLETE, None, None)
     assert plain(view).endswith("so far\nRetry")
     check_regions(view)
 
@@ -233,10 +234,10 @@ def test_a_code_block_right_below_a_table_is_code_not_a_table_row(view: ChatView
     """Qt's importer would read the fence as one more row (GitHub ends the table)."""
     table_then_code = "| key | value |\n|-----|-------|\n| a   | 1     |\n```python\nx = 1\n```\n"
     view.load_transcript([user(1, table_then_code), assistant(2, table_then_code)])
-    view.show_live(StreamSnapshot(1, 3, S.STREAMING, ""))
+    show_live(view, StreamSnapshot(1, 3, S.STREAMING, ""))
     for char in table_then_code:  # and the same while it streams in
-        view.append_text(3, char)
-    view.set_message_state(3, S.COMPLETE)
+        append_text(view, 3, char)
+    set_message_state(view, 3, S.COMPLETE)
     doc = view.document()
     code_lines = []
     block = doc.begin()
@@ -253,9 +254,9 @@ def test_a_code_block_right_below_a_table_is_code_not_a_table_row(view: ChatView
 def test_a_quote_right_after_a_table_gets_one_bar_beside_the_quote_only(view: ChatView) -> None:
     table_then_quote = "| a | b |\n|---|---|\n| 1 | 2 |\n\n> quoted text\n\nafter"
     view.load_transcript([user(1, "q")])
-    view.show_live(StreamSnapshot(1, 2, S.STREAMING, ""))
+    show_live(view, StreamSnapshot(1, 2, S.STREAMING, ""))
     for start in range(0, len(table_then_quote), 7):  # streamed, as the screenshot was
-        view.append_text(2, table_then_quote[start : start + 7])
+        append_text(view, 2, table_then_quote[start : start + 7])
     bars = []
     block = view.document().begin()
     while block.isValid():
@@ -287,7 +288,7 @@ def test_streaming_small_deltas_renders_the_same_as_loading(view: ChatView, qtbo
     stream(view, 2, REPLY, chunk=3)
     assert view.message_text(2) == REPLY
     assert "streaming…" in plain(view)
-    view.set_message_state(2, S.COMPLETE, None, None)
+    set_message_state(view, 2, S.COMPLETE, None, None)
     streamed = lines(view)
     check_regions(view)
 
@@ -317,7 +318,7 @@ def test_show_live_catch_up_appends_only_the_missing_suffix(view: ChatView) -> N
     first = "".join(f"Paragraph {n} with some words in it.\n\n" for n in range(50))
     missing = "".join(f"Later paragraph {n}.\n\n" for n in range(10)) + "And an open tail"
     view.load_transcript([user(1, "q")])
-    view.show_live(StreamSnapshot(1, 2, S.STREAMING, first))
+    show_live(view, StreamSnapshot(1, 2, S.STREAMING, first))
     stats = view.render_stats
     rebuilds = stats.body_rebuilds
     imported = stats.markdown_chars
@@ -325,7 +326,7 @@ def test_show_live_catch_up_appends_only_the_missing_suffix(view: ChatView) -> N
     frozen = doc.findBlock(view.renderer.regions()[-1].body_start + 1)
     frozen_text = frozen.text()
 
-    view.show_live(StreamSnapshot(1, 2, S.STREAMING, first + missing))
+    show_live(view, StreamSnapshot(1, 2, S.STREAMING, first + missing))
 
     assert view.message_text(2) == first + missing
     assert stats.body_rebuilds == rebuilds  # not re-rendered from scratch
@@ -342,7 +343,7 @@ def test_show_live_catch_up_appends_only_the_missing_suffix(view: ChatView) -> N
 def test_show_live_with_different_text_re_renders(view: ChatView) -> None:
     view.load_transcript([user(1, "q"), assistant(2, "Old answer that was wrong.\n\nMore")])
     rebuilds = view.render_stats.body_rebuilds
-    view.show_live(StreamSnapshot(1, 2, S.STREAMING, "A new answer"))
+    show_live(view, StreamSnapshot(1, 2, S.STREAMING, "A new answer"))
     assert view.message_text(2) == "A new answer"
     assert "Old answer" not in plain(view)
     assert "A new answer" in plain(view)
@@ -353,24 +354,24 @@ def test_show_live_with_different_text_re_renders(view: ChatView) -> None:
 def test_no_stale_overwrite_and_no_duplication(view: ChatView) -> None:
     view.load_transcript([user(1, "q")])
     view.add_message(assistant(2, "", S.STREAMING))
-    view.append_text(2, "Hello")
-    view.show_live(StreamSnapshot(1, 2, S.STREAMING, "Hello, world"))
-    view.append_text(2, "! More.")
+    append_text(view, 2, "Hello")
+    show_live(view, StreamSnapshot(1, 2, S.STREAMING, "Hello, world"))
+    append_text(view, 2, "! More.")
     assert view.message_text(2) == "Hello, world! More."
     # A snapshot older than what the view holds changes nothing.
-    view.show_live(StreamSnapshot(1, 2, S.STREAMING, "Hello"))
+    show_live(view, StreamSnapshot(1, 2, S.STREAMING, "Hello"))
     assert view.message_text(2) == "Hello, world! More."
     assert plain(view).count("Hello, world! More.") == 1
     # The same snapshot twice is idempotent.
     updates = view.update_count
-    view.show_live(StreamSnapshot(1, 2, S.STREAMING, "Hello, world! More."))
+    show_live(view, StreamSnapshot(1, 2, S.STREAMING, "Hello, world! More."))
     assert view.update_count == updates
     check_regions(view)
 
 
 def test_show_live_adds_an_unknown_reply_and_applies_its_state(view: ChatView) -> None:
     view.load_transcript([user(1, "q")])
-    view.show_live(StreamSnapshot(1, 9, S.INTERRUPTED, "partial", reason="stalled"))
+    show_live(view, StreamSnapshot(1, 9, S.INTERRUPTED, "partial", reason="stalled"))
     assert view.message_ids() == [1, 9]
     assert plain(view).endswith(
         f"partial\nInterrupted. {InterruptReason.STALLED.human}    Continue  ·  Retry"
@@ -386,7 +387,7 @@ def test_a_long_open_code_block_streams_as_plain_appends(view: ChatView) -> None
     imported: list[int] = []
     for start in range(0, len(text), 60):
         before = stats.markdown_chars
-        view.append_text(2, text[start : start + 60])
+        append_text(view, 2, text[start : start + 60])
         imported.append(stats.markdown_chars - before)
     assert stats.plain_appends > 100
     # Per update, what is imported stays under the limit; the whole block is
@@ -394,7 +395,7 @@ def test_a_long_open_code_block_streams_as_plain_appends(view: ChatView) -> None
     over = [size for size in imported if size > TAIL_MARKDOWN_LIMIT + 60]
     assert 1 <= len(over) <= 2
     assert max(over) < len(text)
-    view.set_message_state(2, S.COMPLETE, None, None)
+    set_message_state(view, 2, S.COMPLETE, None, None)
     fresh = ChatView()
     fresh.load_transcript([user(1, "q"), assistant(2, text)])
     assert plain(view) == plain(fresh)
@@ -412,11 +413,11 @@ def test_remove_message_for_retry(view: ChatView) -> None:
     assert "sidestream:retry/2" in anchors(view)
     view.add_message(assistant(5, "", S.STREAMING))
     assert "sidestream:retry/2" not in anchors(view)
-    view.append_text(5, "better")
+    append_text(view, 5, "better")
     view.remove_message(1)
     assert view.message_ids() == [2, 3, 5]
     check_regions(view)
-    view.append_text(5, " still streaming")
+    append_text(view, 5, " still streaming")
     assert plain(view).endswith("better still streaming\nstreaming…")
     for mid in (2, 3, 5):
         view.remove_message(mid)
@@ -464,7 +465,7 @@ def test_remote_images_are_never_fetched(
         [user(1, "q"), assistant(2, f"Look: ![x]({url})\n\nand ![local](file:///etc/hostname)")]
     )
     view.add_message(assistant(3, "", S.STREAMING))
-    view.append_text(3, f"Streamed ![y]({base}/streamed.png) too")
+    append_text(view, 3, f"Streamed ![y]({base}/streamed.png) too")
     view.browser.viewport().repaint()
     qtbot.waitUntil(lambda: f"{base}/streamed.png" in view.blocked_resources)
     assert url in view.blocked_resources
@@ -598,7 +599,7 @@ def test_action_links_in_message_text_are_disarmed(view: ChatView) -> None:
         ]
     )
     view.add_message(assistant(3, "", S.STREAMING))
-    view.append_text(3, "Also [retry me](sidestream:retry/3)\n\nok")
+    append_text(view, 3, "Also [retry me](sidestream:retry/3)\n\nok")
     hrefs = anchors(view)
     assert "sidestream:retry/2" not in hrefs  # not the last reply any more
     assert not [h for h in hrefs if h.lower().startswith("sidestream:") and "retry" in h]
@@ -612,15 +613,15 @@ def test_markdown_inserted_after_a_block_keeps_both_blocks_formats_and_own_links
     # code block): that block keeps its format and links, the new first block
     # keeps its own, and only links from message text are disarmed.
     view.load_transcript([user(1, "q")])
-    view.show_live(StreamSnapshot(1, 2, S.STREAMING, "[first](sidestream:retry/2) text\n\n"))
-    view.show_live(
-        StreamSnapshot(1, 2, S.STREAMING, "[first](sidestream:retry/2) text\n\n## Head\n\n")
+    show_live(view, StreamSnapshot(1, 2, S.STREAMING, "[first](sidestream:retry/2) text\n\n"))
+    show_live(
+        view, StreamSnapshot(1, 2, S.STREAMING, "[first](sidestream:retry/2) text\n\n## Head\n\n")
     )
     text = (
         "[first](sidestream:retry/2) text\n\n## Head\n\n```python\nx = 1\n```\n\n"
         "### Sub [bad](sidestream:continue/2)\n\ntail [web](https://example.com)"
     )
-    view.show_live(StreamSnapshot(1, 2, S.COMPLETE, text))
+    show_live(view, StreamSnapshot(1, 2, S.COMPLETE, text))
     hrefs = anchors(view)
     assert "sidestream:copy/2" in hrefs  # the header's own link
     assert "sidestream:copy-code/2/0" in hrefs
@@ -763,7 +764,7 @@ def test_a_thousand_messages_load_and_older_ones_come_in_on_demand(
     assert "earlier message" not in plain(view)
     check_regions(view)
     assert plain(view).startswith("You    Copy\nQuestion 1?")
-    view.append_text(1000, " appended")
+    append_text(view, 1000, " appended")
     assert view.message_text(1000).endswith("word  appended")
     check_regions(view)
 
@@ -773,7 +774,7 @@ def test_hidden_messages_can_change_and_be_removed(view: ChatView) -> None:
     view.load_transcript(messages)
     assert view.hidden_count == 3
     view.remove_message(1)
-    view.set_message_state(2, S.FAILED, "boom", None)
+    set_message_state(view, 2, S.FAILED, "boom", None)
     assert plain(view).startswith("Show 2 earlier messages")
     assert view.show_earlier() == 2
     assert view.message_ids() == [2, 3, 4, 5]
@@ -886,17 +887,17 @@ def test_any_sequence_of_updates_matches_a_fresh_load(
         elif kind == "delta" and last is not None:
             text = "".join(arg)
             last.content += text
-            view.append_text(last.id, text)
+            append_text(view, last.id, text)
         elif kind == "snapshot" and last is not None:
             text = "".join(arg)
             if last.content.startswith(text) and text != last.content:
                 continue  # a stale snapshot: covered elsewhere
             last.content = text
             # A snapshot carries the whole live state, its error included.
-            view.show_live(StreamSnapshot(1, last.id, last.status, text, error=last.error))
+            show_live(view, StreamSnapshot(1, last.id, last.status, text, error=last.error))
         elif kind == "state" and last is not None:
             last.status = arg
-            view.set_message_state(last.id, arg, "err" if arg is S.FAILED else None, None)
+            set_message_state(view, last.id, arg, "err" if arg is S.FAILED else None, None)
             last.error = "err" if arg is S.FAILED else None
         elif kind == "remove" and messages:
             victim = list(messages)[arg % len(messages)]

@@ -34,6 +34,7 @@ from desktop.ui.render.tables import (
     TABLE_MAX_CELLS,
     TABLE_MAX_CHARS,
 )
+from tests.support.view_updates import append_text, set_message_state
 from tests.unit.ui.test_chat_view import check_regions, lines, plain, stream
 
 S = MessageStatus
@@ -95,7 +96,7 @@ def test_a_reply_past_the_markdown_limit_streams_on_as_bounded_plain_lines(
 
     # The end re-renders nothing: the overflow stays plain text.
     imported = stats.markdown_chars
-    view.set_message_state(2, S.COMPLETE)
+    set_message_state(view, 2, S.COMPLETE)
     assert stats.markdown_chars == imported
     check_regions(view)
     fresh = loaded(qtbot, text)
@@ -116,7 +117,7 @@ def test_past_the_display_limit_the_status_line_says_what_is_left_out(
     note = f"Showing the first {human_size(DISPLAY_LIMIT)} of {human_size(len(text))}"
     assert "streaming…" in plain(view) and note in plain(view)
     assert sum(map(len, plain_part(view))) == DISPLAY_LIMIT - region.plain_from
-    view.set_message_state(2, S.COMPLETE)
+    set_message_state(view, 2, S.COMPLETE)
     assert note in plain(view) and "streaming…" not in plain(view)
     check_regions(view)
 
@@ -187,7 +188,7 @@ def test_a_view_never_shown_lays_text_out_at_its_own_width(qtbot: QtBot) -> None
     view.resize(640, 480)  # never shown: the resize event is held back
     view.load_transcript([Message(1, 1, Role.USER, "q", S.COMPLETE)])
     view.add_message(Message(2, 1, Role.ASSISTANT, "", S.STREAMING))
-    view.append_text(2, PARAGRAPHS[:5000])
+    append_text(view, 2, PARAGRAPHS[:5000])
     viewport = view.browser.viewport()
     assert not view.isVisible()
     assert view.document().pageSize().width() == viewport.width() > 500
@@ -249,7 +250,7 @@ def streamed(qtbot: QtBot, text: str, chunk: int, per_update: list[tuple[int, in
     stats = view.render_stats
     for start in range(0, len(text), chunk):
         cells, chars = stats.table_cells, stats.text_table_chars
-        view.append_text(2, text[start : start + chunk])
+        append_text(view, 2, text[start : start + chunk])
         per_update.append((stats.table_cells - cells, stats.text_table_chars - chars))
     return view
 
@@ -291,7 +292,7 @@ def test_a_huge_table_streams_in_by_rows_and_is_never_laid_out_whole(
     assert laid_out_tables(view) == []
     assert note in plain(view) and "streaming…" in plain(view)
     # Its end changes nothing: what the tail shows is final.
-    view.set_message_state(2, S.COMPLETE)
+    set_message_state(view, 2, S.COMPLETE)
     assert stats.text_tables == 1
     assert view.message_text(2) == text
     check_regions(view)
@@ -315,7 +316,7 @@ def test_a_growing_table_is_laid_out_within_the_tail_budget_and_once_at_its_end(
     assert sum(1 for c in cells if c == 185) == 1
     assert sum(cells) < 185 + tail_cells * 12
     assert laid_out_tables(view) == [(37, 5)]
-    view.set_message_state(2, S.COMPLETE)
+    set_message_state(view, 2, S.COMPLETE)
     check_regions(view)
     assert lines(view) == lines(loaded(qtbot, text))
 
@@ -393,7 +394,7 @@ def test_streaming_tables_shows_what_a_fresh_load_shows(
     text = STREAMED_TABLES[name]
     view = streamed(qtbot, text, chunk, [])
     check_regions(view)
-    view.set_message_state(2, S.COMPLETE)
+    set_message_state(view, 2, S.COMPLETE)
     check_regions(view)
     fresh = loaded(qtbot, text)
     assert lines(view) == lines(fresh)
@@ -447,9 +448,9 @@ def test_tables_cut_anywhere_stream_to_what_a_fresh_load_shows(
     view.add_message(Message(2, 1, Role.ASSISTANT, "", S.STREAMING))
     points = sorted({round(cut * len(text)) for cut in cuts} | {0, len(text)})
     for start, end in itertools.pairwise(points):
-        view.append_text(2, text[start:end])
+        append_text(view, 2, text[start:end])
     status = S.COMPLETE if finish else S.STREAMING
-    view.set_message_state(2, status)
+    set_message_state(view, 2, status)
     check_regions(view)
     fresh = loaded(qtbot, text, status)
     assert view.message_text(2) == text

@@ -16,7 +16,7 @@ from desktop.core.models import ProviderKind
 from desktop.core.states import InterruptReason, MessageStatus
 from desktop.providers.demo.server import DemoOptions, DemoServer
 from desktop.services import Services
-from desktop.streaming.events import StreamEnded
+from desktop.streaming.events import Callbacks, StreamEnded
 from desktop.ui.main_window import MainWindow
 from desktop.ui.notifications import (
     DO_NOT_DISTURB_KEY,
@@ -67,7 +67,7 @@ class Harness:
         service.finished_unseen.connect(self.unseen.append)
         service.clicked.connect(self.clicked.append)
         # Added after the service's own listener, so the service has decided by then.
-        self.services.manager.add_terminal_listener(self.ended.append)
+        self.services.manager.attach(None, Callbacks(ended=self.ended.append))
         return service
 
     def new_chat(self) -> int:
@@ -219,7 +219,7 @@ def test_two_replies_in_one_hidden_chat_notify_once_each_never_twice(
     assert [s for _, _, s in recorder.sent] == [chat, chat]
     # The same end announced again (a duplicate) is not told again.
     for ended in (first, second):
-        harness.service._on_stream_ended(ended)
+        harness.service.on_stream_ended(ended)
     harness.qtbot.waitUntil(lambda: harness.service.pending() == 0)
     assert len(recorder.sent) == 2
 
