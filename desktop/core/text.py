@@ -42,7 +42,7 @@ class SurrogateMender:
     shows whether its low half follows; :meth:`end` releases what is held.
     """
 
-    __slots__ = ("_held",)
+    __slots__ = ("_held",)  # read directly on the hot path (accumulate)
 
     def __init__(self) -> None:
         self._held = ""

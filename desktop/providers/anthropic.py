@@ -7,7 +7,6 @@ reply as an assistant prefill, so the deltas go on from it.
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import AsyncGenerator, Sequence
 from typing import Any
@@ -35,6 +34,7 @@ from desktop.providers.http import (
     stream_exchange,
 )
 from desktop.providers.sse import SSEEvent
+from desktop.providers.sse import loads as sse_loads
 
 log = logging.getLogger("sidestream.provider")
 
@@ -114,7 +114,7 @@ class MessagesParser:
     def feed(self, sse: SSEEvent) -> Sequence[StreamEvent]:
         data = sse.data
         try:
-            payload = json.loads(data)
+            payload = sse_loads(data)
         except ValueError as exc:
             if sse.event == "error":
                 return self._fail(error_data_to_error(data))

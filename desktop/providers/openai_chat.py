@@ -10,7 +10,6 @@ legacy ``error:`` line, error objects sent after HTTP 200, and a missing
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import AsyncGenerator, Sequence
 from typing import Any
@@ -38,6 +37,7 @@ from desktop.providers.http import (
     stream_exchange,
 )
 from desktop.providers.sse import SSEEvent
+from desktop.providers.sse import loads as sse_loads
 
 log = logging.getLogger("sidestream.provider")
 
@@ -104,7 +104,7 @@ class ChatParser:
             self.done = True
             return (Finished(self.finish_reason, self.model),)
         try:
-            chunk = json.loads(data)
+            chunk = sse_loads(data)
         except ValueError as exc:
             if not data.strip():
                 return _NOTHING

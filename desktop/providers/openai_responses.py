@@ -12,7 +12,6 @@ skips nothing.
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import AsyncGenerator, Sequence
 from typing import Any
@@ -43,6 +42,7 @@ from desktop.providers.http import (
 )
 from desktop.providers.openai_chat import CONTINUE_PROMPT, model_ids
 from desktop.providers.sse import SSEEvent
+from desktop.providers.sse import loads as sse_loads
 
 log = logging.getLogger("sidestream.provider")
 
@@ -129,7 +129,7 @@ class ResponsesParser:
             # it is skipped again.
             return _NOTHING
         try:
-            payload = json.loads(data)
+            payload = sse_loads(data)
         except ValueError as exc:
             if sse.event == "error":
                 return self._fail(error_data_to_error(data))

@@ -125,20 +125,22 @@ class ReplyState:
 
 def accumulate(state: ReplyState, event: StreamEvent) -> ReplyState:
     """Fold one provider event into ``state``; returns it (updated in place)."""
-    state.added = state.added_reasoning = ""
-    if isinstance(event, TextDelta):
+    if type(event) is TextDelta:  # nearly every event: first, and lean
         text = event.text
         mender = state._text_mender
-        if mender.holding or not text.isascii():
+        if mender._held or not text.isascii():
             text = mender.feed(text)  # a surrogate pair split across events
+        state.added_reasoning = ""
+        state.added = text
         if text:
             state._parts.append(text)
             state._length += len(text)
-            state.added = text
         if event.cursor is not None:
             state.cursor = event.cursor
         state.status = MessageStatus.STREAMING
-    elif isinstance(event, CursorUpdate):
+        return state
+    state.added = state.added_reasoning = ""
+    if isinstance(event, CursorUpdate):
         state.cursor = event.cursor
     elif isinstance(event, ReasoningDelta):
         text = state._reasoning_mender.feed(event.text)
