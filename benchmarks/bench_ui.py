@@ -39,12 +39,12 @@ from desktop.core.states import MessageStatus, Role
 from desktop.providers.demo import demo_reply
 from desktop.providers.demo.replies import table_reply
 from desktop.providers.factory import create_provider
+from desktop.services.chat import ChatService
+from desktop.services.directory import ProviderDirectory
+from desktop.services.settings import SettingsService
 from desktop.store import KeyStore, Store
-from desktop.streaming.chat import ChatService
-from desktop.streaming.directory import ProviderDirectory
 from desktop.streaming.events import MessageUpdate, StreamListener
 from desktop.streaming.manager import StreamManager
-from desktop.streaming.settings import SettingsService
 from desktop.ui.chat_tab import ChatTab
 from desktop.ui.event_loop import new_event_loop
 from desktop.ui.main_window import MainWindow

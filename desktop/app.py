@@ -17,9 +17,8 @@ import logging
 import os
 import signal
 import sys
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable
 from enum import Enum
-from typing import Any
 
 import PySide6  # noqa: F401  (imported before qasync so qasync picks PySide6)
 from PySide6.QtCore import QCoreApplication
@@ -27,9 +26,9 @@ from PySide6.QtWidgets import QApplication, QMessageBox
 
 os.environ.setdefault("QT_API", "pyside6")
 from desktop import APP_NAME, __version__
-from desktop.cli import PROVIDER_CHOICES
-from desktop.core.models import ProviderKind
+from desktop.core.presets import COMMAND_LINE_PROVIDERS
 from desktop.core.states import InterruptReason, MessageStatus
+from desktop.core.tasks import TaskKeeper
 from desktop.providers import http
 from desktop.ready_probe import install_ready_probe
 from desktop.services import Services, build_services
@@ -98,7 +97,7 @@ class SidestreamApp(StreamListener):
         self._quit = asyncio.Event()
         self._quitting = False
         self._asking = False
-        self._tasks: set[asyncio.Task[Any]] = set()
+        self._tasks = TaskKeeper(log)
         if tray is None:
             tray = Tray(services.manager.streaming_count, window.unread_count)
         self.tray = tray
@@ -182,7 +181,7 @@ class SidestreamApp(StreamListener):
 
     def stop_all(self) -> None:
         """The tray's Stop all: every live reply ends as ``stopped``."""
-        self._spawn(self.services.manager.stop_all())
+        self._tasks.spawn(self.services.manager.stop_all())
 
     def hide_to_tray(self) -> None:
         """Hide the window; replies go on (invariant 3). Said once, the first time."""
@@ -227,7 +226,7 @@ class SidestreamApp(StreamListener):
         # they streamed; whether the last write went through says little: a
         # write that needs no new page succeeds on a full disk).
         self._quitting = True
-        self._spawn(self._save_then_quit())
+        self._tasks.spawn(self._save_then_quit())
 
     async def _save_then_quit(self) -> None:
         manager = self.services.manager
@@ -331,21 +330,9 @@ class SidestreamApp(StreamListener):
         self.window.hide()
         self.tray.hide()
         await self.notifications.aclose()
-        for task in list(self._tasks):
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self._tasks.cancel_and_wait()
         await self.services.aclose(interrupt=True)
         self.window.close()
-
-    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
-        task = asyncio.ensure_future(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._on_task_done)
-
-    def _on_task_done(self, task: asyncio.Task[Any]) -> None:
-        self._tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            log.error("an app task failed", exc_info=task.exception())
 
 
 def _settle(future: asyncio.Future[bool], value: bool) -> None:
@@ -362,16 +349,10 @@ def _apply_provider_args(services: Services, args: argparse.Namespace) -> None:
         return
     if not args.provider:
         return
-    kind = ProviderKind(PROVIDER_CHOICES[args.provider])
-    defaults = {
-        "openai": ("OpenAI", "https://api.openai.com/v1", "gpt-4o-mini"),
-        "openai-responses": ("OpenAI (Responses)", "https://api.openai.com/v1", "gpt-4o-mini"),
-        "anthropic": ("Anthropic", "https://api.anthropic.com", "claude-sonnet-4-5"),
-        "openai-compatible": ("OpenAI-compatible", "http://127.0.0.1:8080/v1", "default"),
-    }
-    name, base_url, model = defaults[args.provider]
-    base_url = args.base_url or base_url
-    model = args.model or model
+    preset = COMMAND_LINE_PROVIDERS[args.provider]
+    kind, name = preset.kind, preset.name
+    base_url = args.base_url or preset.base_url
+    model = args.model or preset.default_model
     for p in services.settings.providers():
         if p.kind is kind and p.base_url == base_url.rstrip("/"):
             services.settings.set_default_provider(p.id)

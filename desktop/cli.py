@@ -14,15 +14,9 @@ import sys
 from pathlib import Path
 
 from desktop import __version__
+from desktop.core.presets import COMMAND_LINE_PROVIDERS
 
 log = logging.getLogger("sidestream.cli")
-
-PROVIDER_CHOICES = {
-    "openai": "openai_chat",
-    "openai-compatible": "openai_chat",
-    "openai-responses": "openai_responses",
-    "anthropic": "anthropic",
-}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -37,7 +31,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--demo", action="store_true", help="use the built-in demo provider")
     parser.add_argument(
         "--provider",
-        choices=sorted(PROVIDER_CHOICES),
+        choices=sorted(COMMAND_LINE_PROVIDERS),
         help=(
             "add or select a provider of this kind (OPENAI_API_KEY / ANTHROPIC_API_KEY are used "
             "for the provider's own service, or the *_BASE_URL they name)"

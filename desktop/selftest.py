@@ -245,8 +245,8 @@ async def _scenario(report: Report, app: QApplication, data_dir: Path) -> None:
     from desktop.core.states import MessageStatus, Role
     from desktop.providers.demo import DemoOptions, DemoServer, demo_reply
     from desktop.services import Services, build_services
+    from desktop.services.directory import DEMO_MODEL
     from desktop.store import KeyStore, Store
-    from desktop.streaming.directory import DEMO_MODEL
     from desktop.streaming.events import StreamEnded, StreamListener
     from desktop.ui.notifications import NotificationService, RecordingNotifier
 

@@ -2,7 +2,7 @@
 # Sidestream's one entry point for people and CI: it installs whatever is
 # missing (Debian/Ubuntu system packages, a virtualenv with the project), then
 #   run   [ARGS...]  starts the app (the built-in demo provider when none is configured)
-#   test  [PYTEST ARGS...]  runs ruff, mypy and the whole test suite
+#   test  [PYTEST ARGS...]  runs ruff, mypy, import-linter and the whole test suite
 #   build            builds the frozen one-dir app with PyInstaller
 #   bench            runs the benchmarks and prints their figures
 set -euo pipefail
@@ -102,6 +102,7 @@ case "$cmd" in
     log "ruff"; "$venv/bin/ruff" check desktop tests benchmarks packaging
     "$venv/bin/ruff" format --check desktop tests benchmarks packaging
     log "mypy (strict on desktop/)"; "$venv/bin/mypy"
+    log "import-linter (the layer contracts in pyproject.toml)"; "$venv/bin/lint-imports"
     log "pytest"
     export QT_QPA_PLATFORM=offscreen
     exec "$venv/bin/python" -m pytest "$@"

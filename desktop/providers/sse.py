@@ -52,6 +52,7 @@ def loads(data: str) -> Any:
         return json.loads(data)
     return value
 
+
 # The largest event accepted, in characters (bytes, for the ASCII of JSON):
 # over three times the 10 MB event a reply may legitimately hold (a long answer or
 # a big tool result sent in one piece), and small enough that buffering it,

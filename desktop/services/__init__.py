@@ -1,7 +1,24 @@
 """The Qt-free services of one running Sidestream, built in one place.
 
-``app.py`` builds these for the window; tests and ``--self-test`` build the
-same objects without a window.
+What a person does with chats (:mod:`.chat`), providers and settings
+(:mod:`.settings`), and which provider serves which chat (:mod:`.directory`),
+over the store and the stream manager. ``app.py`` builds these for the
+window; tests and ``--self-test`` build the same objects without a window.
+
+Which thread writes to the store:
+
+* Everything a reply writes, and every write that must be ordered with a
+  reply's writes (send, retry, continue, delete a chat or a message, remove
+  a provider, whose chats lose it), runs on the StreamManager's writer thread
+  (:meth:`StreamManager.run_store`), in order.
+* The GUI thread writes only single-row edits a person makes and waits for
+  (create a chat, rename, change its model, mute, mark read, provider and app
+  settings): one short IMMEDIATE transaction each, which SQLite's WAL lets run
+  beside the writer thread, waiting at most for one of its short transactions
+  (busy_timeout).
+* Start-up (opening the store, the first run's provider rows, the command
+  line's provider) writes on the thread that builds the services, before any
+  reply runs.
 """
 
 from __future__ import annotations
@@ -15,11 +32,11 @@ from desktop.core.models import Message
 from desktop.providers.base import Provider
 from desktop.providers.demo.options import OptionsError, parse_options_header
 from desktop.providers.demo.server import DemoOptions, DemoServer
+from desktop.services.chat import ChatService
+from desktop.services.directory import ProviderDirectory
+from desktop.services.settings import MAX_STREAMS_KEY, SettingsService
 from desktop.store import KeyStore, Store
-from desktop.streaming.chat import ChatService
-from desktop.streaming.directory import ProviderDirectory
 from desktop.streaming.manager import DEFAULT_LIMIT, StreamManager
-from desktop.streaming.settings import MAX_STREAMS_KEY, SettingsService
 from desktop.streaming.stream import RecoveryReport
 
 log = logging.getLogger("sidestream.app")

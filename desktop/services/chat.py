@@ -1,7 +1,9 @@
 """ChatService: what a person does with a chat (send, stop, continue, retry), Qt-free.
 
-Its writes go through the manager's writer thread, so they are ordered after
-any write of a reply that is still finishing (an evicted stream, say).
+Send, retry, continue and delete write through the manager's writer thread,
+so they are ordered after any write of a reply that is still finishing (an
+evicted stream, say); renaming, muting and the like are single-row edits on
+the caller's thread (the rule is in :mod:`desktop.services`).
 """
 
 from __future__ import annotations
@@ -13,8 +15,8 @@ from typing import TypeVar
 
 from desktop.core.models import ChatRequest, ChatTurn, Message, Session
 from desktop.core.states import MessageStatus, Role
+from desktop.services.directory import ProviderDirectory
 from desktop.store import Store
-from desktop.streaming.directory import ProviderDirectory
 from desktop.streaming.manager import StreamManager
 from desktop.streaming.stream import ConcurrencyLimitError
 
@@ -38,14 +40,6 @@ class ChatService:
     @property
     def manager(self) -> StreamManager:
         return self._manager
-
-    @property
-    def store(self) -> Store:
-        return self._store
-
-    @property
-    def directory(self) -> ProviderDirectory:
-        return self._directory
 
     # ------------------------------------------------------------------ reads
     def chats(self, search: str | None = None) -> list[Session]:

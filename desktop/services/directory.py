@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Callable
-from dataclasses import dataclass
 
 from desktop.core.models import ProviderConfig, ProviderKind, StoredProvider
 from desktop.providers.base import Provider
@@ -20,32 +19,6 @@ log = logging.getLogger("sidestream.provider")
 DEMO_BASE_URL = "demo:"
 DEMO_NAME = "Demo"
 DEMO_MODEL = "sidestream-demo"
-
-
-@dataclass(frozen=True, slots=True)
-class ProviderPreset:
-    """A provider a user can add from the settings with one click."""
-
-    name: str
-    kind: ProviderKind
-    base_url: str
-    default_model: str
-
-
-PRESETS: tuple[ProviderPreset, ...] = (
-    ProviderPreset("OpenAI", ProviderKind.OPENAI_CHAT, "https://api.openai.com/v1", "gpt-4o-mini"),
-    ProviderPreset(
-        "OpenAI (Responses)",
-        ProviderKind.OPENAI_RESPONSES,
-        "https://api.openai.com/v1",
-        "gpt-4o-mini",
-    ),
-    ProviderPreset(
-        "Anthropic", ProviderKind.ANTHROPIC, "https://api.anthropic.com", "claude-sonnet-4-5"
-    ),
-    ProviderPreset("Ollama", ProviderKind.OPENAI_CHAT, "http://127.0.0.1:11434/v1", "llama3.2"),
-    ProviderPreset("llama.cpp", ProviderKind.OPENAI_CHAT, "http://127.0.0.1:8080/v1", "default"),
-)
 
 
 class UnknownProviderError(LookupError):

@@ -11,14 +11,10 @@ from dataclasses import dataclass
 
 from desktop.core.errors import ProviderError
 from desktop.core.models import ProviderKind, StoredProvider
+from desktop.core.presets import PRESETS, ProviderPreset
 from desktop.providers.factory import create_provider
+from desktop.services.directory import DEMO_BASE_URL, ProviderDirectory
 from desktop.store import KeyPersistence, Store
-from desktop.streaming.directory import (
-    DEMO_BASE_URL,
-    PRESETS,
-    ProviderDirectory,
-    ProviderPreset,
-)
 from desktop.streaming.manager import StreamManager
 
 log = logging.getLogger("sidestream.settings")
@@ -128,7 +124,9 @@ class SettingsService:
         if len(self._store.list_providers()) <= 1:
             raise SettingsError("Keep at least one provider.")
         self._directory.keys.delete_key(stored.name)
-        self._store.delete_provider(provider_id)
+        # Its chats lose their provider with it (ON DELETE SET NULL): more
+        # than one row, so on the writer thread (see desktop.services).
+        await self._manager.run_store(self._store.delete_provider, provider_id)
         await self._directory.invalidate(provider_id)
 
     def set_default_provider(self, provider_id: int) -> None:

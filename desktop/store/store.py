@@ -180,7 +180,9 @@ class Store:
 
     def _write(self) -> Any:
         # IMMEDIATE: take the write lock at BEGIN, where busy_timeout applies,
-        # rather than failing on a lock upgrade half-way through.
+        # rather than failing on a lock upgrade half-way through. Every write
+        # is one such transaction, whichever thread runs it (desktop.services
+        # says which thread writes what).
         return self._db.atomic("IMMEDIATE")
 
     def _read(self) -> Any:
@@ -195,9 +197,10 @@ class Store:
         self, title: str, provider_id: int | None = None, model: str = ""
     ) -> Session:
         now = utc_now()
-        row = self._m.session.create(
-            title=title, provider=provider_id, model=model, created_at=now, updated_at=now
-        )
+        with self._write():
+            row = self._m.session.create(
+                title=title, provider=provider_id, model=model, created_at=now, updated_at=now
+            )
         return session_record(row)
 
     @_translating
@@ -224,7 +227,8 @@ class Store:
     def _update_session(self, session_id: int, **values: object) -> None:
         s = self._m.session
         fields = {getattr(s, name): value for name, value in values.items()}
-        s.update(fields).where(s.id == session_id).execute()
+        with self._write():
+            s.update(fields).where(s.id == session_id).execute()
 
     # Only new messages and touch_session() count as activity (updated_at,
     # the sidebar order): renaming or muting a chat must not make it jump.
@@ -263,7 +267,8 @@ class Store:
     def delete_session(self, session_id: int) -> None:
         """Delete a chat with its messages and their chunks (foreign-key cascade)."""
         s = self._m.session
-        s.delete().where(s.id == session_id).execute()
+        with self._write():
+            s.delete().where(s.id == session_id).execute()
 
     # -- messages -------------------------------------------------------------
 
@@ -353,7 +358,8 @@ class Store:
     @_translating
     def delete_message(self, message_id: int) -> None:
         m = self._m.message
-        m.delete().where(m.id == message_id).execute()
+        with self._write():
+            m.delete().where(m.id == message_id).execute()
 
     @_translating
     def update_message_status(
@@ -364,9 +370,10 @@ class Store:
         reason: str | None = None,
     ) -> None:
         m = self._m.message
-        m.update(
-            {m.status: status.value, m.error: error, m.reason: reason, m.updated_at: utc_now()}
-        ).where(m.id == message_id).execute()
+        with self._write():
+            m.update(
+                {m.status: status.value, m.error: error, m.reason: reason, m.updated_at: utc_now()}
+            ).where(m.id == message_id).execute()
 
     @_translating
     def flush_streaming(self, items: Sequence[StreamFlush]) -> frozenset[int]:
@@ -508,7 +515,8 @@ class Store:
     def delete_provider(self, provider_id: int) -> None:
         """Delete a provider; its chats stay, without a provider (ON DELETE SET NULL)."""
         p = self._m.provider
-        p.delete().where(p.id == provider_id).execute()
+        with self._write():
+            p.delete().where(p.id == provider_id).execute()
 
     # -- settings -------------------------------------------------------------
 
@@ -523,7 +531,8 @@ class Store:
         """Store a JSON-serialisable value (``TypeError`` otherwise)."""
         encoded = json.dumps(value)
         st = self._m.setting
-        st.insert(key=key, value=encoded).on_conflict_replace().execute()
+        with self._write():
+            st.insert(key=key, value=encoded).on_conflict_replace().execute()
 
 
 def _open_checked(data_dir: Path, path: Path) -> SidestreamDatabase:

@@ -9,7 +9,6 @@ meanwhile. Closing the tab detaches the feed; the reply goes on.
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import logging
 from collections.abc import Coroutine
@@ -20,7 +19,8 @@ from PySide6.QtWidgets import QHBoxLayout, QToolButton, QVBoxLayout, QWidget
 
 from desktop.core.models import Message, Session
 from desktop.core.states import Role
-from desktop.streaming.chat import ChatActionError, ChatService
+from desktop.core.tasks import TaskKeeper
+from desktop.services.chat import ChatActionError, ChatService
 from desktop.streaming.events import MessageUpdate
 from desktop.ui.bridge import ViewFeed
 from desktop.ui.chat_view import ChatView
@@ -41,7 +41,7 @@ class ChatTab(QWidget):
         super().__init__(parent)
         self._chat = chat
         self._session = session
-        self._tasks: set[asyncio.Task[Any]] = set()
+        self._tasks = TaskKeeper(log, on_error=self._on_task_failed)
         self._active = False
 
         self.view = ChatView(self)
@@ -135,8 +135,7 @@ class ChatTab(QWidget):
         """Closing a tab detaches; it never stops the reply (invariant 3)."""
         self._active = False
         self.feed.detach()
-        for task in self._tasks:
-            task.cancel()
+        self._tasks.cancel_all()
 
     # ------------------------------------------------------------------ slots
     def _on_feed_updated(self, update: MessageUpdate) -> None:
@@ -153,13 +152,13 @@ class ChatTab(QWidget):
 
     def _on_composer_send_requested(self, text: str) -> None:
         # The composer cleared itself (undoably); the text comes back on error.
-        self._spawn(self._send(text))
+        self._tasks.spawn(self._send(text))
 
     def _on_view_continue_requested(self, message_id: int) -> None:
-        self._spawn(self._run_action(self._chat.continue_reply(message_id)))
+        self._tasks.spawn(self._run_action(self._chat.continue_reply(message_id)))
 
     def _on_view_retry_requested(self, message_id: int) -> None:
-        self._spawn(self._run_action(self._chat.retry(message_id)))
+        self._tasks.spawn(self._run_action(self._chat.retry(message_id)))
 
     def retry_newest(self) -> None:
         """Ctrl+R: regenerate the chat's newest reply (the keyboard twin of its Retry).
@@ -237,14 +236,5 @@ class ChatTab(QWidget):
             return message
         return dataclasses.replace(message, content="")
 
-    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
-        task = asyncio.ensure_future(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._on_task_done)
-
-    def _on_task_done(self, task: asyncio.Task[Any]) -> None:
-        self._tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            exc = task.exception()
-            log.error("chat action failed", exc_info=exc)
-            self.error_raised.emit(f"Something went wrong: {exc}")
+    def _on_task_failed(self, exc: BaseException) -> None:
+        self.error_raised.emit(f"Something went wrong: {exc}")

@@ -6,7 +6,6 @@ unminimised window); notifications and unread marks ask it.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Callable
 from typing import Any
@@ -29,9 +28,10 @@ from PySide6.QtWidgets import (
 
 from desktop import APP_NAME
 from desktop.core.models import Session
-from desktop.streaming.chat import ChatActionError, ChatService
+from desktop.core.tasks import TaskKeeper
+from desktop.services.chat import ChatActionError, ChatService
+from desktop.services.settings import SettingsService
 from desktop.streaming.events import StreamListener
-from desktop.streaming.settings import SettingsService
 from desktop.ui.chat_tab import ChatTab
 from desktop.ui.icons import app_icon
 from desktop.ui.model_picker import ModelPickerDialog
@@ -73,7 +73,7 @@ class MainWindow(QMainWindow):
         self._chat = chat
         self._settings = settings
         self._tabs_by_session: dict[int, ChatTab] = {}
-        self._tasks: set[asyncio.Task[Any]] = set()
+        self._tasks = TaskKeeper(log)
         self._unread: set[int] = set()
         self.allow_close = False  # set by the app when it really quits
 
@@ -325,7 +325,7 @@ class MainWindow(QMainWindow):
         answer = ask(self, "Delete chat", text)  # the title is the user's (or a model's) text
         if answer != QMessageBox.StandardButton.Yes:
             return
-        self._spawn(self._delete(session_id))
+        self._tasks.spawn(self._delete(session_id))
 
     async def _delete(self, session_id: int) -> None:
         tab = self._tabs_by_session.get(session_id)
@@ -498,8 +498,3 @@ class MainWindow(QMainWindow):
             return
         event.ignore()
         self.close_requested.emit()
-
-    def _spawn(self, coro: Any) -> None:
-        task = asyncio.ensure_future(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
-from typing import Any
 
 from PySide6.QtWidgets import (
     QComboBox,
@@ -18,7 +16,8 @@ from PySide6.QtWidgets import (
 
 from desktop.core.errors import ProviderError
 from desktop.core.models import Session
-from desktop.streaming.settings import SettingsService
+from desktop.core.tasks import TaskKeeper
+from desktop.services.settings import SettingsService
 from desktop.ui.plain import plain_label
 
 log = logging.getLogger("sidestream.ui")
@@ -33,7 +32,7 @@ class ModelPickerDialog(QDialog):
         super().__init__(parent)
         self.setWindowTitle(f"Model for “{session.title}”")
         self._settings = settings
-        self._tasks: set[asyncio.Task[Any]] = set()
+        self._tasks = TaskKeeper(log)
         self.provider_combo = QComboBox(self)
         self.model_combo = QComboBox(self)
         self.model_combo.setEditable(True)
@@ -80,9 +79,7 @@ class ModelPickerDialog(QDialog):
         self.status.clear()
 
     def _on_fetch_clicked(self) -> None:
-        task = asyncio.ensure_future(self._fetch())
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        self._tasks.spawn(self._fetch())
 
     async def _fetch(self) -> None:
         provider_id = int(self.provider_combo.currentData())

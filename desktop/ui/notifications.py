@@ -25,7 +25,7 @@ import asyncio
 import html
 import logging
 import re
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -33,10 +33,11 @@ from PySide6.QtCore import QObject, Signal
 
 from desktop import APP_NAME
 from desktop.core.states import InterruptReason, MessageStatus
-from desktop.streaming.chat import ChatService
+from desktop.core.tasks import TaskKeeper
+from desktop.services.chat import ChatService
+from desktop.services.settings import SettingsService
 from desktop.streaming.events import StreamEnded, StreamListener
 from desktop.streaming.manager import StreamManager
-from desktop.streaming.settings import SettingsService
 from desktop.ui.icons import icons_dir
 
 if TYPE_CHECKING:
@@ -412,7 +413,7 @@ class NotificationService(QObject, StreamListener):
         self._visible_session = visible_session
         self._notified: set[int] = set()  # message ids notified in their current run
         self._unseen: set[int] = set()  # chats with a notification not yet seen
-        self._tasks: set[asyncio.Task[Any]] = set()
+        self._tasks = TaskKeeper(log)
         self._closed = False
         notifier.set_click_handler(self._on_notifier_clicked)
         manager.attach(None, self)
@@ -432,8 +433,8 @@ class NotificationService(QObject, StreamListener):
         log.info("do not disturb %s", "on" if on else "off")
 
     def pending(self) -> int:
-        """Notifications being sent now."""
-        return len(self._tasks)
+        """Notifications being sent or withdrawn now."""
+        return len(self._tasks.pending())
 
     # ----------------------------------------------------------------- events
     def on_live_changed(self, session_id: int, live: bool) -> None:
@@ -474,14 +475,14 @@ class NotificationService(QObject, StreamListener):
             log.debug("do not disturb: no notification for chat %s", session.id)
             return
         self._unseen.add(session.id)
-        self._spawn(self._send(session.title, notification_body(ended), session.id))
+        self._tasks.spawn(self._send(session.title, notification_body(ended), session.id), "notify")
 
     def seen(self, session_id: int | None) -> None:
         """The user is looking at this chat: take back its notifications."""
         if session_id is None or session_id not in self._unseen or self._closed:
             return
         self._unseen.discard(session_id)
-        self._spawn(self._withdraw(session_id))
+        self._tasks.spawn(self._withdraw(session_id), "withdraw a notification")
 
     async def _withdraw(self, session_id: int) -> None:
         try:
@@ -507,13 +508,5 @@ class NotificationService(QObject, StreamListener):
         """Stop listening, drop notifications still being sent (the app is quitting)."""
         self._closed = True
         self._manager.detach(None, self)
-        tasks = list(self._tasks)
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await self._tasks.cancel_and_wait()
         await self._notifier.aclose()
-
-    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
-        task = asyncio.get_running_loop().create_task(coro, name="notify")
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)

@@ -1,18 +1,19 @@
 """The provider editor (add or edit one provider: kind, address, key, models) and its helpers.
 
 Network work (fetching models, testing a connection) runs as asyncio tasks on
-the running qasync loop, never blocking the UI; a :class:`TaskKeeper` holds a
-strong reference to each task and cancels the ones still running when its
-dialog closes. Every error reaches the user as a sentence in the dialog
-(:func:`error_text`); a traceback only ever goes to the log.
+the running qasync loop, never blocking the UI; a
+:class:`~desktop.core.tasks.TaskKeeper` holds a strong reference to each task,
+and the ones still running are cancelled when the dialog closes. Every error
+reaches the user as a sentence in the dialog (:func:`error_text`); a
+traceback only ever goes to the log.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Coroutine
-from typing import Any, TypeVar
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
 
 import shiboken6
 from PySide6.QtCore import QSize, Qt, QTimer, Signal
@@ -33,8 +34,9 @@ from PySide6.QtWidgets import (
 
 from desktop.core.errors import ProviderError
 from desktop.core.models import ProviderKind
-from desktop.streaming.directory import ProviderPreset
-from desktop.streaming.settings import KeyPersistence, ProviderView, SettingsError, SettingsService
+from desktop.core.presets import ProviderPreset
+from desktop.core.tasks import TaskKeeper
+from desktop.services.settings import KeyPersistence, ProviderView, SettingsError, SettingsService
 from desktop.ui import icons, style
 from desktop.ui.plain import plain_label
 
@@ -106,37 +108,6 @@ class BusyIndicator(QWidget):
         painter.end()
 
 
-class TaskKeeper:
-    """Starts asyncio tasks on the running (qasync) loop and keeps a strong reference to each."""
-
-    def __init__(self) -> None:
-        self._tasks: set[asyncio.Task[Any]] = set()
-
-    def spawn(self, coro: Coroutine[Any, Any, None], name: str) -> asyncio.Task[None] | None:
-        try:
-            loop = asyncio.get_running_loop()
-        except RuntimeError:
-            coro.close()
-            log.error("No running asyncio loop: cannot %s", name)
-            return None
-        task = loop.create_task(coro, name=f"settings: {name}")
-        self._tasks.add(task)
-        task.add_done_callback(self._on_task_done)
-        return task
-
-    def _on_task_done(self, task: asyncio.Task[Any]) -> None:
-        self._tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            log.error("A settings task failed", exc_info=task.exception())
-
-    def pending(self) -> list[asyncio.Task[Any]]:
-        return [t for t in self._tasks if not t.done()]
-
-    def cancel_all(self) -> None:
-        for task in list(self._tasks):
-            task.cancel()
-
-
 class ProviderEditor(QDialog):
     """Add or edit one provider: name, kind, base URL, API key, default model.
 
@@ -157,7 +128,7 @@ class ProviderEditor(QDialog):
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
-        self.tasks = TaskKeeper()
+        self.tasks = TaskKeeper(log)
         self._service = service
         self._provider = provider
         self._is_demo = provider is not None and provider.is_demo
@@ -372,7 +343,7 @@ class ProviderEditor(QDialog):
             self._finish_save(stored.id, persistence)
             return
         self._set_saving(True)
-        self.tasks.spawn(self._save_existing(self._provider.id), "save a provider")
+        self.tasks.spawn(self._save_existing(self._provider.id), "settings: save a provider")
 
     async def _save_existing(self, provider_id: int) -> None:
         try:
@@ -411,7 +382,7 @@ class ProviderEditor(QDialog):
         self._set_status(self.model_status, "Fetching models…", "info")
         self.fetch_button.setEnabled(False)
         self.fetch_busy.start()
-        self.tasks.spawn(self._run_fetch(request), "fetch models")
+        self.tasks.spawn(self._run_fetch(request), "settings: fetch models")
 
     def test_connection(self) -> None:
         """Try the settings in the form (unsaved) by listing the provider's models."""
@@ -423,7 +394,7 @@ class ProviderEditor(QDialog):
         self._set_status(self.test_status, "Testing the connection…", "info")
         self.test_button.setEnabled(False)
         self.test_busy.start()
-        self.tasks.spawn(self._run_test(request), "test a connection")
+        self.tasks.spawn(self._run_test(request), "settings: test a connection")
 
     def _model_request(self) -> Callable[[], Awaitable[list[str]]] | None:
         """How to list models with what the form says now, or None (with a message)."""

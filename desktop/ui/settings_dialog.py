@@ -36,15 +36,15 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from desktop.streaming.directory import ProviderPreset
-from desktop.streaming.settings import ProviderView, SettingsService
+from desktop.core.presets import ProviderPreset
+from desktop.core.tasks import TaskKeeper
+from desktop.services.settings import ProviderView, SettingsService
 from desktop.ui import icons, style
 from desktop.ui.plain import ask, plain_label, tooltip
 from desktop.ui.provider_editor import (
     DEMO_URL_TEXT,
     KIND_SHORT,
     ProviderEditor,
-    TaskKeeper,
     error_text,
 )
 
@@ -71,7 +71,7 @@ class SettingsDialog(QDialog):
 
     def __init__(self, service: SettingsService, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.tasks = TaskKeeper()
+        self.tasks = TaskKeeper(log)
         self._service = service
         self._providers: dict[int, ProviderView] = {}
         self.editor: ProviderEditor | None = None
@@ -284,7 +284,7 @@ class SettingsDialog(QDialog):
         )
         if not self.confirm("Remove provider", question):
             return
-        self.tasks.spawn(self._remove(p.id, p.name), "remove a provider")
+        self.tasks.spawn(self._remove(p.id, p.name), "settings: remove a provider")
 
     async def _remove(self, provider_id: int, name: str) -> None:
         try:

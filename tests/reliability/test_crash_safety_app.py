@@ -54,9 +54,9 @@ from desktop.core.states import InterruptReason, MessageStatus, Role
 from desktop.providers.demo import demo_reply
 from desktop.providers.demo.replies import demo_reply_tokens
 from desktop.providers.demo.server import DemoOptions, DemoServer
+from desktop.services.settings import MAX_STREAMS_KEY
 from desktop.store import Store
 from desktop.streaming.manager import DEFAULT_FLUSH_INTERVAL
-from desktop.streaming.settings import MAX_STREAMS_KEY
 from tests.reliability.conftest import Figures
 from tests.reliability.helpers import connections_for
 from tests.reliability.test_crash_safety import (

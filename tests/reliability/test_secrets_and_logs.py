@@ -39,8 +39,8 @@ from desktop.export import export_main
 from desktop.providers.demo.replies import demo_reply_tokens
 from desktop.providers.demo.server import DemoOptions, DemoServer, demo_reply
 from desktop.services import Services, build_services
+from desktop.services.directory import ProviderDirectory
 from desktop.store import KeyPersistence, KeyStore, Store
-from desktop.streaming.directory import ProviderDirectory
 from desktop.streaming.events import Callbacks, StreamEnded
 from tests.reliability.conftest import Figures
 from tests.reliability.helpers import request

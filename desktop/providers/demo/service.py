@@ -36,6 +36,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
+from desktop.core.tasks import TaskKeeper
 from desktop.providers.demo import conversation
 from desktop.providers.demo.connection import Connection, StreamCut
 from desktop.providers.demo.dialects import (
@@ -174,7 +175,7 @@ class DemoService:
         self.responses: dict[str, ResponseJob] = {}
         self._server: asyncio.Server | None = None
         self._connections: set[Connection] = set()
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._tasks = TaskKeeper(log, on_error=self.errors.append)
         self._closed = False
         self.port = 0
         #: Replies being generated right now (tests check that a disconnect stops one).
@@ -209,11 +210,7 @@ class DemoService:
         for job in self.responses.values():
             if job.task is not None:
                 job.task.cancel()
-        tasks = list(self._tasks)
-        for task in tasks:
-            task.cancel()
-        if tasks:
-            await asyncio.gather(*tasks, return_exceptions=True)
+        await self._tasks.cancel_and_wait()
         if self._server is not None:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self._server.wait_closed(), 1.0)
@@ -221,30 +218,14 @@ class DemoService:
 
     # --- tasks and connections --------------------------------------------------------
 
-    def _spawn(self, coro: Awaitable[None], name: str) -> asyncio.Task[None]:
-        task: asyncio.Task[None] = asyncio.ensure_future(coro)
-        task.set_name(name)
-        self._tasks.add(task)
-        task.add_done_callback(self._task_done)
-        return task
-
     def _start_generation(self, generation: Generation, name: str) -> asyncio.Task[None]:
         self.generating += 1
-        task = self._spawn(generation.run(), name)
+        task = self._tasks.spawn(generation.run(), name)
         task.add_done_callback(self._generation_done)
         return task
 
     def _generation_done(self, task: asyncio.Task[None]) -> None:
         self.generating -= 1
-
-    def _task_done(self, task: asyncio.Task[None]) -> None:
-        self._tasks.discard(task)
-        if task.cancelled():
-            return
-        exc = task.exception()
-        if exc is not None:
-            self.errors.append(exc)
-            log.error("demo task %s failed", task.get_name(), exc_info=exc)
 
     async def _on_connect(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         peer = writer.get_extra_info("peername")
@@ -255,8 +236,8 @@ class DemoService:
             self._close(conn, "server", abort=True)
             return
         self._connections.add(conn)
-        conn.reader_task = self._spawn(conn.read_loop(), f"demo-read-{record.id}")
-        conn.handler_task = self._spawn(self._handle(conn), f"demo-conn-{record.id}")
+        conn.reader_task = self._tasks.spawn(conn.read_loop(), f"demo-read-{record.id}")
+        conn.handler_task = self._tasks.spawn(self._handle(conn), f"demo-conn-{record.id}")
 
     def _on_client_gone(self, conn: Connection) -> None:
         if self._close(conn, "client", abort=True):

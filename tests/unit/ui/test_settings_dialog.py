@@ -28,11 +28,12 @@ from PySide6.QtWidgets import QApplication, QLabel
 from pytestqt.qtbot import QtBot
 
 from desktop.core.models import ProviderKind
+from desktop.core.presets import PRESETS
 from desktop.providers.demo.server import DemoOptions, DemoServer
+from desktop.services.directory import ProviderDirectory
+from desktop.services.settings import ProviderView, SettingsService
 from desktop.store import KeyStore, Store
-from desktop.streaming.directory import PRESETS, ProviderDirectory
 from desktop.streaming.manager import StreamManager
-from desktop.streaming.settings import ProviderView, SettingsService
 from desktop.ui.provider_editor import ProviderEditor
 from desktop.ui.settings_dialog import SettingsDialog
 from tests.support.qt import MemoryKeyring, running_qasync_loop
