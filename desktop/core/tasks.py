@@ -68,6 +68,12 @@ class TaskKeeper:
         if tasks:
             await asyncio.gather(*tasks, return_exceptions=True)
 
+    async def wait(self, within: float | None = None) -> None:
+        """Wait until every task started so far has ended (or ``within`` seconds pass)."""
+        tasks = [task for task in self._tasks if task is not asyncio.current_task()]
+        if tasks:
+            await asyncio.wait(tasks, timeout=within)
+
     def _on_task_done(self, task: asyncio.Task[Any]) -> None:
         self._tasks.discard(task)
         if task.cancelled():

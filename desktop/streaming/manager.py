@@ -20,13 +20,14 @@ import contextlib
 import functools
 import itertools
 import logging
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from typing import Any, TypeVar
 
 from desktop.core.errors import ErrorKind, ProviderError
 from desktop.core.events import Failed, Finished, StreamEvent
 from desktop.core.models import ChatRequest, Message
 from desktop.core.states import InterruptReason, MessageStatus
+from desktop.core.tasks import TaskKeeper
 from desktop.providers.base import Provider
 from desktop.store import Store, StoreError
 from desktop.streaming.accumulate import ReplyState, accumulate
@@ -76,8 +77,8 @@ class StreamManager:
         self._order = itertools.count()
         self._persist = StreamPersistence(store, self._tell_store_refused)
         self._flusher: asyncio.Task[None] | None = None
-        self._tasks: set[asyncio.Task[None]] = set()  # every stream task, evicted ones too
-        self._background: set[asyncio.Task[Any]] = set()
+        self._tasks = TaskKeeper(log)  # every stream task, evicted ones too
+        self._background = TaskKeeper(log)  # early flushes, remote cancels
         self._closed = False
 
     # ------------------------------------------------------------------ queries
@@ -155,7 +156,7 @@ class StreamManager:
 
     def task_count(self) -> int:
         live = sum(1 for s in self._streams.values() if s.task and not s.task.done())
-        return live + len(self._background)
+        return live + len(self._background.pending())
 
     # --------------------------------------------------------------- listeners
     def attach(
@@ -328,12 +329,10 @@ class StreamManager:
             self._flusher.cancel()
             await asyncio.gather(self._flusher, return_exceptions=True)
             self._flusher = None
-        if self._tasks:
-            await asyncio.wait(self._tasks)
+        await self._tasks.wait()
         with contextlib.suppress(StoreError):
             await self._persist.retry_unsaved()  # a last try; the next start recovers the rest
-        if self._background:
-            await asyncio.wait(self._background, timeout=3.0)
+        await self._background.wait(within=3.0)
         self._persist.close()
 
     async def recover(self, provider_for: Callable[[Message], Provider | None]) -> RecoveryReport:
@@ -428,11 +427,8 @@ class StreamManager:
         )
         self._streams[session_id] = stream
         self._ensure_flusher()
-        task = asyncio.get_running_loop().create_task(
-            self._run(stream, open_events), name=f"stream-{message_id}"
-        )
+        task = self._tasks.spawn(self._run(stream, open_events), name=f"stream-{message_id}")
         stream.task = task
-        self._tasks.add(task)
         task.add_done_callback(lambda t: self._on_task_done(stream, t))
         snapshot = stream.snapshot()
         for listener in channel.listeners:
@@ -442,7 +438,6 @@ class StreamManager:
         return stream
 
     def _on_task_done(self, stream: LiveStream, task: asyncio.Task[None]) -> None:
-        self._tasks.discard(task)
         if task.cancelled() and not stream.ended:
             # Cancelled before its first step, so _run never saw the
             # cancellation: write the end it was asked for from a new task.
@@ -451,11 +446,9 @@ class StreamManager:
                 InterruptReason.APP_QUIT,
             )
             stream.ended = True
-            finisher = asyncio.get_running_loop().create_task(
+            self._tasks.spawn(
                 self._finish(stream, status, None, reason), name=f"finish-{stream.message_id}"
             )
-            self._tasks.add(finisher)
-            finisher.add_done_callback(self._tasks.discard)
 
     def _evict_one(self) -> None:
         candidates = [
@@ -768,10 +761,8 @@ class StreamManager:
         result: _T = await self._persist.write(fn, *args)
         return result
 
-    def _spawn(self, coro: Any) -> None:
-        task = asyncio.get_running_loop().create_task(coro)
-        self._background.add(task)
-        task.add_done_callback(self._background.discard)
+    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+        self._background.spawn(coro)
 
 
 def _classify_failure(

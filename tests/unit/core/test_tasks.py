@@ -152,3 +152,24 @@ def test_without_a_running_loop_spawn_raises_and_closes_the_coroutine() -> None:
         del coro
         gc.collect()
     assert keeper.pending() == []
+
+
+def test_wait_waits_for_every_task_without_cancelling_it() -> None:
+    keeper = TaskKeeper(logging.getLogger("test"))
+    done: list[str] = []
+
+    async def work(name: str, seconds: float) -> None:
+        await asyncio.sleep(seconds)
+        done.append(name)
+
+    async def scenario() -> None:
+        keeper.spawn(work("quick", 0.01))
+        keeper.spawn(work("slow", 0.05))
+        await keeper.wait()
+        assert sorted(done) == ["quick", "slow"] and keeper.pending() == []
+        keeper.spawn(work("too slow", 10))
+        await keeper.wait(within=0.01)  # gives up waiting, cancels nothing
+        assert len(keeper.pending()) == 1
+        await keeper.cancel_and_wait()
+
+    asyncio.run(scenario())
