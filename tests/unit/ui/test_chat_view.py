@@ -796,7 +796,7 @@ def test_bulk_load_falls_back_when_a_sentinel_is_swallowed(
     reference.load_transcript(messages)
     assert reference.render_stats.bulk_fallbacks == 0
 
-    monkeypatch.setattr("desktop.ui.render.document.secrets.token_hex", lambda _n: "deadbeef")
+    monkeypatch.setattr("desktop.ui.render.bulk.secrets.token_hex", lambda _n: "deadbeef")
     view.load_transcript(messages)
     assert view.render_stats.bulk_fallbacks == 1
     assert lines(view) == lines(reference)
@@ -912,3 +912,33 @@ def test_any_sequence_of_updates_matches_a_fresh_load(
     qtbot.addWidget(fresh)
     fresh.load_transcript(list(messages.values()))
     assert lines(view) == lines(fresh)
+
+
+def test_a_long_plain_tail_ending_under_a_later_message_keeps_every_region_in_place(
+    view: ChatView,
+) -> None:
+    """A tail past TAIL_MARKDOWN_LIMIT streams as plain text and becomes Markdown
+    when the reply ends: the messages after it must move with it."""
+    view.load_transcript([user(1, "q")])
+    view.add_message(assistant(2, "", S.STREAMING))
+    # One open paragraph (no blank line): the whole tail is one block, shown plain.
+    tail = " ".join(f"**word {i}** and more" for i in range(400))
+    append_text(view, 2, tail)
+    assert view.renderer.region(2).tail_plain  # type: ignore[union-attr]
+    view.add_message(user(3, "a later question"))
+    set_message_state(view, 2, S.COMPLETE)
+    check_regions(view)
+    assert view.message_text(3) == "a later question"
+
+
+def test_adding_a_reply_while_the_last_one_is_hidden_leaves_the_document_whole(
+    view: ChatView,
+) -> None:
+    """The newest reply scrolled out of the loaded window has no status line to
+    redo when a newer reply arrives."""
+    big = "x " * 30_000  # two long questions push the last reply out of the window
+    view.load_transcript([user(1, "q"), assistant(2, "old reply"), user(3, big), user(4, big)])
+    assert 2 not in [r.message_id for r in view.renderer.regions()]
+    view.add_message(assistant(5, "new", S.STREAMING))
+    check_regions(view)
+    assert view.message_text(5) == "new"

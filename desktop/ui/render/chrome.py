@@ -1,0 +1,137 @@
+"""The renderer's own lines around a message: its header and its status line.
+
+A header ("Assistant · model   Copy") opens every region; a status line
+("streaming…", "Stopped · Continue · Retry") closes it when there is
+something to say (what it says is decided in :mod:`desktop.ui.render.status`).
+:class:`Style` holds the theme and the base font that these lines, the code
+labels and the other controls of the view are drawn with.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from PySide6.QtGui import QFont, QTextBlockFormat, QTextCharFormat, QTextCursor, QTextDocument
+
+from desktop.core.states import Role
+from desktop.ui.render.region import BLOCK_KIND, BLOCK_MESSAGE, BlockKind, Region
+from desktop.ui.render.status import StatusLine, action_url, status_line
+from desktop.ui.render.theme import Theme
+
+HEADER_GAP = 20.0
+
+
+@dataclass(frozen=True, slots=True)
+class Style:
+    """The theme and the base font the renderer draws its own text with."""
+
+    theme: Theme
+    font: QFont
+
+    def link(self, href: str) -> QTextCharFormat:
+        """The format of a view action (an anchor in the link colour)."""
+        fmt = QTextCharFormat()
+        fmt.setAnchor(True)
+        fmt.setAnchorHref(href)
+        fmt.setForeground(self.theme.link)
+        return fmt
+
+    def small_size(self, scale: float) -> float:
+        """A point size ``scale`` times the base font's, 7 pt at least."""
+        return max(7.0, self.font.pointSizeF() * scale)
+
+    def label(self) -> QTextCharFormat:
+        """The format of a label above a block (a code block's language)."""
+        muted = QTextCharFormat()
+        muted.setForeground(self.theme.code_label)
+        muted.setFontPointSize(self.small_size(0.85))
+        return muted
+
+
+def fill_header(cursor: QTextCursor, region: Region, style: Style, *, first: bool) -> int:
+    """Write the header into the block at ``cursor`` (replacing its selection)."""
+    theme = style.theme
+    start = cursor.selectionStart()
+    block_format = QTextBlockFormat()
+    block_format.setProperty(BLOCK_KIND, int(BlockKind.HEADER))
+    block_format.setProperty(BLOCK_MESSAGE, region.message_id)
+    block_format.setTopMargin(0.0 if first else HEADER_GAP)
+    block_format.setBottomMargin(4.0)
+    name = QTextCharFormat()
+    name.setFontWeight(QFont.Weight.Bold)
+    name.setForeground(theme.accent if region.role is Role.ASSISTANT else theme.text)
+    muted = QTextCharFormat()
+    muted.setForeground(theme.muted)
+    cursor.insertText(_role_label(region.role), name)
+    cursor.setBlockFormat(block_format)
+    cursor.setBlockCharFormat(QTextCharFormat())
+    if region.model and region.role is Role.ASSISTANT:
+        cursor.insertText(f"  ·  {region.model}", muted)
+    cursor.insertText("    ", muted)
+    cursor.insertText("Copy", style.link(action_url("copy", region.message_id)))
+    return cursor.position() - start
+
+
+def set_header_gap(doc: QTextDocument, region: Region, *, first: bool) -> None:
+    """Space a header from the message above it (none for the first)."""
+    cursor = QTextCursor(doc)
+    cursor.setPosition(region.start)
+    block_format = cursor.blockFormat()
+    gap = 0.0 if first else HEADER_GAP
+    if block_format.topMargin() != gap:
+        block_format.setTopMargin(gap)
+        cursor.setBlockFormat(block_format)
+
+
+def _role_label(role: Role) -> str:
+    return {Role.USER: "You", Role.ASSISTANT: "Assistant", Role.SYSTEM: "System"}[role]
+
+
+def status_for(region: Region, last: Region | None) -> StatusLine:
+    """The status line of a region; ``last`` is the latest assistant message."""
+    return status_line(
+        region.message_id,
+        region.role,
+        region.status,
+        region.error,
+        region.reason,
+        last_assistant=region is last,
+        hidden_chars=region.hidden_chars,
+        total_chars=len(region.text),
+        text_tables=[(t.rows, t.columns) for t in (*region.text_tables, *region.tail_tables)],
+    )
+
+
+def insert_status(doc: QTextDocument, position: int, line: StatusLine, style: Style) -> int:
+    """Write a status line as a new block after ``position``; return the
+    characters added (none for an empty line)."""
+    if line.is_empty:
+        return 0
+    theme = style.theme
+    before = doc.characterCount()
+    block_format = QTextBlockFormat()
+    block_format.setProperty(BLOCK_KIND, int(BlockKind.STATUS))
+    block_format.setTopMargin(4.0)
+    size = style.small_size(0.9)
+    text_format = QTextCharFormat()
+    text_format.setFontPointSize(size)
+    text_format.setForeground(theme.error if line.tone == "error" else theme.muted)
+    if line.tone == "live":
+        text_format.setFontItalic(True)
+    cursor = QTextCursor(doc)
+    cursor.setPosition(position)
+    cursor.insertBlock(block_format, text_format)
+    if line.text:
+        cursor.insertText(line.text, text_format)
+    separator_format = QTextCharFormat(text_format)
+    separator_format.setFontItalic(False)
+    for index, (label, href) in enumerate(line.actions):
+        if index:
+            cursor.insertText("  ·  ", separator_format)
+        elif line.text:
+            cursor.insertText("    ", separator_format)
+        link = style.link(href)
+        link.setFontPointSize(size)
+        link.setFontWeight(QFont.Weight.DemiBold)
+        cursor.insertText(label, link)
+    return doc.characterCount() - before
