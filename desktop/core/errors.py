@@ -73,6 +73,10 @@ class ErrorKind(enum.StrEnum):
     PROTOCOL = "protocol"
     CONNECTION = "connection"
     STALLED = "stalled"
+    # Nothing but maybe pings until the first-token wait passed.
+    NO_FIRST_TOKEN = "no_first_token"
+    # HTTP 200 and an event stream with no event at all.
+    EMPTY_REPLY = "empty_reply"
 
     @property
     def retryable_by_resume(self) -> bool:
@@ -90,7 +94,13 @@ _TITLES = {
     ErrorKind.PROTOCOL: "The provider sent a reply Sidestream could not read",
     ErrorKind.CONNECTION: "The connection to the provider failed",
     ErrorKind.STALLED: "The provider stopped sending data",
+    ErrorKind.NO_FIRST_TOKEN: "The model sent nothing",
+    ErrorKind.EMPTY_REPLY: "The provider sent an empty reply",
 }
+# Kinds whose detail goes on the title's sentence ("The model sent nothing
+# for 10 minutes") rather than explaining it after a colon.
+_TITLE_GOES_ON = frozenset({ErrorKind.NO_FIRST_TOKEN})
+_SENTENCE_END = (".", "!", "?", "…")
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,15 +130,18 @@ class ProviderError(Exception):
 
     @property
     def message(self) -> str:
-        title = _TITLES[self.kind]
-        parts = [title]
+        text = _TITLES[self.kind]
         if self.status is not None:
-            parts[0] = f"{title} (HTTP {self.status})"
+            text = f"{text} (HTTP {self.status})"
         if self.detail:
-            parts.append(self.detail)
+            text += (" " if self.kind in _TITLE_GOES_ON else ": ") + self.detail
         if self.retry_after is not None:
-            parts.append(f"Retry after {self.retry_after:g} s.")
-        return ": ".join(parts[:2]) + ("" if len(parts) < 3 else " " + parts[2])
+            # A provider's words often end without a full stop ("Overloaded");
+            # the next sentence must not run into them.
+            if not text.endswith(_SENTENCE_END):
+                text += "."
+            text += f" Retry after {self.retry_after:g} s."
+        return text
 
     def __str__(self) -> str:
         return self.message

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from desktop.core.errors import ProviderError
+from desktop.core.states import FinishReason
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,7 +27,28 @@ class TextDelta:
 
 @dataclass(frozen=True, slots=True)
 class ReasoningDelta:
+    """Reasoning (thinking, a reasoning summary) appended to the reply's reasoning."""
+
     text: str
+
+
+@dataclass(frozen=True, slots=True)
+class ReasoningSignature:
+    """The thinking block being streamed is complete, and this is its signature.
+
+    Anthropic signs each thinking block; a later turn must send the block back
+    unchanged (its text since the previous block, and this signature).
+    """
+
+    signature: str
+
+
+@dataclass(frozen=True, slots=True)
+class RedactedReasoning:
+    """A reasoning block the provider sent encrypted (Anthropic ``redacted_thinking``):
+    nothing to show, but it must be sent back unchanged like a signed one."""
+
+    data: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,8 +66,19 @@ class CursorUpdate:
 
 @dataclass(frozen=True, slots=True)
 class Finished:
-    finish_reason: str | None = None
+    """The reply is complete; ``finish`` says why the model ended it (normalized;
+    a plain string is taken as its :class:`FinishReason`, ``OTHER`` if unknown)."""
+
+    finish: FinishReason = FinishReason.STOP
     model: str | None = None
+
+    def __post_init__(self) -> None:
+        if type(self.finish) is not FinishReason:
+            try:
+                finish = FinishReason(self.finish)
+            except ValueError:
+                finish = FinishReason.OTHER
+            object.__setattr__(self, "finish", finish)
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,5 +86,14 @@ class Failed:
     error: ProviderError
 
 
-StreamEvent = TextDelta | ReasoningDelta | UsageReport | CursorUpdate | Finished | Failed
+StreamEvent = (
+    TextDelta
+    | ReasoningDelta
+    | ReasoningSignature
+    | RedactedReasoning
+    | UsageReport
+    | CursorUpdate
+    | Finished
+    | Failed
+)
 TerminalEvent = Finished | Failed

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import enum
+import json
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
-from desktop.core.states import MessageStatus, Role
+from desktop.core.states import FinishReason, MessageStatus, Role
 
 
 class ProviderKind(enum.StrEnum):
@@ -16,9 +19,77 @@ class ProviderKind(enum.StrEnum):
 
 
 @dataclass(frozen=True, slots=True)
+class ReasoningBlock:
+    """One block of a reply's reasoning that must go back to the provider unchanged.
+
+    Anthropic signs its ``thinking`` blocks and encrypts ``redacted_thinking``
+    ones; a later assistant turn has to carry them exactly as they came
+    (modified, they are refused). Other dialects have none.
+    """
+
+    type: str  # "thinking" | "redacted_thinking"
+    thinking: str = ""
+    signature: str = ""
+    data: str = ""
+
+    @classmethod
+    def signed(cls, thinking: str, signature: str) -> ReasoningBlock:
+        return cls("thinking", thinking=thinking, signature=signature)
+
+    @classmethod
+    def redacted(cls, data: str) -> ReasoningBlock:
+        return cls("redacted_thinking", data=data)
+
+    def to_json(self) -> dict[str, str]:
+        """The block as the Messages API takes it in an assistant turn's content."""
+        if self.type == "redacted_thinking":
+            return {"type": self.type, "data": self.data}
+        return {"type": self.type, "thinking": self.thinking, "signature": self.signature}
+
+    @classmethod
+    def from_json(cls, value: Any) -> ReasoningBlock | None:
+        if not isinstance(value, dict):
+            return None
+        kind = value.get("type")
+        if kind == "redacted_thinking" and isinstance(value.get("data"), str):
+            return cls.redacted(value["data"])
+        if kind == "thinking":
+            thinking, signature = value.get("thinking"), value.get("signature")
+            if isinstance(thinking, str) and isinstance(signature, str):
+                return cls.signed(thinking, signature)
+        return None
+
+
+def blocks_to_json(blocks: Iterable[ReasoningBlock]) -> str | None:
+    """Reasoning blocks as stored (``messages.reasoning_blocks``); None for none."""
+    listed = [block.to_json() for block in blocks]
+    return json.dumps(listed, ensure_ascii=False) if listed else None
+
+
+def blocks_from_json(text: str | None) -> tuple[ReasoningBlock, ...]:
+    """The stored blocks back; what cannot be read is left out (never raises)."""
+    if not text:
+        return ()
+    try:
+        values = json.loads(text)
+    except ValueError:
+        return ()
+    if not isinstance(values, list):
+        return ()
+    return tuple(b for b in map(ReasoningBlock.from_json, values) if b is not None)
+
+
+@dataclass(frozen=True, slots=True)
 class ChatTurn:
+    """One turn of the transcript a model is sent.
+
+    ``reasoning_blocks`` are an assistant turn's signed reasoning; only the
+    Anthropic dialect sends them (back, unchanged), the others leave them out.
+    """
+
     role: Role
     content: str
+    reasoning_blocks: tuple[ReasoningBlock, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,8 +119,14 @@ class ProviderConfig:
     name: str = ""
     extra_headers: tuple[tuple[str, str], ...] = ()
     connect_timeout: float = 10.0
-    # No bytes for this long means the stream stalled (the watchdog).
+    # Once the first token came, no bytes for this long means the stream
+    # stalled (the watchdog).
     read_timeout: float = 60.0
+    # How long a reply may take to its first token (text or reasoning), in
+    # all: a reasoning model or a local server reading a long prompt can be
+    # silent for minutes. Bytes without a token (pings, comments) neither end
+    # nor extend it.
+    first_token_wait: float = 600.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +164,13 @@ class Message:
     model: str | None = None
     created_at: datetime = field(default_factory=datetime.now)
     updated_at: datetime = field(default_factory=datetime.now)
+    # The reasoning apart from the answer, its blocks a provider wants back
+    # (Anthropic signatures), why the model ended the reply, and how long it
+    # reasoned before answering.
+    reasoning: str = ""
+    reasoning_blocks: tuple[ReasoningBlock, ...] = ()
+    finish: FinishReason | None = None
+    reasoning_seconds: float | None = None
 
 
 @dataclass(slots=True)

@@ -58,6 +58,37 @@ _HUMAN_REASONS = {
 }
 
 
+class FinishReason(enum.StrEnum):
+    """Why the model ended a reply it completed, whatever the dialect called it.
+
+    Each provider maps its own words onto these (OpenAI ``finish_reason``,
+    Anthropic ``stop_reason``, Responses ``incomplete_details.reason`` and
+    refusal items); ``STOP`` is the ordinary end, the others deserve a word
+    to the user (:attr:`human`).
+    """
+
+    STOP = "stop"
+    LENGTH = "length"
+    REFUSAL = "refusal"
+    CONTENT_FILTER = "content_filter"
+    TOOL_CALLS = "tool_calls"
+    OTHER = "other"
+
+    @property
+    def human(self) -> str | None:
+        """What to tell the user about a reply that ended so; None for an ordinary end."""
+        return _HUMAN_FINISH.get(self)
+
+
+_HUMAN_FINISH = {
+    FinishReason.LENGTH: "The reply was cut off at its length limit (max tokens).",
+    FinishReason.REFUSAL: "The model declined to answer.",
+    FinishReason.CONTENT_FILTER: "The provider's content filter stopped the reply.",
+    FinishReason.TOOL_CALLS: "The model asked to use a tool, which Sidestream does not offer.",
+    FinishReason.OTHER: "The model stopped for a reason Sidestream does not know.",
+}
+
+
 class Role(enum.StrEnum):
     SYSTEM = "system"
     USER = "user"

@@ -3,6 +3,13 @@
 ``base_url`` is the host without ``/v1`` (e.g. ``https://api.anthropic.com``);
 a trailing ``/v1`` is tolerated. Not resumable. Continue sends the partial
 reply as an assistant prefill, so the deltas go on from it.
+
+Extended thinking streams as ``thinking_delta`` events, each block closed by a
+``signature_delta``, or arrives whole and encrypted as a ``redacted_thinking``
+block; the blocks go back, unchanged, in the assistant turns of later
+requests (:class:`~desktop.core.models.ReasoningBlock`). ``stop_reason`` is
+normalized (``end_turn`` -> stop, ``max_tokens`` -> length, ``refusal``,
+``tool_use`` -> tool_calls, ``pause_turn`` -> other).
 """
 
 from __future__ import annotations
@@ -18,12 +25,14 @@ from desktop.core.events import (
     Failed,
     Finished,
     ReasoningDelta,
+    ReasoningSignature,
+    RedactedReasoning,
     StreamEvent,
     TextDelta,
     UsageReport,
 )
-from desktop.core.models import ChatRequest, ProviderConfig
-from desktop.core.states import Role
+from desktop.core.models import ChatRequest, ChatTurn, ProviderConfig
+from desktop.core.states import FinishReason, Role
 from desktop.providers.http import (
     HttpProvider,
     error_data_to_error,
@@ -55,6 +64,25 @@ _ERROR_KINDS = {
 }
 
 
+# stop_reason -> why the reply ended.
+_FINISH = {
+    "end_turn": FinishReason.STOP,
+    "stop_sequence": FinishReason.STOP,
+    "max_tokens": FinishReason.LENGTH,
+    "model_context_window_exceeded": FinishReason.LENGTH,
+    "tool_use": FinishReason.TOOL_CALLS,
+    "refusal": FinishReason.REFUSAL,
+}
+
+
+def finish_of(stop_reason: str | None) -> FinishReason:
+    """Anthropic's ``stop_reason`` as a :class:`FinishReason` (``pause_turn`` and
+    reasons yet to come are ``OTHER``)."""
+    if stop_reason is None:
+        return FinishReason.STOP
+    return _FINISH.get(stop_reason, FinishReason.OTHER)
+
+
 def api_root(base_url: str) -> str:
     base = base_url.rstrip("/")
     return base[: -len("/v1")] if base.endswith("/v1") else base
@@ -67,21 +95,24 @@ def build_body(request: ChatRequest) -> tuple[dict[str, Any], str]:
     prefill is sent stripped; the caller's copy of the text still has it.
     """
     system_parts = [request.system] if request.system else []
-    messages: list[dict[str, str]] = []
+    turns: list[ChatTurn] = []
     for turn in request.turns:
         if turn.role is Role.SYSTEM:
             system_parts.append(turn.content)  # Messages takes no system turns
         else:
-            messages.append({"role": str(turn.role), "content": turn.content})
+            turns.append(turn)
     cut = ""
-    if request.continue_partial and messages and messages[-1]["role"] == "assistant":
-        partial = messages[-1]["content"]
+    if request.continue_partial and turns and turns[-1].role is Role.ASSISTANT:
+        # The prefill: the partial text, without its reasoning (a prefill that
+        # holds thinking blocks is refused; the model reasons afresh).
+        partial = turns[-1].content
         prefill = partial.rstrip()
         cut = partial[len(prefill) :]
         if prefill:
-            messages[-1] = {"role": "assistant", "content": prefill}
+            turns[-1] = ChatTurn(Role.ASSISTANT, prefill)
         else:
-            messages.pop()
+            turns.pop()
+    messages = [_message(turn) for turn in turns]
     body: dict[str, Any] = {
         "model": request.model,
         "max_tokens": request.max_tokens or ANTHROPIC_DEFAULT_MAX_TOKENS,
@@ -91,6 +122,17 @@ def build_body(request: ChatRequest) -> tuple[dict[str, Any], str]:
     if system_parts:
         body["system"] = "\n\n".join(system_parts)
     return body, cut
+
+
+def _message(turn: ChatTurn) -> dict[str, Any]:
+    """One turn as a message; an assistant turn with signed reasoning carries its
+    blocks first, unchanged, as the API requires them back."""
+    if not turn.reasoning_blocks or turn.role is not Role.ASSISTANT:
+        return {"role": str(turn.role), "content": turn.content}
+    content: list[dict[str, str]] = [block.to_json() for block in turn.reasoning_blocks]
+    if turn.content:
+        content.append({"type": "text", "text": turn.content})
+    return {"role": str(turn.role), "content": content}
 
 
 class MessagesParser:
@@ -136,13 +178,24 @@ class MessagesParser:
             if delta_type == "thinking_delta":
                 thinking = delta.get("thinking")
                 return (ReasoningDelta(thinking),) if thinking else _NOTHING
+            if delta_type == "signature_delta":
+                signature = delta.get("signature")
+                return (ReasoningSignature(signature),) if signature else _NOTHING
+            return _NOTHING
+        if kind == "content_block_start":
+            block = payload.get("content_block") or {}
+            if block.get("type") == "redacted_thinking" and block.get("data"):
+                return (RedactedReasoning(block["data"]),)
             return _NOTHING
         if kind == "message_start":
             message = payload.get("message") or {}
             self.model = message.get("model") or self.model
             usage = message.get("usage") or {}
             self.input_tokens = usage.get("input_tokens", self.input_tokens)
-            return _NOTHING
+            if self.input_tokens is None:
+                return _NOTHING
+            # Known now, so that a reply cut before its end still has it.
+            return (UsageReport(self.input_tokens, None),)
         if kind == "message_delta":
             delta = payload.get("delta") or {}
             self.stop_reason = delta.get("stop_reason") or self.stop_reason
@@ -153,13 +206,13 @@ class MessagesParser:
             return (UsageReport(self.input_tokens, usage.get("output_tokens")),)
         if kind == "message_stop":
             self.done = True
-            return (Finished(self.stop_reason, self.model),)
+            return (Finished(finish_of(self.stop_reason), self.model),)
         if kind == "error":
             error = payload.get("error")
             error_type = error.get("type") if isinstance(error, dict) else None
             kind_ = _ERROR_KINDS.get(str(error_type), ErrorKind.SERVER)
             return self._fail(ProviderError(kind_, error_from_payload(payload).detail))
-        return _NOTHING  # ping, content_block_start/stop, and types yet to come
+        return _NOTHING  # ping, content_block_stop, and types yet to come
 
     def _skip_leading_space(self, text: str) -> str:
         """Drop up to the prefill's cut whitespace from the start of the continuation."""
@@ -172,7 +225,7 @@ class MessagesParser:
     def end(self) -> StreamEvent:
         self.done = True
         if self.stop_reason is not None:
-            return Finished(self.stop_reason, self.model)
+            return Finished(finish_of(self.stop_reason), self.model)
         return Failed(
             ProviderError(ErrorKind.CONNECTION, "the stream ended before the reply was complete")
         )

@@ -28,8 +28,12 @@ class Provider(Protocol):
 
     def stream(self, request: ChatRequest) -> AsyncIterator[StreamEvent]: ...
 
-    def resume(self, cursor: str) -> AsyncIterator[StreamEvent]:
-        """Go on from ``cursor`` with no gap and no duplicate (resumable only)."""
+    def resume(self, cursor: str, *, started: bool = False) -> AsyncIterator[StreamEvent]:
+        """Go on from ``cursor`` with no gap and no duplicate (resumable only).
+
+        ``started``: the reply had its first token before it was cut, so the
+        stall limit applies from the start (else the first-token wait does).
+        """
         ...
 
     async def status(self, cursor: str) -> RemoteStatus | None:

@@ -33,9 +33,10 @@ from urllib.parse import urlsplit
 import httpx
 
 from desktop.core.errors import ErrorKind, ProviderError
-from desktop.core.events import Failed, StreamEvent
+from desktop.core.events import Failed, ReasoningDelta, RedactedReasoning, StreamEvent, TextDelta
 from desktop.core.models import ProviderConfig, RemoteStatus
 from desktop.providers.sse import EventTooLarge, SSEDecoder, SSEEvent
+from desktop.providers.watchdog import Watchdog
 
 log = logging.getLogger("sidestream.provider")
 
@@ -47,10 +48,15 @@ SNIPPET_LIMIT = 200
 DETAIL_LIMIT = 1000
 
 
-def timeout_for(config: ProviderConfig) -> httpx.Timeout:
-    """The read timeout is the stall watchdog: no bytes for that long = stalled."""
+def timeout_for(config: ProviderConfig, *, streaming: bool = False) -> httpx.Timeout:
+    """The timeouts of a request. A plain request's read timeout is the configured
+    one; a stream has none, its :class:`~desktop.providers.watchdog.Watchdog`
+    keeps both of its waits (the first token, then stalls)."""
     return httpx.Timeout(
-        connect=config.connect_timeout, read=config.read_timeout, write=30.0, pool=30.0
+        connect=config.connect_timeout,
+        read=None if streaming else config.read_timeout,
+        write=30.0,
+        pool=30.0,
     )
 
 
@@ -445,6 +451,8 @@ def malformed(data: str, exc: ValueError | None = None) -> Failed:
 
 DRAIN_TIMEOUT = 1.0
 LARGE_EVENT_CHARS = 1_000_000
+# The events that make the first token (the first-token wait ends with them).
+_TOKENS = (TextDelta, ReasoningDelta, RedactedReasoning)
 
 
 def too_large(exc: EventTooLarge) -> ProviderError:
@@ -456,6 +464,17 @@ def too_large(exc: EventTooLarge) -> ProviderError:
     )
 
 
+def empty_reply(status: int) -> ProviderError:
+    """An event stream that ended without a single event."""
+    return ProviderError(
+        ErrorKind.EMPTY_REPLY,
+        "not one event. The prompt is probably longer than the model's context window "
+        "(llama.cpp answers so): shorten the chat or start a new one, or give the model "
+        "a larger context (llama.cpp: --ctx-size).",
+        status=status,
+    )
+
+
 async def _drain(chunks: AsyncGenerator[bytes, None]) -> None:
     """Read what follows the terminal event, up to the body's end.
 
@@ -464,6 +483,7 @@ async def _drain(chunks: AsyncGenerator[bytes, None]) -> None:
     garbage collector on the loop at some later time (or never, if the loop
     has closed by then). Servers end the body right after the terminal event,
     so letting it end costs nothing; the bound covers one that does not.
+    It runs after the terminal event went out, never before it.
     """
     with contextlib.suppress(httpx.HTTPError, TimeoutError):
         async with asyncio.timeout(DRAIN_TIMEOUT):
@@ -480,26 +500,38 @@ async def stream_exchange(
     headers: Mapping[str, str],
     parser: EventParser,
     json_body: Any = None,
+    started: bool = False,
 ) -> AsyncGenerator[StreamEvent, None]:
     """Perform one streamed request and yield the parser's events.
+
+    ``started``: the reply had its first token before (a resume), so the
+    stall limit applies from the start rather than the first-token wait.
 
     The response is closed on every way out (the ``async with``), so closing
     this generator or cancelling the task iterating it closes the connection
     at once. Nothing but Failed leaves it on error; CancelledError is never
-    caught. No failure carries the configured key (see :func:`secrets_of`).
+    caught, but for the :class:`~desktop.providers.watchdog.Watchdog`'s own
+    (the first-token wait, or a stall). No failure carries the configured key
+    (see :func:`secrets_of`). The terminal event goes out as soon as it is
+    read; what follows it in the body is read afterwards (:func:`_drain`).
     """
     ended = False  # a terminal event went out: nothing may follow it
     secrets = secrets_of(config)
+    watchdog = Watchdog(config.first_token_wait, config.read_timeout)
+    if started:
+        watchdog.token()
     try:
         async with client.stream(
             method,
             url,
             json=json_body,
             headers={**headers, "Accept": "text/event-stream", "Cache-Control": "no-store"},
-            timeout=timeout_for(config),
+            # No read timeout: the watchdog keeps both waits.
+            timeout=timeout_for(config, streaming=True),
         ) as response:
             error = await check_response(response)
             if error is not None:
+                watchdog.disarm()
                 error = error.redacted(*secrets)
                 log.info("%s %s failed: %s", method, loggable(url), error.message)
                 ended = True
@@ -508,40 +540,56 @@ async def stream_exchange(
             decoder = SSEDecoder()
             feed = parser.feed
             oversized: EventTooLarge | None = None
+            waiting = not started  # for the first token
+            seen = False  # any event at all
             # aclosing: returning mid-stream must not leave httpx's generator
             # for the GC to finalize on the loop later.
             async with contextlib.aclosing(
                 cast("AsyncGenerator[bytes, None]", response.aiter_bytes())
             ) as chunks:
                 async for chunk in chunks:
+                    watchdog.reading = False
+                    watchdog.chunk()
                     try:
                         batch = decoder.feed(chunk)
                     except EventTooLarge as exc:
                         # The events before it still count; then stop reading
                         # (no drain: the line may never end) and close.
                         batch, oversized = exc.events, exc
+                    if batch:
+                        seen = True
                     for sse in batch:
                         if len(sse.data) > LARGE_EVENT_CHARS:
                             # Let the window paint between decoding a huge
                             # event and parsing its JSON: two pauses, not one.
                             await asyncio.sleep(0)
                         events = feed(sse)
+                        if waiting and any(isinstance(e, _TOKENS) for e in events):
+                            waiting = False
+                            watchdog.token()
                         if parser.done:
                             ended = True
-                            if oversized is None:
-                                await _drain(chunks)
-                            events = scrubbed(events, secrets)
+                            watchdog.disarm()
+                            try:
+                                for event in scrubbed(events, secrets):
+                                    yield event
+                            finally:
+                                if oversized is None:
+                                    await _drain(chunks)
+                            return
                         for event in events:
                             yield event
-                        if ended:
-                            return
                     if oversized is not None:
+                        watchdog.disarm()
                         error = too_large(oversized)
                         log.info("stream from %s failed: %s", loggable(url), error.message)
                         ended = True
                         yield Failed(error)
                         return
+                    watchdog.reading = True
+            watchdog.disarm()
             for sse in decoder.flush():
+                seen = True
                 events = feed(sse)
                 if parser.done:
                     ended = True
@@ -550,12 +598,19 @@ async def stream_exchange(
                     yield event
                 if ended:
                     return
-            event = parser.end()
+            event = parser.end() if seen else Failed(empty_reply(response.status_code))
             if isinstance(event, Failed):
                 event = Failed(event.error.redacted(*secrets))
                 log.info("stream from %s ended early: %s", loggable(url), event.error.message)
             ended = True
             yield event
+    except asyncio.CancelledError:
+        if ended or not watchdog.claim():
+            raise
+        error = watchdog.error()
+        log.info("stream from %s failed: %s", loggable(url), error.message)
+        ended = True
+        yield Failed(error)
     except httpx.HTTPError as exc:
         error = error_from_exception(exc, config.read_timeout).redacted(*secrets)
         log.info("stream from %s failed: %s (%s)", loggable(url), error.message, type(exc).__name__)
@@ -570,6 +625,8 @@ async def stream_exchange(
         if not ended:
             error = ProviderError(ErrorKind.PROTOCOL, f"unexpected event shape ({exc!r})"[:200])
             yield Failed(error.redacted(*secrets))
+    finally:
+        watchdog.disarm()
 
 
 # --- the common provider skeleton ---------------------------------------------------
@@ -591,7 +648,7 @@ class HttpProvider:
     def resumable(self) -> bool:
         return False
 
-    def resume(self, cursor: str) -> AsyncGenerator[StreamEvent, None]:
+    def resume(self, cursor: str, *, started: bool = False) -> AsyncGenerator[StreamEvent, None]:
         raise NotImplementedError(f"{type(self).__name__} cannot resume a stream")
 
     async def status(self, cursor: str) -> RemoteStatus | None:

@@ -3,9 +3,11 @@
 Spoken by OpenAI, Ollama, llama.cpp, vLLM, LM Studio, OpenRouter, Groq and
 more; ``base_url`` includes the ``/v1``. Not resumable. The parser copes with
 each server's dialect quirks: Ollama's ``delta.reasoning``, DeepSeek/vLLM's
-``delta.reasoning_content``, vLLM's ``finish_reason: "abort"``, llama.cpp's
-legacy ``error:`` line, error objects sent after HTTP 200, and a missing
-``[DONE]``.
+``delta.reasoning_content``, ``<think>…</think>`` at the start of the content
+(older Ollama builds), refusals in ``delta.refusal``, vLLM's
+``finish_reason: "abort"``, llama.cpp's legacy ``error:`` line, error objects
+sent after HTTP 200, ``[DONE]`` with white space around it, chunks of other
+choices (``n`` > 1) and a missing ``[DONE]``.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from desktop.core.events import (
     UsageReport,
 )
 from desktop.core.models import ChatRequest, ProviderConfig
-from desktop.core.states import Role
+from desktop.core.states import FinishReason, Role
 from desktop.providers.http import (
     HttpProvider,
     error_data_to_error,
@@ -82,32 +84,162 @@ def build_body(request: ChatRequest) -> dict[str, Any]:
     return body
 
 
-class ChatParser:
-    """Chat Completions chunks -> stream events."""
+# finish_reason -> why the reply ended. "eos"/"eos_token" come from TGI and
+# other servers that name the end-of-sequence token.
+_FINISH = {
+    "stop": FinishReason.STOP,
+    "eos": FinishReason.STOP,
+    "eos_token": FinishReason.STOP,
+    "stop_sequence": FinishReason.STOP,
+    "length": FinishReason.LENGTH,
+    "content_filter": FinishReason.CONTENT_FILTER,
+    "tool_calls": FinishReason.TOOL_CALLS,
+    "function_call": FinishReason.TOOL_CALLS,
+}
 
-    __slots__ = ("done", "finish_reason", "model")
+
+def finish_of(finish_reason: str | None, *, refused: bool = False) -> FinishReason:
+    """Chat Completions' ``finish_reason`` as a :class:`FinishReason`."""
+    if refused:
+        return FinishReason.REFUSAL
+    if finish_reason is None:
+        return FinishReason.STOP
+    return _FINISH.get(finish_reason, FinishReason.OTHER)
+
+
+class ThinkTags:
+    """Splits ``<think>…</think>`` at the very start of the content off as reasoning.
+
+    Older Ollama builds (and models served without a reasoning parser) put the
+    reasoning in the content, wrapped in think tags. Only a reply that begins
+    with the tag (after white space) is split; a tag may arrive cut across any
+    number of deltas. Once the reply is known not to start with one, or the
+    closing tag went by, :attr:`active` is False and the parser stops asking.
+    """
+
+    OPEN = "<think>"
+    CLOSE = "</think>"
+    __slots__ = ("_held", "_inside", "_opened", "_strip", "active")
+
+    def __init__(self) -> None:
+        self.active = True
+        self._held = ""  # text that may still be (the start of) a tag
+        self._inside = False
+        self._opened = False  # just inside: drop the white space after <think>
+        self._strip = False  # drop the white space between </think> and the answer
+
+    def feed(self, text: str) -> list[StreamEvent]:
+        if not self.active:
+            return [TextDelta(text)] if text else []
+        text = self._held + text
+        self._held = ""
+        if self._strip:
+            text = text.lstrip()
+            if not text:
+                return []
+            self._strip = False
+            self.active = False
+            return [TextDelta(text)]
+        if not self._inside:
+            start = text.lstrip()
+            if self.OPEN.startswith(start):  # "", "<", "<th", ... "<think>" itself
+                if start == self.OPEN:
+                    self._inside = self._opened = True
+                    return []
+                self._held = text
+                return []
+            if not start.startswith(self.OPEN):
+                self.active = False
+                return [TextDelta(text)]
+            self._inside = self._opened = True
+            text = start[len(self.OPEN) :]
+        if self._opened:
+            text = text.lstrip()
+            if not text:
+                return []
+            self._opened = False
+        end = text.find(self.CLOSE)
+        if end >= 0:
+            events: list[StreamEvent] = []
+            last = text[:end].rstrip()  # the white space before </think> is no reasoning
+            if last:
+                events.append(ReasoningDelta(last))
+            answer = text[end + len(self.CLOSE) :].lstrip()
+            self._inside = False
+            if answer:
+                self.active = False
+                events.append(TextDelta(answer))
+            else:
+                self._strip = True
+            return events
+        # Hold back a tail that may be the start of the closing tag, and the
+        # white space before it (no reasoning, if the tag follows).
+        keep = 0
+        for size in range(min(len(self.CLOSE) - 1, len(text)), 0, -1):
+            if self.CLOSE.startswith(text[-size:]):
+                keep = size
+                break
+        cut = len(text) - keep
+        cut = len(text[:cut].rstrip())
+        self._held = text[cut:]
+        shown = text[:cut]
+        return [ReasoningDelta(shown)] if shown else []
+
+    def flush(self) -> list[StreamEvent]:
+        """The stream ends: what was held back is reasoning (inside) or text."""
+        held, self._held = self._held, ""
+        self.active = False
+        if not held:
+            return []
+        if self._inside:
+            return [ReasoningDelta(held)] if held.strip() else []
+        return [] if self._strip else [TextDelta(held)]
+
+
+class ChatParser:
+    """Chat Completions chunks -> stream events.
+
+    Only choice 0 is the reply (a request with ``n`` > 1 interleaves chunks of
+    the others). A refusal (``delta.refusal``) is the reply's text, and the
+    reply finishes as ``refusal``.
+    """
+
+    __slots__ = ("_think", "done", "finish_reason", "model", "refused")
 
     def __init__(self) -> None:
         self.done = False
         self.finish_reason: str | None = None
         self.model: str | None = None
+        self.refused = False
+        self._think: ThinkTags | None = ThinkTags()
 
     def _fail(self, error: ProviderError) -> tuple[StreamEvent, ...]:
         self.done = True
         return (Failed(error),)
+
+    def _finished(self) -> tuple[StreamEvent, ...]:
+        """The end of the reply: what the think-tag splitter still holds, then Finished."""
+        self.done = True
+        held = self._flush_think()
+        return (*held, Finished(finish_of(self.finish_reason, refused=self.refused), self.model))
+
+    def _flush_think(self) -> list[StreamEvent]:
+        think, self._think = self._think, None
+        return think.flush() if think is not None else []
 
     def feed(self, sse: SSEEvent) -> Sequence[StreamEvent]:
         data = sse.data
         if sse.event == "error":
             return self._fail(error_data_to_error(data))
         if data == "[DONE]":
-            self.done = True
-            return (Finished(self.finish_reason, self.model),)
+            return self._finished()
         try:
             chunk = sse_loads(data)
         except ValueError as exc:
             if not data.strip():
                 return _NOTHING
+            if data.strip() == "[DONE]":  # white space around it ("data: [DONE] ")
+                return self._finished()
             self.done = True
             return (malformed(data, exc),)
         if not isinstance(chunk, dict):
@@ -121,34 +253,53 @@ class ChatParser:
         choices = chunk.get("choices")
         if choices:
             choice = choices[0]
-            delta = choice.get("delta")
-            if delta:
-                # DeepSeek and vLLM say reasoning_content; Ollama says reasoning.
-                reasoning = delta.get("reasoning_content") or delta.get("reasoning")
-                if reasoning:
-                    events.append(ReasoningDelta(reasoning))
-                content = delta.get("content")
-                if content:
-                    events.append(TextDelta(content))
-            finish_reason = choice.get("finish_reason")
-            if finish_reason:
-                if finish_reason in _FAILING_FINISH:
-                    events.append(
-                        Failed(ProviderError(ErrorKind.SERVER, _FAILING_FINISH[finish_reason]))
-                    )
-                    self.done = True
+            if choice.get("index", 0) != 0:
+                choice = next((c for c in choices if c.get("index", 0) == 0), None)
+            if choice is not None:
+                self._choice(choice, events)
+                if self.done:
                     return events
-                self.finish_reason = finish_reason
         usage = chunk.get("usage")
         if usage:
             events.append(UsageReport(usage.get("prompt_tokens"), usage.get("completion_tokens")))
         return events
 
+    def _choice(self, choice: dict[str, Any], events: list[StreamEvent]) -> None:
+        delta = choice.get("delta")
+        if delta:
+            content = delta.get("content")
+            if not content or len(delta) > 1:
+                # DeepSeek and vLLM say reasoning_content; Ollama says reasoning.
+                reasoning = delta.get("reasoning_content") or delta.get("reasoning")
+                if reasoning:
+                    events.append(ReasoningDelta(reasoning))
+                refusal = delta.get("refusal")
+                if refusal:
+                    self.refused = True
+                    events.append(TextDelta(refusal))
+            if content:
+                if self._think is None:
+                    events.append(TextDelta(content))
+                else:
+                    events.extend(self._think.feed(content))
+                    if not self._think.active:
+                        self._think = None
+        finish_reason = choice.get("finish_reason")
+        if finish_reason:
+            events.extend(self._flush_think())
+            if finish_reason in _FAILING_FINISH:
+                events.append(
+                    Failed(ProviderError(ErrorKind.SERVER, _FAILING_FINISH[finish_reason]))
+                )
+                self.done = True
+                return
+            self.finish_reason = finish_reason
+
     def end(self) -> StreamEvent:
         self.done = True
         if self.finish_reason is not None:
             # Some servers (older llama.cpp, proxies) never send [DONE].
-            return Finished(self.finish_reason, self.model)
+            return Finished(finish_of(self.finish_reason, refused=self.refused), self.model)
         return Failed(
             ProviderError(ErrorKind.CONNECTION, "the stream ended before the reply was complete")
         )

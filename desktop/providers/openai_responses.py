@@ -7,7 +7,14 @@ status asked with ``GET {base}/responses/{id}`` and the generation stopped with
 
 Cursor format: ``"{response_id}:{sequence_number}"``, the sequence number of
 the last event the consumer has seen; resuming from it replays nothing and
-skips nothing.
+skips nothing (``"{response_id}:"`` when the server's numbers cannot be
+resumed from).
+
+A refusal (``response.refusal.delta``) is the reply's text and ends it as
+``refusal``; ``incomplete_details.reason`` says why an incomplete reply
+ended (``max_output_tokens`` -> length, ``content_filter``); a reply that
+calls a client-side tool ends as ``tool_calls``. Reasoning summaries stream
+as reasoning.
 """
 
 from __future__ import annotations
@@ -30,7 +37,7 @@ from desktop.core.events import (
     UsageReport,
 )
 from desktop.core.models import ChatRequest, ProviderConfig, RemoteStatus
-from desktop.core.states import Role
+from desktop.core.states import FinishReason, Role
 from desktop.providers.http import (
     HttpProvider,
     error_data_to_error,
@@ -66,16 +73,18 @@ _REPEATS = frozenset(
 _SKIP_UNREAD_CHARS = 64_000
 
 
-def make_cursor(response_id: str, sequence_number: int) -> str:
-    return f"{response_id}:{sequence_number}"
+def make_cursor(response_id: str, sequence_number: int | None) -> str:
+    """``"{id}:{seq}"``; ``"{id}:"`` names the response but no position in it
+    (a server whose sequence numbers cannot be resumed from)."""
+    return f"{response_id}:{'' if sequence_number is None else sequence_number}"
 
 
-def parse_cursor(cursor: str) -> tuple[str, int]:
-    """Split a cursor into (response id, sequence number); ValueError if malformed."""
+def parse_cursor(cursor: str) -> tuple[str, int | None]:
+    """Split a cursor into (response id, sequence number or None); ValueError if malformed."""
     response_id, sep, seq = cursor.rpartition(":")
     if not sep or not response_id:
         raise ValueError(f"not a Responses cursor: {cursor!r}")
-    return response_id, int(seq)
+    return response_id, int(seq) if seq else None
 
 
 def build_body(request: ChatRequest) -> dict[str, Any]:
@@ -102,25 +111,75 @@ def build_body(request: ChatRequest) -> dict[str, Any]:
     return body
 
 
-class ResponsesParser:
-    """Responses stream events -> stream events, dropping replays by sequence number."""
+# incomplete_details.reason -> why the reply ended.
+_INCOMPLETE = {
+    "max_output_tokens": FinishReason.LENGTH,
+    "content_filter": FinishReason.CONTENT_FILTER,
+}
+# Output items that ask the client to act (a tool of its own): a reply made of
+# them ended to call a tool. Built-in tools (web search, ...) run server-side.
+_CLIENT_CALLS = frozenset({"function_call", "custom_tool_call", "local_shell_call"})
 
-    __slots__ = ("done", "last_seq", "model", "response_id")
+
+class ResponsesParser:
+    """Responses stream events -> stream events, dropping replays by sequence number.
+
+    Within one connection sequence numbers only grow; an event numbered at
+    or below the resume point is a replay, and an exact repeat of the last
+    event is one too. A server whose numbers do not grow (every event ``0``,
+    say) cannot be resumed from them: its events are all kept, and the
+    cursor stops naming a position (``"{id}:"``), so the reply is not resumed
+    but its status can still be asked.
+    """
+
+    __slots__ = (
+        "_last_data",
+        "_resume_after",
+        "called",
+        "done",
+        "last_seq",
+        "model",
+        "numbered",
+        "refused",
+        "response_id",
+    )
 
     def __init__(self, response_id: str | None = None, last_seq: int = -1) -> None:
         self.done = False
         self.response_id = response_id
         self.last_seq = last_seq
+        self._resume_after = last_seq
+        self._last_data = ""
+        self.numbered = True  # sequence numbers grow, so a cursor can resume
         self.model: str | None = None
+        self.refused = False
+        self.called = False  # an output item asked for a client-side tool
 
     def _cursor(self) -> str | None:
         if self.response_id is None:
             return None
-        return make_cursor(self.response_id, self.last_seq)
+        return make_cursor(self.response_id, self.last_seq if self.numbered else None)
 
     def _fail(self, error: ProviderError) -> tuple[StreamEvent, ...]:
         self.done = True
         return (Failed(error),)
+
+    def _replayed(self, seq: int, data: str) -> bool:
+        """Whether the event numbered ``seq`` was delivered before (rare path)."""
+        if seq <= self._resume_after:
+            return True  # replayed after a reconnect
+        if seq == self.last_seq and data == self._last_data and self.numbered:
+            return True  # the same event twice (a proxy's retry)
+        if self.numbered:
+            log.info(
+                "response %s: sequence numbers do not grow (%d after %d); "
+                "it cannot be resumed from them",
+                self.response_id,
+                seq,
+                self.last_seq,
+            )
+            self.numbered = False
+        return False
 
     def feed(self, sse: SSEEvent) -> Sequence[StreamEvent]:
         data = sse.data
@@ -133,7 +192,7 @@ class ResponsesParser:
         except ValueError as exc:
             if sse.event == "error":
                 return self._fail(error_data_to_error(data))
-            if not data.strip() or data == "[DONE]":
+            if not data.strip() or data.strip() == "[DONE]":
                 return _NOTHING
             self.done = True
             return (malformed(data, exc),)
@@ -141,11 +200,13 @@ class ResponsesParser:
             return _NOTHING
         seq = payload.get("sequence_number")
         if isinstance(seq, int):
-            if seq <= self.last_seq:
-                return _NOTHING  # already delivered before a reconnect
-            self.last_seq = seq
+            if seq <= self.last_seq and self._replayed(seq, data):
+                return _NOTHING
+            if seq > self.last_seq:
+                self.last_seq = seq
+            self._last_data = data
         kind = payload.get("type") or sse.event
-        if kind == "response.output_text.delta" or kind == "response.refusal.delta":
+        if kind == "response.output_text.delta":
             delta = payload.get("delta")
             return (TextDelta(delta, self._cursor()),) if delta else _NOTHING
         if kind in _REASONING_DELTAS:
@@ -158,6 +219,25 @@ class ResponsesParser:
             if cursor is None:
                 return (ReasoningDelta(delta),)
             return (ReasoningDelta(delta), CursorUpdate(cursor))
+        if kind == "response.reasoning_summary_part.added":
+            index = payload.get("summary_index")
+            if not isinstance(index, int) or index <= 0:
+                return _NOTHING
+            # A summary's parts are paragraphs: set the next one apart.
+            cursor = self._cursor()
+            separator = ReasoningDelta("\n\n")
+            return (separator,) if cursor is None else (separator, CursorUpdate(cursor))
+        if kind == "response.refusal.delta":
+            delta = payload.get("delta")
+            if not delta:
+                return _NOTHING
+            self.refused = True
+            return (TextDelta(delta, self._cursor()),)
+        if kind == "response.output_item.added":
+            item = payload.get("item") or {}
+            if item.get("type") in _CLIENT_CALLS:
+                self.called = True
+            return _NOTHING
         if kind == "response.created":
             response = payload.get("response") or {}
             self.response_id = response.get("id") or self.response_id
@@ -191,7 +271,12 @@ class ResponsesParser:
 
     def _completed(self, response: dict[str, Any]) -> Sequence[StreamEvent]:
         events = self._usage(response)
-        events.append(Finished(response.get("status") or "stop", self.model))
+        finish = FinishReason.STOP
+        if self.refused or _has_part(response, "refusal"):
+            finish = FinishReason.REFUSAL
+        elif self.called or _has_item(response, _CLIENT_CALLS):
+            finish = FinishReason.TOOL_CALLS
+        events.append(Finished(finish, self.model))
         self.done = True
         return events
 
@@ -200,7 +285,8 @@ class ResponsesParser:
         # like Chat Completions' "length": finished, with the reason kept.
         events = self._usage(response)
         details = response.get("incomplete_details") or {}
-        events.append(Finished(details.get("reason") or "incomplete", self.model))
+        finish = _INCOMPLETE.get(str(details.get("reason")), FinishReason.OTHER)
+        events.append(Finished(finish, self.model))
         self.done = True
         return events
 
@@ -211,12 +297,30 @@ class ResponsesParser:
         )
 
 
+def _items(response: dict[str, Any]) -> list[Any]:
+    output = response.get("output")
+    return output if isinstance(output, list) else []
+
+
+def _has_item(response: dict[str, Any], types: frozenset[str]) -> bool:
+    return any(isinstance(item, dict) and item.get("type") in types for item in _items(response))
+
+
+def _has_part(response: dict[str, Any], part_type: str) -> bool:
+    for item in _items(response):
+        if isinstance(item, dict) and item.get("type", "message") == "message":
+            for part in item.get("content") or ():
+                if isinstance(part, dict) and part.get("type") == part_type:
+                    return True
+    return False
+
+
 async def _failing(error: ProviderError) -> AsyncGenerator[StreamEvent, None]:
     yield Failed(error)
 
 
 def output_text(response: Any) -> str | None:
-    """The reply text of a stored response: its message items' output_text parts."""
+    """The reply text of a stored response: its message items' text (or refusal) parts."""
     if not isinstance(response, dict) or not isinstance(response.get("output"), list):
         return None
     parts: list[str] = []
@@ -226,6 +330,8 @@ def output_text(response: Any) -> str | None:
         for part in item.get("content") or ():
             if isinstance(part, dict) and part.get("type") == "output_text":
                 parts.append(str(part.get("text") or ""))
+            elif isinstance(part, dict) and part.get("type") == "refusal":
+                parts.append(str(part.get("refusal") or ""))
     return "".join(parts)
 
 
@@ -255,12 +361,20 @@ class OpenAIResponsesProvider(HttpProvider):
             json_body=build_body(request),
         )
 
-    def resume(self, cursor: str) -> AsyncGenerator[StreamEvent, None]:
-        """Replay the events after ``cursor`` and go on live."""
+    def resume(self, cursor: str, *, started: bool = False) -> AsyncGenerator[StreamEvent, None]:
+        """Replay the events after ``cursor`` and go on live (``started``: the
+        reply had its first token, so a silence is a stall at once)."""
         try:
             response_id, seq = parse_cursor(cursor)
         except ValueError as exc:
             return _failing(ProviderError(ErrorKind.PROTOCOL, str(exc)))
+        if seq is None:
+            return _failing(
+                ProviderError(
+                    ErrorKind.PROTOCOL,
+                    "the provider's event numbers do not grow, so the reply cannot be resumed",
+                )
+            )
         url = self._url(
             f"/responses/{quote(response_id, safe='')}?stream=true&starting_after={seq}"
         )
@@ -271,6 +385,7 @@ class OpenAIResponsesProvider(HttpProvider):
             config=self.config,
             headers=self._headers,
             parser=ResponsesParser(response_id, seq),
+            started=started,
         )
 
     async def status(self, cursor: str) -> RemoteStatus | None:

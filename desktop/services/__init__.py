@@ -109,12 +109,14 @@ def build_services(
     demo: DemoServer | None = None,
     demo_url: str | None = None,
     read_timeout: float = 60.0,
+    first_token_wait: float | None = None,
 ) -> Services:
     """Wire store, providers, manager and services together.
 
     The demo provider is ``demo`` if given, else a demo server already running
     at ``demo_url`` (or ``$SIDESTREAM_DEMO_URL``: tests use one that outlives
-    the app), else one started here.
+    the app), else one started here. ``first_token_wait`` overrides the
+    setting of that name (tests).
     """
     keys = keys or KeyStore()
     demo_url = demo_url or os.environ.get("SIDESTREAM_DEMO_URL") or None
@@ -128,7 +130,13 @@ def build_services(
     elif demo_url is not None:
         external = demo_url.rstrip("/")
         openai_url = lambda: external + "/v1"  # noqa: E731
-    directory = ProviderDirectory(store, keys, demo_url=openai_url, read_timeout=read_timeout)
+    directory = ProviderDirectory(
+        store,
+        keys,
+        demo_url=openai_url,
+        read_timeout=read_timeout,
+        first_token_wait=first_token_wait,
+    )
     demo_only = directory.ensure_defaults()
     limit = store.get_setting(MAX_STREAMS_KEY, DEFAULT_LIMIT)
     manager = StreamManager(store, limit=int(limit) if isinstance(limit, int) else DEFAULT_LIMIT)

@@ -143,7 +143,7 @@ class ChatService:
         ]
         request = ChatRequest(
             model=model,
-            turns=tuple(_turns(history)),
+            turns=tuple(_turns(history, model)),
             continue_partial=continue_message is not None,
         )
         if continue_message is None:
@@ -166,7 +166,13 @@ class ChatService:
             initial = continue_message.content
         try:
             self._manager.start_reply(
-                session.id, message.id, provider, request, initial_text=initial
+                session.id,
+                message.id,
+                provider,
+                request,
+                initial_text=initial,
+                initial_reasoning=message.reasoning,
+                initial_blocks=message.reasoning_blocks,
             )
         except ConcurrencyLimitError as exc:
             await self._write(
@@ -199,8 +205,11 @@ class ChatService:
         return message
 
 
-def _turns(history: list[Message]) -> list[ChatTurn]:
-    """The transcript a model sees: user turns and the text of every reply.
+def _turns(history: list[Message], model: str) -> list[ChatTurn]:
+    """The transcript a model sees: user turns and the text of every reply, with
+    the signed reasoning blocks of the replies this model wrote (the Anthropic
+    dialect sends them back unchanged, as the API requires; the others leave
+    them out; another model's signatures would be refused).
 
     Failed replies with no text are left out (they carry an error, not an answer).
     """
@@ -208,7 +217,8 @@ def _turns(history: list[Message]) -> list[ChatTurn]:
     for m in history:
         if m.role is Role.ASSISTANT and not m.content:
             continue
-        turns.append(ChatTurn(m.role, m.content))
+        blocks = m.reasoning_blocks if m.model in (None, model) else ()
+        turns.append(ChatTurn(m.role, m.content, blocks))
     return turns
 
 

@@ -20,6 +20,10 @@ DEMO_BASE_URL = "demo:"
 DEMO_NAME = "Demo"
 DEMO_MODEL = "sidestream-demo"
 
+FIRST_TOKEN_WAIT_KEY = "first_token_wait"
+"""The setting: how long a reply may take to its first token, in seconds."""
+DEFAULT_FIRST_TOKEN_WAIT = 600.0
+
 
 class UnknownProviderError(LookupError):
     pass
@@ -35,11 +39,14 @@ class ProviderDirectory:
         *,
         demo_url: Callable[[], str] | None = None,
         read_timeout: float = 60.0,
+        first_token_wait: float | None = None,
     ) -> None:
         self._store = store
         self._keys = keys
         self._demo_url = demo_url
         self._read_timeout = read_timeout
+        # None: the setting (FIRST_TOKEN_WAIT_KEY), else this, whatever the setting.
+        self._first_token_wait = first_token_wait
         self._cache: dict[int, Provider] = {}
         self._retired: list[Provider] = []
 
@@ -81,6 +88,23 @@ class ProviderDirectory:
         real = [p for p in stored if p.base_url != DEMO_BASE_URL]
         return (real or stored)[0]
 
+    def first_token_wait(self) -> float:
+        """How long a reply may take to its first token (the setting, or its default)."""
+        if self._first_token_wait is not None:
+            return self._first_token_wait
+        value = self._store.get_setting(FIRST_TOKEN_WAIT_KEY, DEFAULT_FIRST_TOKEN_WAIT)
+        if isinstance(value, int | float) and not isinstance(value, bool) and value > 0:
+            return float(value)
+        return DEFAULT_FIRST_TOKEN_WAIT
+
+    def reconfigure(self) -> None:
+        """A setting every provider uses changed: build each afresh at its next use.
+
+        The old ones may still carry a reply; they are closed at exit.
+        """
+        self._retired.extend(self._cache.values())
+        self._cache.clear()
+
     def config_for(self, stored: StoredProvider) -> ProviderConfig:
         """The live settings of a stored provider; its key is its own, or the
         environment's only at the address that variable is for."""
@@ -99,6 +123,7 @@ class ProviderDirectory:
             default_model=stored.default_model,
             name=stored.name,
             read_timeout=self._read_timeout,
+            first_token_wait=self.first_token_wait(),
         )
 
     def provider(self, provider_id: int | None) -> tuple[Provider, StoredProvider]:

@@ -1,4 +1,5 @@
-"""SettingsService: providers, keys, default model and the stream limit, Qt-free.
+"""SettingsService: providers, keys, default model, the stream limit and the
+first-token wait, Qt-free.
 
 The UI's settings dialog talks to this; keys go to the OS keyring through the
 KeyStore and never into the database.
@@ -13,7 +14,7 @@ from desktop.core.errors import ProviderError
 from desktop.core.models import ProviderKind, StoredProvider
 from desktop.core.presets import PRESETS, ProviderPreset
 from desktop.providers.factory import create_provider
-from desktop.services.directory import DEMO_BASE_URL, ProviderDirectory
+from desktop.services.directory import DEMO_BASE_URL, FIRST_TOKEN_WAIT_KEY, ProviderDirectory
 from desktop.store import KeyPersistence, Store
 from desktop.streaming.manager import StreamManager
 
@@ -21,6 +22,9 @@ log = logging.getLogger("sidestream.settings")
 
 MAX_STREAMS_KEY = "max_concurrent_streams"
 DEFAULT_PROVIDER_KEY = "default_provider_id"
+# The first-token wait may be set between these (seconds).
+MIN_FIRST_TOKEN_WAIT = 10.0
+MAX_FIRST_TOKEN_WAIT = 24 * 3600.0
 
 
 class SettingsError(ValueError):
@@ -165,6 +169,18 @@ class SettingsService:
             raise SettingsError("Allow between 1 and 50 replies at once.")
         self._store.set_setting(MAX_STREAMS_KEY, limit)
         self._manager.set_limit(limit)
+
+    @property
+    def first_token_wait(self) -> float:
+        """How long a reply may take to its first token, in seconds (default 600)."""
+        return self._directory.first_token_wait()
+
+    def set_first_token_wait(self, seconds: float) -> None:
+        """Set the first-token wait; replies started from now on use it."""
+        if not MIN_FIRST_TOKEN_WAIT <= seconds <= MAX_FIRST_TOKEN_WAIT:
+            raise SettingsError("Wait between 10 seconds and 24 hours for a reply to begin.")
+        self._store.set_setting(FIRST_TOKEN_WAIT_KEY, float(seconds))
+        self._directory.reconfigure()
 
     def get(self, key: str, default: object = None) -> object:
         return self._store.get_setting(key, default)

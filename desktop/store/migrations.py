@@ -11,6 +11,11 @@ Version 2: ``message_chunks`` (append-only text of a streaming reply),
 Version 3: ``sessions.id`` and ``messages.id`` are ``AUTOINCREMENT``: an id is
 never handed out again after its row was deleted (a Retry of the newest
 reply got its deleted predecessor's id, and a view took one for the other).
+Version 4: a reply's reasoning apart from its text (``messages.reasoning``,
+its signed blocks as JSON in ``messages.reasoning_blocks``, and how long it
+reasoned in ``messages.reasoning_seconds``), why the model ended it
+(``messages.finish``), and ``message_chunks.kind`` (0: text, 1: reasoning)
+so that a streaming reply's reasoning is appended like its text.
 
 Each step runs in its own ``BEGIN IMMEDIATE`` transaction together with the
 row recording its version, so a crash mid-migration leaves the previous
@@ -147,6 +152,15 @@ _V3 = (
 )
 
 
+_V4 = (
+    "ALTER TABLE messages ADD COLUMN reasoning TEXT NOT NULL DEFAULT ''",
+    "ALTER TABLE messages ADD COLUMN reasoning_blocks TEXT",
+    "ALTER TABLE messages ADD COLUMN finish TEXT",
+    "ALTER TABLE messages ADD COLUMN reasoning_seconds REAL",
+    "ALTER TABLE message_chunks ADD COLUMN kind INTEGER NOT NULL DEFAULT 0",
+)
+
+
 def _rebuild(statements: tuple[str, ...]) -> Callable[[SidestreamDatabase], None]:
     def step(db: SidestreamDatabase) -> None:
         for sql in statements:
@@ -173,6 +187,7 @@ STEPS: tuple[Step, ...] = (
     (1, _run(_V1)),
     (2, _run(_V2)),
     (3, _rebuild(_V3)),
+    (4, _run(_V4)),
 )
 CURRENT_VERSION = STEPS[-1][0]
 

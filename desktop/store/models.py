@@ -20,8 +20,8 @@ from typing import Any
 
 import peewee
 
-from desktop.core.models import Message, ProviderKind, Session, StoredProvider
-from desktop.core.states import MessageStatus, Role
+from desktop.core.models import Message, ProviderKind, Session, StoredProvider, blocks_from_json
+from desktop.core.states import FinishReason, MessageStatus, Role
 
 
 def utc_now() -> datetime:
@@ -46,6 +46,11 @@ class UtcDateTimeField(peewee.DateTimeField):
 
     def python_value(self, value: object) -> object:
         return datetime.fromisoformat(value) if isinstance(value, str) else value
+
+
+# message_chunks.kind: what a chunk appends to.
+CHUNK_TEXT = 0
+CHUNK_REASONING = 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,6 +113,10 @@ def build_models(db: peewee.Database) -> Models:
         model = peewee.TextField(null=True)
         created_at = UtcDateTimeField(default=utc_now)
         updated_at = UtcDateTimeField(default=utc_now)
+        reasoning = peewee.TextField(default="")
+        reasoning_blocks = peewee.TextField(null=True)  # JSON list of ReasoningBlock
+        finish = peewee.TextField(null=True)
+        reasoning_seconds = peewee.FloatField(null=True)
 
         class Meta:
             table_name = "messages"
@@ -118,6 +127,7 @@ def build_models(db: peewee.Database) -> Models:
             MessageRow, on_delete="CASCADE", column_name="message_id", index=False
         )
         text = peewee.TextField()
+        kind = peewee.IntegerField(default=CHUNK_TEXT)
 
         class Meta:
             table_name = "message_chunks"
@@ -162,14 +172,27 @@ def message_columns(m: Any) -> tuple[Any, ...]:
         m.model,
         m.created_at,
         m.updated_at,
+        m.reasoning,
+        m.reasoning_blocks,
+        m.finish,
+        m.reasoning_seconds,
     )
 
 
-def message_record(row: tuple[Any, ...], chunks: list[str] | None = None) -> Message:
-    """A message whose content includes the chunks flushed since it was last compacted."""
-    (mid, session_id, role, content, status, error, reason, cursor, tin, tout, model, ca, ua) = row
+def message_record(
+    row: tuple[Any, ...],
+    chunks: list[str] | None = None,
+    reasoning_chunks: list[str] | None = None,
+) -> Message:
+    """A message whose content (and reasoning) includes the chunks flushed since
+    it was last compacted."""
+    head, tail = row[:13], row[13:]
+    (mid, session_id, role, content, status, error, reason, cursor, tin, tout, model, ca, ua) = head
+    reasoning, blocks, finish, reasoning_seconds = tail
     if chunks:
         content = content + "".join(chunks)
+    if reasoning_chunks:
+        reasoning = reasoning + "".join(reasoning_chunks)
     return Message(
         id=mid,
         session_id=session_id,
@@ -184,7 +207,20 @@ def message_record(row: tuple[Any, ...], chunks: list[str] | None = None) -> Mes
         model=model,
         created_at=to_local(ca),
         updated_at=to_local(ua),
+        reasoning=reasoning or "",
+        reasoning_blocks=blocks_from_json(blocks),
+        finish=_finish(finish),
+        reasoning_seconds=reasoning_seconds,
     )
+
+
+def _finish(value: str | None) -> FinishReason | None:
+    if value is None:
+        return None
+    try:
+        return FinishReason(value)
+    except ValueError:  # written by a newer Sidestream
+        return FinishReason.OTHER
 
 
 def provider_record(row: Any) -> StoredProvider:

@@ -6,10 +6,11 @@ thread-local connections), so the UI thread can read while the stream writer
 thread writes (WAL).
 
 Streaming replies are persisted without rewriting them: each flush appends the
-new text as one ``message_chunks`` row, and ``finish_message`` folds the whole
-text into ``messages.content`` and drops the chunks. Readers always see
-``content + chunks``, so a reader (or the next start after a crash) has all
-text flushed so far.
+new text as one ``message_chunks`` row (and the new reasoning as another, of
+kind reasoning), and ``finish_message`` folds the whole text into
+``messages.content`` (the reasoning into ``messages.reasoning``) and drops the
+chunks. Readers always see ``content + chunks``, so a reader (or the next
+start after a crash) has all text and reasoning flushed so far.
 """
 
 from __future__ import annotations
@@ -28,8 +29,15 @@ from typing import Any, Concatenate, ParamSpec, Self, TypeVar
 
 import peewee
 
-from desktop.core.models import Message, ProviderKind, Session, StoredProvider
-from desktop.core.states import MessageStatus, Role
+from desktop.core.models import (
+    Message,
+    ProviderKind,
+    ReasoningBlock,
+    Session,
+    StoredProvider,
+    blocks_to_json,
+)
+from desktop.core.states import FinishReason, MessageStatus, Role
 from desktop.store import migrations, paths
 from desktop.store.database import (
     SidestreamDatabase,
@@ -43,6 +51,8 @@ from desktop.store.database import (
 )
 from desktop.store.lock import held_by_another_process
 from desktop.store.models import (
+    CHUNK_REASONING,
+    CHUNK_TEXT,
     Models,
     build_models,
     message_columns,
@@ -81,10 +91,10 @@ def _translating(fn: Callable[Concatenate[Store, _P], _R]) -> Callable[Concatena
 class StreamFlush:
     """What one flush of a streaming reply writes.
 
-    ``append_text`` is only the text that arrived since the previous flush.
-    ``None`` in ``cursor``/``input_tokens``/``output_tokens``/``model`` leaves
-    the stored value as it is (a flush without a new cursor must not erase
-    the last one).
+    ``append_text`` and ``append_reasoning`` are only the text and reasoning
+    that arrived since the previous flush. ``None`` in ``cursor``/
+    ``input_tokens``/``output_tokens``/``model`` leaves the stored value as it
+    is (a flush without a new cursor must not erase the last one).
     """
 
     message_id: int
@@ -94,6 +104,7 @@ class StreamFlush:
     input_tokens: int | None = None
     output_tokens: int | None = None
     model: str | None = None
+    append_reasoning: str = ""
 
 
 def _unchanged_unless_given(m: Any, **values: object) -> dict[Any, object]:
@@ -311,15 +322,23 @@ class Store:
             updated_at=to_local(now),
         )
 
-    def _chunks_by_message(self, message_ids: Any) -> dict[int, list[str]]:
+    def _chunks_by_message(
+        self, message_ids: Any
+    ) -> tuple[dict[int, list[str]], dict[int, list[str]]]:
+        """The text chunks and the reasoning chunks of the messages, by message id."""
         c = self._m.chunk
         query = (
-            c.select(c.message, c.text).where(c.message.in_(message_ids)).order_by(c.id).tuples()
+            c.select(c.message, c.text, c.kind)
+            .where(c.message.in_(message_ids))
+            .order_by(c.id)
+            .tuples()
         )
         chunks: dict[int, list[str]] = {}
-        for message_id, text in query:
-            chunks.setdefault(message_id, []).append(text)
-        return chunks
+        reasoning: dict[int, list[str]] = {}
+        for message_id, text, kind in query:
+            into = reasoning if kind == CHUNK_REASONING else chunks
+            into.setdefault(message_id, []).append(text)
+        return chunks, reasoning
 
     def _select_messages(self, where: Any) -> Any:
         m = self._m.message
@@ -334,8 +353,8 @@ class Store:
                 return []
             # The subquery re-selects the same messages, so the chunk query
             # stays one statement however many messages there are.
-            chunks = self._chunks_by_message(m.select(m.id).where(where))
-        return [message_record(row, chunks.get(row[0])) for row in rows]
+            chunks, reasoning = self._chunks_by_message(m.select(m.id).where(where))
+        return [message_record(row, chunks.get(row[0]), reasoning.get(row[0])) for row in rows]
 
     @_translating
     def get_message(self, message_id: int) -> Message | None:
@@ -379,8 +398,9 @@ class Store:
     def flush_streaming(self, items: Sequence[StreamFlush]) -> frozenset[int]:
         """Persist one batch of streaming progress in one transaction.
 
-        Appends each item's new text as a chunk (nothing for empty text) and
-        updates status, cursor, usage and model. Returns the ids of messages
+        Appends each item's new text as a chunk, and its new reasoning as a
+        reasoning chunk (nothing for empty ones), and updates status, cursor,
+        usage and model. Returns the ids of messages
         that no longer exist (their chat was deleted mid-stream); their items
         are skipped. Raises :class:`StoreError` (e.g. ``DISK_FULL``), in which
         case nothing of the batch was written.
@@ -403,8 +423,23 @@ class Store:
                 fields.update({m.status: item.status.value, m.updated_at: now})
                 if not m.update(fields).where(m.id == item.message_id).execute():
                     missing.add(item.message_id)
-                elif item.append_text:
-                    chunk_rows.append({"message": item.message_id, "text": item.append_text})
+                else:
+                    if item.append_reasoning:
+                        chunk_rows.append(
+                            {
+                                "message": item.message_id,
+                                "text": item.append_reasoning,
+                                "kind": CHUNK_REASONING,
+                            }
+                        )
+                    if item.append_text:
+                        chunk_rows.append(
+                            {
+                                "message": item.message_id,
+                                "text": item.append_text,
+                                "kind": CHUNK_TEXT,
+                            }
+                        )
             if chunk_rows:
                 # Rows of one multi-row INSERT get increasing ids in list order.
                 c.insert_many(chunk_rows).execute()
@@ -424,30 +459,60 @@ class Store:
         input_tokens: int | None = None,
         output_tokens: int | None = None,
         model: str | None = None,
+        *,
+        reasoning: str | None = None,
+        reasoning_blocks: Sequence[ReasoningBlock] | None = None,
+        finish: FinishReason | None = None,
+        reasoning_seconds: float | None = None,
     ) -> bool:
         """Write a reply's full text and final state, and drop its chunks.
 
-        ``content`` is the complete text, replacing stored content and chunks.
-        ``None`` for cursor, usage or model leaves the stored value. Returns
-        False when the message no longer exists.
+        ``content`` is the complete text, replacing stored content and chunks;
+        ``reasoning`` likewise the complete reasoning (None: the stored one,
+        its chunks folded in). ``finish`` is written as given (a reply that did
+        not complete has none). ``None`` for cursor, usage, model, reasoning
+        blocks or reasoning seconds leaves the stored value. Returns False when
+        the message no longer exists.
         """
         m, c = self._m.message, self._m.chunk
         fields = _unchanged_unless_given(
-            m, cursor=cursor, input_tokens=input_tokens, output_tokens=output_tokens, model=model
+            m,
+            cursor=cursor,
+            input_tokens=input_tokens,
+            output_tokens=output_tokens,
+            model=model,
+            reasoning_seconds=reasoning_seconds,
         )
+        if reasoning_blocks is not None:
+            fields[m.reasoning_blocks] = blocks_to_json(reasoning_blocks)
         fields.update(
             {
                 m.content: content,
                 m.status: status.value,
                 m.error: error,
                 m.reason: reason,
+                m.finish: None if finish is None else finish.value,
                 m.updated_at: utc_now(),
             }
         )
         with self._write():
+            if reasoning is None:
+                fields[m.reasoning] = m.reasoning.concat(self._reasoning_chunks(message_id))
+            else:
+                fields[m.reasoning] = reasoning
             found = bool(m.update(fields).where(m.id == message_id).execute())
             c.delete().where(c.message == message_id).execute()
         return found
+
+    def _reasoning_chunks(self, message_id: int) -> str:
+        c = self._m.chunk
+        query = (
+            c.select(c.text)
+            .where((c.message == message_id) & (c.kind == CHUNK_REASONING))
+            .order_by(c.id)
+            .tuples()
+        )
+        return "".join(text for (text,) in query)
 
     # -- providers ------------------------------------------------------------
 

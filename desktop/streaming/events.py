@@ -6,7 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from desktop.core.states import MessageStatus
+from desktop.core.states import FinishReason, MessageStatus
 
 if TYPE_CHECKING:
     from desktop.store import StoreError
@@ -14,7 +14,17 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True, slots=True)
 class StreamSnapshot:
-    """The live state of one reply at one instant; authoritative over the store."""
+    """The live state of one reply at one instant; authoritative over the store.
+
+    Times are wall-clock seconds (``time.time()``). ``waiting_since`` is set
+    while the reply waits for its first token (text or reasoning): the view
+    shows "Waiting for the model… 1:23" counted from it; it is None once a
+    token came, and for a reply resumed after its first token.
+    ``reasoning_started_at`` is when the first reasoning came (None: none
+    yet); ``reasoning_seconds`` how long the model reasoned before its
+    answer began (None while it still reasons, or if it did not reason).
+    ``finish`` is why the model ended the reply (a complete one only).
+    """
 
     session_id: int
     message_id: int
@@ -23,6 +33,30 @@ class StreamSnapshot:
     reasoning: str = ""
     error: str | None = None
     reason: str | None = None
+    finish: FinishReason | None = None
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+    waiting_since: float | None = None
+    reasoning_started_at: float | None = None
+    reasoning_seconds: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StreamProgress:
+    """A live reply's state without its text: cheap enough to ask at every frame
+    (:meth:`StreamManager.progress`). Fields as in :class:`StreamSnapshot`;
+    ``length`` and ``reasoning_length`` are how long its text and reasoning are
+    now (read them with ``read_text`` / ``read_reasoning``)."""
+
+    message_id: int
+    status: MessageStatus
+    length: int
+    reasoning_length: int
+    waiting_since: float | None = None
+    reasoning_started_at: float | None = None
+    reasoning_seconds: float | None = None
+    input_tokens: int | None = None
+    output_tokens: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +75,16 @@ class MessageUpdate:
     status: MessageStatus | None = None
     error: str | None = None
     reason: str | None = None
+    # The reasoning from ``reasoning_offset`` on, as the text; and, when known,
+    # why the reply ended, its usage, how long it reasoned and since when it
+    # waits for its first token (see StreamSnapshot).
+    reasoning: str = ""
+    reasoning_offset: int = 0
+    finish: FinishReason | None = None
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+    reasoning_seconds: float | None = None
+    waiting_since: float | None = None
 
     @property
     def end(self) -> int:
@@ -50,7 +94,8 @@ class MessageUpdate:
 
 @dataclass(frozen=True, slots=True)
 class StreamEnded:
-    """A reply reached a terminal state and that state is on disk."""
+    """A reply reached a terminal state and that state is on disk (fields as in
+    :class:`StreamSnapshot`)."""
 
     session_id: int
     message_id: int
@@ -58,6 +103,11 @@ class StreamEnded:
     text: str
     error: str | None = None
     reason: str | None = None
+    reasoning: str = ""
+    finish: FinishReason | None = None
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+    reasoning_seconds: float | None = None
 
     @property
     def first_line(self) -> str:
@@ -88,7 +138,8 @@ class StreamListener:
         """Text was appended to the live reply (the hot path: keep it cheap)."""
 
     def on_stream_reasoning(self, message_id: int, text: str) -> None:
-        """Reasoning was appended to the live reply."""
+        """Reasoning was appended to the live reply (its first call also ends the
+        wait for the first token, as the first delta does)."""
 
     def on_stream_status(self, snapshot: StreamSnapshot) -> None:
         """Status changed (streaming, resuming, or a terminal state now on disk)."""

@@ -20,18 +20,19 @@ import contextlib
 import functools
 import itertools
 import logging
+import time
 from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from typing import Any, TypeVar
 
 from desktop.core.errors import ErrorKind, ProviderError
 from desktop.core.events import Failed, Finished, StreamEvent
-from desktop.core.models import ChatRequest, Message
-from desktop.core.states import InterruptReason, MessageStatus
+from desktop.core.models import ChatRequest, Message, ReasoningBlock
+from desktop.core.states import FinishReason, InterruptReason, MessageStatus
 from desktop.core.tasks import TaskKeeper
 from desktop.providers.base import Provider
 from desktop.store import Store, StoreError
 from desktop.streaming.accumulate import ReplyState, accumulate
-from desktop.streaming.events import StreamEnded, StreamListener, StreamSnapshot
+from desktop.streaming.events import StreamEnded, StreamListener, StreamProgress, StreamSnapshot
 from desktop.streaming.persistence import StreamPersistence, UnsaveableText, UnsavedEnd
 from desktop.streaming.stream import (
     Channel,
@@ -209,6 +210,22 @@ class StreamManager:
             return None
         return stream.state.length
 
+    def read_reasoning(
+        self, session_id: int, message_id: int, start: int, limit: int
+    ) -> str | None:
+        """Up to ``limit`` characters of a live reply's reasoning from ``start``;
+        None when that reply is not live here (any more)."""
+        stream = self._streams.get(session_id)
+        if stream is None or stream.message_id != message_id:
+            return None
+        return stream.state.reasoning_between(start, start + limit)
+
+    def progress(self, session_id: int) -> StreamProgress | None:
+        """The chat's live reply's state without its text (lengths, waiting,
+        reasoning time, usage); None when nothing is live there."""
+        stream = self._streams.get(session_id)
+        return stream.progress() if stream else None
+
     def _everyone(self, session_id: int) -> tuple[StreamListener, ...]:
         channel = self._channels.get(session_id)
         chat = channel.listeners if channel is not None else ()
@@ -237,17 +254,25 @@ class StreamManager:
         request: ChatRequest,
         *,
         initial_text: str = "",
+        initial_reasoning: str = "",
+        initial_blocks: tuple[ReasoningBlock, ...] = (),
     ) -> None:
         """Consume ``provider.stream(request)`` into ``message_id`` (appending to
-        ``initial_text``, the partial text a Continue goes on from)."""
+        ``initial_text``, the partial text a Continue goes on from, and to its
+        reasoning and reasoning blocks)."""
         self._register(
             session_id,
             message_id,
             provider,
             lambda: provider.stream(request),
-            initial_text=initial_text,
-            status=MessageStatus.STREAMING,
-            model=request.model,
+            state=ReplyState.starting(
+                initial_text,
+                status=MessageStatus.STREAMING,
+                model=request.model,
+                reasoning=initial_reasoning,
+                blocks=initial_blocks,
+                new_reasoning=True,
+            ),
         )
 
     def resume_reply(
@@ -259,19 +284,26 @@ class StreamManager:
         *,
         initial_text: str,
         model: str | None = None,
+        initial_reasoning: str = "",
     ) -> None:
         """Reconnect to a reply that was cut off (e.g. by a restart) from ``cursor``."""
+        # A reply that had said something is past its first token.
+        started = bool(initial_text or initial_reasoning)
         stream = self._register(
             session_id,
             message_id,
             provider,
-            lambda: provider.resume(cursor),
-            initial_text=initial_text,
-            status=MessageStatus.RESUMING,
-            model=model,
+            lambda: provider.resume(cursor, started=started),
+            state=ReplyState.starting(
+                initial_text,
+                status=MessageStatus.RESUMING,
+                model=model,
+                reasoning=initial_reasoning,
+            ),
         )
         stream.state.cursor = cursor
         stream.flushed_cursor = cursor
+        stream.waiting = not started
 
     def stop(self, session_id: int) -> bool:
         """The user's Stop: end the chat's live reply as ``stopped``."""
@@ -358,6 +390,7 @@ class StreamManager:
                         message.cursor,
                         initial_text=message.content,
                         model=message.model,
+                        initial_reasoning=message.reasoning,
                     )
                 except ConcurrencyLimitError:
                     pass
@@ -376,6 +409,7 @@ class StreamManager:
                             remote.text,
                             MessageStatus.COMPLETE,
                             cursor=message.cursor,
+                            finish=FinishReason.STOP,
                         )
                     )
                     completed.append(message.id)
@@ -388,6 +422,7 @@ class StreamManager:
                     MessageStatus.INTERRUPTED,
                     reason=InterruptReason.APP_QUIT.value,
                     cursor=message.cursor,
+                    reasoning=message.reasoning,
                 )
             )
             interrupted.append(message.id)
@@ -401,9 +436,7 @@ class StreamManager:
         provider: Provider,
         open_events: Callable[[], AsyncIterator[StreamEvent]],
         *,
-        initial_text: str,
-        status: MessageStatus,
-        model: str | None,
+        state: ReplyState,
     ) -> LiveStream:
         if self._closed:
             raise RuntimeError("the stream manager has shut down")
@@ -422,8 +455,9 @@ class StreamManager:
             provider=provider,
             channel=channel,
             order=next(self._order),
-            state=ReplyState.starting(initial_text, status=status, model=model),
-            flushed=len(initial_text),  # already in the store
+            state=state,
+            flushed=state.length,  # already in the store
+            flushed_reasoning=state.reasoning_length,
         )
         self._streams[session_id] = stream
         self._ensure_flusher()
@@ -482,6 +516,14 @@ class StreamManager:
         error: ProviderError | None = None
         reason: InterruptReason | None = None
         recovering = stream.status is MessageStatus.RESUMING
+        # Why the reply is being resumed, while a resume is under way.
+        cause: ProviderError | None = None
+        quit_cause = ProviderError(
+            ErrorKind.CONNECTION, "Sidestream quit before the reply finished"
+        )
+        if recovering:
+            cause = quit_cause
+        refused = False  # the provider answered a resume with an error of its own
         try:
             if recovering:
                 await self._persist.write_status(stream)
@@ -489,16 +531,33 @@ class StreamManager:
             events = open_events()
             while True:
                 length_before = stream.state.length
+                reasoning_before = stream.state.reasoning_length
                 terminal = await self._consume(stream, events)
                 if isinstance(terminal, Finished):
                     # A drop that a resume got over is no error of the reply.
                     status, error = MessageStatus.COMPLETE, None
                     break
                 error = terminal.error
-                if stream.state.length > length_before:
+                progressed = (
+                    stream.state.length > length_before
+                    or stream.state.reasoning_length > reasoning_before
+                )
+                if progressed:
                     attempts = 0  # that connection made progress: a new drop, a fresh budget
+                elif cause is not None and not error.kind.retryable_by_resume:
+                    # The resume itself was refused (a server that cannot
+                    # resume answers 404): the reply still ended for the
+                    # reason it was being resumed, not for the refusal.
+                    log.info(
+                        "chat %s: the provider could not resume the reply: %s",
+                        stream.session_id,
+                        error.message,
+                    )
+                    error = _could_not_resume(cause, error)
+                    refused = True
                 if (
-                    stream.provider.resumable
+                    not refused
+                    and stream.provider.resumable
                     and stream.state.cursor
                     and error.kind.retryable_by_resume
                     and attempts < len(self._resume_backoff)
@@ -512,11 +571,17 @@ class StreamManager:
                         delay,
                         attempts,
                     )
+                    cause = error
                     self._set_status(stream, MessageStatus.RESUMING)
                     await asyncio.sleep(delay)
-                    events = stream.provider.resume(stream.state.cursor)
+                    events = stream.provider.resume(stream.state.cursor, started=not stream.waiting)
                     continue
-                if stream.provider.resumable and stream.state.cursor:
+                if error.kind is ErrorKind.NO_FIRST_TOKEN:
+                    # Sidestream gives up on it: so should a provider that
+                    # would go on generating it in the background.
+                    if stream.provider.resumable and stream.state.cursor:
+                        self._spawn(_cancel_remote(stream.provider, stream.state.cursor))
+                elif stream.provider.resumable and stream.state.cursor:
                     remote_text = await self._poll_remote(stream)
                     if remote_text is not None:
                         # The remote text is the whole response; ours may hold a
@@ -527,6 +592,9 @@ class StreamManager:
                         break
                 has_text = stream.state.length > 0
                 status, reason = _classify_failure(error, has_text=has_text)
+                if refused and cause is quit_cause and has_text:
+                    # Cut by the quit, and not to be picked up again here.
+                    status, reason = MessageStatus.INTERRUPTED, InterruptReason.APP_QUIT
                 if status is MessageStatus.FAILED and has_text and (recovering or attempts):
                     # The provider lost the reply we were resuming: keep it as cut off.
                     status = MessageStatus.INTERRUPTED
@@ -560,6 +628,8 @@ class StreamManager:
         state.reopen()
         channel = stream.channel
         message_id = stream.message_id
+        awaiting_text = stream.first_text_at is None
+        ended = False
         try:
             async for event in events:
                 status = state.status
@@ -567,14 +637,22 @@ class StreamManager:
                 if state.status is not status:
                     self._announce_status(stream)
                 if state.added:
+                    if awaiting_text:
+                        awaiting_text = False
+                        stream.first_text_at = time.time()
+                        stream.waiting = False
                     text = state.added
                     for listener in channel.listeners:
                         listener.on_stream_delta(message_id, text)
                 elif state.added_reasoning:
+                    if stream.reasoning_started_at is None:
+                        stream.reasoning_started_at = time.time()
+                        stream.waiting = False
                     text = state.added_reasoning
                     for listener in channel.listeners:
                         listener.on_stream_reasoning(message_id, text)
                 elif state.end is not None:
+                    ended = True
                     return state.end
                 elif (
                     state.cursor is not None
@@ -589,7 +667,13 @@ class StreamManager:
         finally:
             aclose = getattr(events, "aclose", None)
             if aclose is not None:
-                await aclose()
+                if ended:
+                    # The reply is over: what the server still sends after its
+                    # last event is read (and the connection closed) while the
+                    # end is written and announced, not before.
+                    self._spawn(aclose())
+                else:
+                    await aclose()
         return Failed(
             ProviderError(ErrorKind.CONNECTION, "the stream ended before the reply was complete")
         )
@@ -635,12 +719,20 @@ class StreamManager:
     ) -> None:
         """Write the terminal state, then tell listeners: announced means on disk."""
         stream.ended = True
+        stream.ended_at = time.time()
         state = stream.state
         state.status = status
         state.close()
+        # Why the model ended it, for a reply that completed (one completed
+        # through a status check ended as the model chose: stop).
+        state.finish = (
+            (state.finish or FinishReason.STOP) if status is MessageStatus.COMPLETE else None
+        )
         text = state.text()
+        reasoning = state.reasoning()
         error_text = error.message if error else stream.end_error
         reason_text = reason.value if reason else None
+        reasoning_seconds = stream.reasoning_seconds
         write = functools.partial(
             self._store.finish_message,
             stream.message_id,
@@ -652,6 +744,10 @@ class StreamManager:
             input_tokens=state.input_tokens,
             output_tokens=state.output_tokens,
             model=state.model,
+            reasoning=reasoning,
+            reasoning_blocks=tuple(state.blocks),
+            finish=state.finish,
+            reasoning_seconds=reasoning_seconds,
         )
         try:
             await self._persist.write(write)
@@ -694,6 +790,11 @@ class StreamManager:
             text=text,
             error=error_text,
             reason=reason_text,
+            reasoning=reasoning,
+            finish=state.finish if status is MessageStatus.COMPLETE else None,
+            input_tokens=state.input_tokens,
+            output_tokens=state.output_tokens,
+            reasoning_seconds=reasoning_seconds,
         )
         for listener in self._everyone(stream.session_id):
             try:
@@ -768,12 +869,22 @@ class StreamManager:
 def _classify_failure(
     error: ProviderError, *, has_text: bool
 ) -> tuple[MessageStatus, InterruptReason | None]:
-    """A drop or stall after text arrived leaves a reply worth continuing."""
+    """A drop or stall after text arrived leaves a reply worth continuing (so
+    does a Continue whose first token never came: its text is still there)."""
     if has_text and error.kind is ErrorKind.CONNECTION:
         return MessageStatus.INTERRUPTED, InterruptReason.CONNECTION_LOST
-    if has_text and error.kind is ErrorKind.STALLED:
+    if has_text and error.kind in (ErrorKind.STALLED, ErrorKind.NO_FIRST_TOKEN):
         return MessageStatus.INTERRUPTED, InterruptReason.STALLED
     return MessageStatus.FAILED, None
+
+
+def _could_not_resume(cause: ProviderError, refusal: ProviderError) -> ProviderError:
+    """The error that made a reply resume, saying that the resume was refused."""
+    why = f"HTTP {refusal.status}" if refusal.status is not None else refusal.detail
+    detail = "the provider could not resume the reply" + (f" ({why})" if why else "")
+    return ProviderError(
+        cause.kind, f"{cause.detail}; {detail}" if cause.detail else detail, status=cause.status
+    )
 
 
 async def _cancel_remote(provider: Provider, cursor: str) -> None:

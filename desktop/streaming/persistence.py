@@ -3,7 +3,8 @@
 The :class:`~desktop.streaming.manager.StreamManager` decides when; this
 decides how. Every write runs on one writer thread, in order, so the event
 loop never waits on SQLite (DESIGN.md invariant 2). A flush appends what each
-live reply received since the last one, for all of them in one transaction.
+live reply received since the last one (text and reasoning), for all of them
+in one transaction.
 A write the store refuses (a full disk, a read-only folder) is reported to the
 handler and raised; the text stays in memory (a reply's state holds all of
 it; the stream only notes how much of it is on disk), and a final write that
@@ -51,19 +52,22 @@ class _Pending:
     stream: LiveStream
     item: StreamFlush
     length: int
+    reasoning_length: int
 
     def saved(self) -> None:
         stream, item = self.stream, self.item
         stream.flushed = self.length
+        stream.flushed_reasoning = self.reasoning_length
         stream.flushed_status = item.status
         stream.flushed_cursor = item.cursor
 
 
-def _flush_of(stream: LiveStream, since: int) -> StreamFlush:
+def _flush_of(stream: LiveStream) -> StreamFlush:
     state = stream.state
     return StreamFlush(
         message_id=stream.message_id,
-        append_text=state.text_between(since),
+        append_text=state.text_between(stream.flushed),
+        append_reasoning=state.reasoning_between(stream.flushed_reasoning),
         status=state.status,
         cursor=state.cursor,
         input_tokens=state.input_tokens,
@@ -118,11 +122,14 @@ class StreamPersistence:
                 state = stream.state
                 if (
                     state.length == stream.flushed
+                    and state.reasoning_length == stream.flushed_reasoning
                     and state.status is stream.flushed_status
                     and state.cursor == stream.flushed_cursor
                 ):
                     continue
-                batch.append(_Pending(stream, _flush_of(stream, stream.flushed), state.length))
+                batch.append(
+                    _Pending(stream, _flush_of(stream), state.length, state.reasoning_length)
+                )
             if not batch:
                 return
             self.stats.record(time.perf_counter() - started)

@@ -6,15 +6,25 @@ scenario (passed if the test passed), ``figures.record(...)`` reports a test's
 own count of runs (a crash loop, a soak). The summary is printed in pytest's
 terminal summary, so it shows in CI output without ``-s``, and written to
 ``test-artifacts/reliability.txt``.
+
+The ``desktop`` fixture is the desktop session (Xvfb, a private D-Bus) of the
+tests that run the windowed app (:mod:`tests.reliability.windowed_app`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Generator
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+
+from tests.support.desktop_session import (
+    PACKAGES,
+    DesktopSession,
+    desktop_session,
+    missing_tools,
+)
 
 ARTIFACT = Path("test-artifacts") / "reliability.txt"
 
@@ -66,6 +76,16 @@ class Figures:
 def figures(request: pytest.FixtureRequest) -> Figures:
     assert isinstance(request.node, pytest.Item)
     return Figures(request.node)
+
+
+@pytest.fixture
+def desktop(tmp_path: Path) -> Iterator[DesktopSession]:
+    missing = missing_tools()
+    if missing:
+        # CI installs them (packaging/dev.sh): a machine without them must not pass quietly.
+        pytest.fail(f"end-to-end tools missing: {', '.join(missing)}; install {PACKAGES}")
+    with desktop_session(tmp_path / "desktop", notification_daemon=False, monitor=False) as s:
+        yield s
 
 
 @pytest.hookimpl(hookwrapper=True)

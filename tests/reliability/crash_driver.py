@@ -41,6 +41,7 @@ from desktop.core.models import ProviderKind
 from desktop.services import Services, build_services
 from desktop.store import KeyStore, Store
 from desktop.store.lock import DataDirLock
+from tests.support.aio import wait_for
 
 CHAT_PROVIDER_NAME = "Demo (Chat Completions)"
 MAX_STREAMS = 50  # resumed replies of earlier runs must not be evicted by new ones
@@ -72,15 +73,6 @@ def provider_ids(services: Services, demo_url: str) -> dict[str, int]:
     return {"responses": demo.id, "chat": chat_id}
 
 
-async def wait_until(predicate: Any, timeout: float, what: str) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not predicate():
-        if loop.time() > deadline:
-            raise TimeoutError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.005)
-
-
 async def drive(args: argparse.Namespace) -> int:
     data_dir = Path(args.data_dir)
     lock = DataDirLock(data_dir)
@@ -107,7 +99,7 @@ async def drive(args: argparse.Namespace) -> int:
         )
         manager = services.manager
         if args.settle:
-            await wait_until(lambda: manager.live_count() == 0, SETTLE_TIMEOUT, "replies to end")
+            await wait_for(lambda: manager.live_count() == 0, SETTLE_TIMEOUT, "replies to end")
             await services.aclose()
             emit("settled")
             return 0
@@ -123,7 +115,7 @@ async def drive(args: argparse.Namespace) -> int:
             snapshots = [manager.snapshot(s) for s in sessions]
             return all(s is None or s.text for s in snapshots)
 
-        await wait_until(all_have_text, LIVE_TIMEOUT, "every new reply's first text")
+        await wait_for(all_have_text, LIVE_TIMEOUT, "every new reply's first text")
         emit("live", streams=manager.live_count())
         # Streaming goes on until the test kills this process; if it never
         # does, quit as the app would so that nothing is left running.

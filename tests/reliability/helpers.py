@@ -36,6 +36,7 @@ def make_provider(
     kind: ProviderKind,
     *,
     read_timeout: float = 30.0,
+    first_token_wait: float = 600.0,
     api_key: str = "test-key",
     **knobs: object,
 ) -> Provider:
@@ -49,6 +50,7 @@ def make_provider(
             default_model="sidestream-demo",
             extra_headers=options_header(**knobs),
             read_timeout=read_timeout,
+            first_token_wait=first_token_wait,
         )
     )
 

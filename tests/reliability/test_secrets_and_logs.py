@@ -29,8 +29,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import keyring.backend
-import keyring.errors
 import pytest
 
 from desktop.core.models import ProviderKind
@@ -38,7 +36,7 @@ from desktop.core.states import MessageStatus
 from desktop.export import export_main
 from desktop.providers.demo.replies import demo_reply_tokens
 from desktop.providers.demo.server import DemoOptions, DemoServer, demo_reply
-from desktop.services import Services, build_services
+from desktop.services import Services
 from desktop.services.directory import ProviderDirectory
 from desktop.store import KeyPersistence, KeyStore, Store
 from desktop.streaming.events import Callbacks, StreamEnded
@@ -46,31 +44,12 @@ from tests.reliability.conftest import Figures
 from tests.reliability.helpers import request
 from tests.support.aio import run, wait_for
 from tests.support.raw_server import RawServer, RecordedRequest, Reply
+from tests.support.services import MemoryKeyring, services_on
 
 PLANTED = "sk-test-PLANTED-1234567890"
 PLANTED_ENV = "sk-test-PLANTED-ENV-0987654321"
 LOGGERS = ("sidestream", "httpx", "httpcore")
 TOKENS = 60
-
-
-class MemoryKeyring(keyring.backend.KeyringBackend):
-    """A real keyring backend keeping its entries in a dict (the OS keyring stays untouched)."""
-
-    priority = 1  # type: ignore[assignment]
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.entries: dict[tuple[str, str], str] = {}
-
-    def get_password(self, service: str, username: str) -> str | None:
-        return self.entries.get((service, username))
-
-    def set_password(self, service: str, username: str, password: str) -> None:
-        self.entries[(service, username)] = password
-
-    def delete_password(self, service: str, username: str) -> None:
-        if self.entries.pop((service, username), None) is None:
-            raise keyring.errors.PasswordDeleteError(username)
 
 
 class Captured(logging.Handler):
@@ -127,12 +106,6 @@ class Chat:
     status: MessageStatus = MessageStatus.COMPLETE
 
 
-def services_on(demo: DemoServer, data: Path, keys: KeyStore) -> Services:
-    built = build_services(Store.open(data), keys, demo=demo)
-    built.demo = None  # the session's demo server outlives the test
-    return built
-
-
 async def converse(
     services: Services, demo: DemoServer | None, provider_id: int, chat: Chat
 ) -> StreamEnded:
@@ -186,7 +159,7 @@ def test_a_planted_key_reaches_only_the_request_headers(
     captured, log_file = verbose_logs
     data = tmp_path / "data"
     ring = MemoryKeyring()
-    services = services_on(demo, data, KeyStore(backend=ring))
+    services = services_on(demo, Store.open(data), KeyStore(backend=ring))
     demo.clear_log()
     bases = {
         ProviderKind.OPENAI_CHAT: demo.openai_base_url,
@@ -200,7 +173,7 @@ def test_a_planted_key_reaches_only_the_request_headers(
         )
         assert persistence is KeyPersistence.KEYRING
         ids[kind.value] = stored.id
-    assert PLANTED in ring.entries.values(), "the key is in the keyring"
+    assert PLANTED in ring.passwords.values(), "the key is in the keyring"
     chats = [Chat(f"chat in {kind.value}", kind, f"planted {kind.value}") for kind in bases]
 
     async def scenario() -> None:
@@ -311,7 +284,7 @@ def test_no_log_record_at_info_or_above_holds_chat_text(
 ) -> None:
     case = figures.case("Logs", "no prompt or reply text at INFO or above")
     captured, _ = verbose_logs
-    services = services_on(demo, tmp_path / "data", KeyStore(backend=MemoryKeyring()))
+    services = services_on(demo, Store.open(tmp_path / "data"), KeyStore(backend=MemoryKeyring()))
     kinds = {
         ProviderKind.OPENAI_CHAT: demo.openai_base_url,
         ProviderKind.OPENAI_RESPONSES: demo.openai_base_url,
@@ -487,7 +460,7 @@ def test_a_key_echoed_in_an_error_is_stored_logged_and_exported_redacted(
     case = figures.case("Secrets", "key echoed in a 401: redacted everywhere")
     captured, log_file = verbose_logs
     data = tmp_path / "data"
-    services = services_on(demo, data, KeyStore(backend=MemoryKeyring()))
+    services = services_on(demo, Store.open(data), KeyStore(backend=MemoryKeyring()))
     results: list[StreamEnded] = []
 
     with RawServer(echoing_401) as gateway:

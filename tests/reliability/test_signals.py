@@ -7,8 +7,8 @@ upgrade) killed it without a flush, like a crash. Each must now flush every
 partial text, mark the replies ``interrupted`` (app quit) and exit 0.
 
 The app runs windowed on Xvfb (``tests/support/desktop_session.py``) and is
-typed at with xdotool, as in the crash test of the real app, against a demo
-server in the test process that outlives it.
+typed at with xdotool (:mod:`tests.reliability.windowed_app`), as in the crash
+test of the real app, against a demo server in the test process that outlives it.
 """
 
 from __future__ import annotations
@@ -17,7 +17,6 @@ import contextlib
 import functools
 import signal
 import sqlite3
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -26,21 +25,18 @@ from desktop.core.states import InterruptReason, MessageStatus
 from desktop.providers.demo import demo_reply
 from desktop.providers.demo.server import DemoOptions, DemoServer
 from tests.reliability.conftest import Figures
-from tests.reliability.test_crash_safety_app import (
-    POLL,
-    RATE,
-    TOKENS,
-    WAIT,
-    App,
-    all_have_text,
-    desktop,  # noqa: F401  (the fixture)
-)
+from tests.reliability.windowed_app import RATE, TOKENS, WAIT, App
 from tests.support.desktop_session import DesktopSession, wait_until
 
 pytestmark = pytest.mark.e2e
 
 SCENARIO = "SIGINT / SIGTERM / SIGHUP during streams (the real app)"
 TRIES = {signal.SIGINT: 5, signal.SIGTERM: 3, signal.SIGHUP: 1}
+
+
+def have_text_on_disk(data: Path, prompts: list[str]) -> bool:
+    replies = stored_replies(data)
+    return all(replies.get(prompt, ("", "", None))[1] for prompt in prompts)
 
 
 def stored_replies(data: Path) -> dict[str, tuple[str, str, str | None]]:
@@ -59,7 +55,7 @@ def stored_replies(data: Path) -> dict[str, tuple[str, str, str | None]]:
 @pytest.mark.parametrize("number", list(TRIES), ids=[s.name for s in TRIES])
 def test_a_signal_during_streams_quits_cleanly_with_every_partial_text_on_disk(
     number: signal.Signals,
-    desktop: DesktopSession,  # noqa: F811
+    desktop: DesktopSession,
     tmp_path: Path,
     figures: Figures,
 ) -> None:
@@ -71,21 +67,16 @@ def test_a_signal_during_streams_quits_cleanly_with_every_partial_text_on_disk(
             app = App(desktop, data, demo, attempt)
             try:
                 prompts = [f"{number.name} {attempt} c{index}" for index in range(2)]
-                for prompt in prompts:
-                    app.send_in_new_chat(prompt)
+                app.send_and_wait_for_text(demo, prompts)
+                # Text the app has received, not only text the server sent: the
+                # signal must land on replies that hold some.
                 wait_until(
-                    functools.partial(all_have_text, demo, prompts, app.started_at),
+                    functools.partial(have_text_on_disk, data, prompts),
                     WAIT,
-                    "text of both replies from the server",
-                    POLL,
+                    "text of both replies on disk",
                 )
                 app.proc.send_signal(number)
-                try:
-                    code = app.proc.wait(WAIT)
-                except subprocess.TimeoutExpired:
-                    raise AssertionError(
-                        f"no exit within {WAIT:.0f} s of {number.name}:\n{app.hang_report()}"
-                    ) from None
+                code = app.wait_for_exit(number.name)
             finally:
                 app.close()
             output = app.output()

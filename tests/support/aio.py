@@ -1,4 +1,15 @@
-"""Helpers for async scenarios in tests: a deadline, and waiting on conditions."""
+"""Running coroutines to completion in tests, in each of the suite's two worlds.
+
+* Plain asyncio tests (providers, streaming, store, reliability): :func:`run`
+  starts a fresh loop for one scenario, with a deadline; tasks it leaves
+  running fail the test.
+* Qt tests, on the qasync loop registered as running (the ``qloop`` fixture,
+  ``tests/support/qt.py``): :func:`run_on_qloop` awaits a coroutine as a task
+  on that loop and spins Qt until it is done, with a deadline.
+
+Inside a coroutine, :func:`wait_for` polls a condition. The suite does not
+use pytest-asyncio.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +21,7 @@ T = TypeVar("T")
 
 
 def run(coro: Coroutine[Any, Any, T], timeout: float = 60.0) -> T:
-    """Run one async scenario with a deadline; leftover tasks fail the test."""
+    """Run one async scenario on a new loop with a deadline; leftover tasks fail the test."""
 
     async def guarded() -> T:
         try:
@@ -31,6 +42,23 @@ def run(coro: Coroutine[Any, Any, T], timeout: float = 60.0) -> T:
                 )
 
     return asyncio.run(guarded())
+
+
+def run_on_qloop(coro: Coroutine[Any, Any, T], timeout: float = 20.0) -> T:
+    """Await ``coro`` as a task on the running qasync loop, spinning Qt until it ends."""
+    # Imported here so that the plain asyncio tests (and the crash driver's
+    # process) do not load Qt.
+    from PySide6.QtTest import QTest
+
+    task = asyncio.ensure_future(coro)
+    loop = asyncio.get_event_loop()
+    deadline = loop.time() + timeout
+    while not task.done():
+        if loop.time() > deadline:
+            task.cancel()
+            raise AssertionError(f"{coro} did not finish within {timeout} s")
+        QTest.qWait(5)
+    return task.result()
 
 
 async def wait_for(predicate: Callable[[], bool], timeout: float = 10.0, what: str = "") -> None:

@@ -1,50 +1,26 @@
-"""Qt test support: a qasync loop that runs while Qt spins, and a memory keyring.
+"""The qasync loop of the Qt tests: it runs while Qt spins.
 
 The loop follows ENVIRONMENT.md's pattern 1: registered as the running loop
 without ``exec()``, so tasks advance whenever the test spins Qt
-(``qtbot.wait*``). Teardown cancels leftover tasks and fails on any
-exception a task left unretrieved.
+(``qtbot.wait*``, :func:`tests.support.aio.run_on_qloop`). Teardown cancels
+leftover tasks and fails on any exception a task left unretrieved. Tests get
+it as the ``qloop`` fixture (``tests/conftest.py``).
 """
 
 from __future__ import annotations
 
 import asyncio
 import sys
-from collections.abc import Coroutine, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any, TypeVar
+from typing import Any
 
-import keyring
-import keyring.backend
-import keyring.errors
 import PySide6.QtWidgets  # noqa: F401  (import PySide6 before qasync)
 import qasync
-from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication
 
 from desktop.ui.event_loop import new_event_loop
-
-T = TypeVar("T")
-
-
-class MemoryKeyring(keyring.backend.KeyringBackend):
-    """A keyring that keeps passwords in a dict (the OS keyring stays untouched)."""
-
-    priority = 1  # type: ignore[assignment]
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.passwords: dict[tuple[str, str], str] = {}
-
-    def get_password(self, service: str, username: str) -> str | None:
-        return self.passwords.get((service, username))
-
-    def set_password(self, service: str, username: str, password: str) -> None:
-        self.passwords[(service, username)] = password
-
-    def delete_password(self, service: str, username: str) -> None:
-        if self.passwords.pop((service, username), None) is None:
-            raise keyring.errors.PasswordDeleteError(username)
+from tests.support.aio import run_on_qloop
 
 
 @contextmanager
@@ -63,7 +39,7 @@ def running_qasync_loop(qapp: QApplication) -> Iterator[qasync.QEventLoop]:
     )
     try:
         yield loop
-        complete(qapp, loop.shutdown_asyncgens())
+        run_on_qloop(loop.shutdown_asyncgens())
         leftovers = [t for t in asyncio.all_tasks(loop) if not t.done()]
         for task in leftovers:
             task.cancel()
@@ -78,16 +54,3 @@ def running_qasync_loop(qapp: QApplication) -> Iterator[qasync.QEventLoop]:
         asyncio._set_running_loop(None)
         asyncio.set_event_loop(None)
         loop.close()
-
-
-def complete(qapp: QApplication, coro: Coroutine[Any, Any, T], timeout: float = 20.0) -> T:
-    """Run a coroutine to the end on the running qasync loop, spinning Qt meanwhile."""
-    task = asyncio.ensure_future(coro)
-    loop = asyncio.get_event_loop()
-    deadline = loop.time() + timeout
-    while not task.done():
-        if loop.time() > deadline:
-            task.cancel()
-            raise AssertionError(f"{coro} did not finish within {timeout} s")
-        QTest.qWait(5)
-    return task.result()

@@ -5,6 +5,13 @@
 * OpenAI Responses: ``event: <type>`` + ``data: {.., "sequence_number": n}``.
 * Anthropic Messages: ``event: <type>`` + ``data: {"type": <type>, ..}``.
 
+A reply may reason first, in each dialect's shape: Chat Completions'
+``delta.reasoning_content`` / ``delta.reasoning`` / ``<think>`` in the
+content; a Responses reasoning item with a streamed summary; an Anthropic
+``thinking`` block closed by its ``signature_delta``. A refusal is
+``delta.refusal``, a ``refusal`` content part, or text ending with
+``stop_reason: "refusal"``.
+
 An encoder turns one generated reply into SSE frames (``bytes``). The text
 delta frames are built from pre-encoded prefixes so that the server can push
 well over 100k events a second; everything else goes through ``json.dumps``.
@@ -22,7 +29,10 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from desktop.providers.demo.replies import thinking_signature
+
 __all__ = [
+    "CHAT_REASONING_FORMATS",
     "DEMO_MODELS",
     "AnthropicEncoder",
     "ChatEncoder",
@@ -196,16 +206,26 @@ def models_body(anthropic: bool) -> bytes:
 
 
 class StreamEncoder:
-    """Frames for one streamed reply; subclasses speak one dialect."""
+    """Frames for one streamed reply; subclasses speak one dialect.
+
+    A reply may reason first (``reasoning``): the preamble then opens the
+    reasoning, :meth:`reasoning_delta_at` carries its tokens and
+    :meth:`bridge` closes it and opens the answer. A ``refusal`` reply's text
+    deltas are the dialect's refusal.
+    """
 
     dialect: Dialect
 
-    def __init__(self, model: str, input_tokens: int) -> None:
+    def __init__(
+        self, model: str, input_tokens: int, *, reasoning: bool = False, refusal: bool = False
+    ) -> None:
         self.model = model
         self.input_tokens = input_tokens
+        self.reasoning = reasoning
+        self.refusal = refusal
 
     def preamble(self) -> list[bytes]:
-        """The events before the first text delta."""
+        """The events before the first token (reasoning or text)."""
         raise NotImplementedError
 
     def delta(self, token: str) -> bytes:
@@ -214,6 +234,18 @@ class StreamEncoder:
     def delta_at(self, seq: int, token: str) -> bytes:
         """The text delta that is the reply's event ``seq`` (only Responses numbers them)."""
         return self.delta(token)
+
+    def reasoning_delta_at(self, seq: int, token: str) -> bytes:
+        """The reasoning delta that is the reply's event ``seq``."""
+        raise NotImplementedError
+
+    def bridge(self, reasoning: str) -> list[bytes]:
+        """The events between the reasoning (its whole text given) and the answer."""
+        raise NotImplementedError
+
+    def keepalive(self) -> bytes | None:
+        """What the real API sends to keep a silent stream alive (None: nothing)."""
+        return None
 
     def skip_to(self, seq: int) -> None:
         """The next event made is the reply's event ``seq`` (only Responses numbers them)."""
@@ -235,11 +267,27 @@ class StreamEncoder:
         raise NotImplementedError
 
 
+#: Where Chat Completions servers put the reasoning (the ``reasoning_format`` knob).
+CHAT_REASONING_FORMATS = ("reasoning_content", "reasoning", "think")
+
+
 class ChatEncoder(StreamEncoder):
     dialect = Dialect.CHAT
 
-    def __init__(self, model: str, input_tokens: int, include_usage: bool) -> None:
-        super().__init__(model, input_tokens)
+    def __init__(
+        self,
+        model: str,
+        input_tokens: int,
+        include_usage: bool,
+        *,
+        reasoning: bool = False,
+        refusal: bool = False,
+        reasoning_format: str = "reasoning_content",
+    ) -> None:
+        super().__init__(model, input_tokens, reasoning=reasoning, refusal=refusal)
+        if reasoning_format not in CHAT_REASONING_FORMATS:
+            raise ValueError(f"unknown reasoning format {reasoning_format!r}")
+        self.reasoning_format = reasoning_format
         self.id = new_id("chatcmpl-")
         self.created = int(time.time())
         self.include_usage = include_usage
@@ -251,11 +299,18 @@ class ChatEncoder(StreamEncoder):
             "system_fingerprint": "fp_sidestream_demo",
         }
         self._head = head
-        prefix = dumps(head)[:-1] + ',"choices":[{"index":0,"delta":{"content":'
+        start = dumps(head)[:-1] + ',"choices":[{"index":0,"delta":{'
         suffix = '},"logprobs":null,"finish_reason":null}]'
         suffix += ',"usage":null}' if include_usage else "}"
-        self._prefix = b"data: " + prefix.encode()
+        field = '"content":null,"refusal":' if refusal else '"content":'
+        self._prefix = b"data: " + (start + field).encode()
         self._suffix = suffix.encode() + b"\n\n"
+        if reasoning_format == "think":
+            self._reasoning_prefix = b"data: " + (start + '"content":').encode()
+        else:
+            self._reasoning_prefix = (
+                b"data: " + (start + f'"content":null,"{reasoning_format}":').encode()
+            )
 
     def _chunk(self, delta: dict[str, Any], finish_reason: str | None) -> bytes:
         body = dict(self._head)
@@ -267,10 +322,27 @@ class ChatEncoder(StreamEncoder):
         return _sse(None, body)
 
     def preamble(self) -> list[bytes]:
-        return [self._chunk({"role": "assistant", "content": "", "refusal": None}, None)]
+        if self.refusal:
+            frames = [self._chunk({"role": "assistant", "content": None, "refusal": ""}, None)]
+        else:
+            frames = [self._chunk({"role": "assistant", "content": "", "refusal": None}, None)]
+        if self.reasoning and self.reasoning_format == "think":
+            frames.append(self.delta_as_content("<think>\n"))
+        return frames
+
+    def delta_as_content(self, text: str) -> bytes:
+        return self._reasoning_prefix + _json_string(text) + self._suffix
 
     def delta(self, token: str) -> bytes:
         return self._prefix + _json_string(token) + self._suffix
+
+    def reasoning_delta_at(self, seq: int, token: str) -> bytes:
+        return self._reasoning_prefix + _json_string(token) + self._suffix
+
+    def bridge(self, reasoning: str) -> list[bytes]:
+        if self.reasoning_format == "think":
+            return [self.delta_as_content("\n</think>\n\n")]
+        return []
 
     def usage(self, output_tokens: int) -> dict[str, int]:
         return {
@@ -311,16 +383,34 @@ class ResponseMeta:
     id: str = field(default_factory=lambda: new_id("resp_"))
     item_id: str = field(default_factory=lambda: new_id("msg_"))
     created_at: int = field(default_factory=lambda: int(time.time()))
+    #: The reply reasons first (a reasoning item with a summary, output 0).
+    reasoning: bool = False
+    #: The reply is a refusal (a ``refusal`` content part).
+    refusal: bool = False
+    reasoning_id: str = field(default_factory=lambda: new_id("rs_"))
+
+    @property
+    def output_index(self) -> int:
+        """Where the message item is in the output."""
+        return 1 if self.reasoning else 0
 
 
-def response_usage(input_tokens: int, output_tokens: int) -> dict[str, Any]:
+def response_usage(
+    input_tokens: int, output_tokens: int, reasoning_tokens: int = 0
+) -> dict[str, Any]:
     return {
         "input_tokens": input_tokens,
         "input_tokens_details": {"cached_tokens": 0},
         "output_tokens": output_tokens,
-        "output_tokens_details": {"reasoning_tokens": 0},
+        "output_tokens_details": {"reasoning_tokens": reasoning_tokens},
         "total_tokens": input_tokens + output_tokens,
     }
+
+
+def _content_part(meta: ResponseMeta, text: str) -> dict[str, Any]:
+    if meta.refusal:
+        return {"type": "refusal", "refusal": text}
+    return {"type": "output_text", "text": text, "annotations": [], "logprobs": []}
 
 
 def _message_item(meta: ResponseMeta, text: str, status: str) -> dict[str, Any]:
@@ -329,7 +419,15 @@ def _message_item(meta: ResponseMeta, text: str, status: str) -> dict[str, Any]:
         "type": "message",
         "status": status,
         "role": "assistant",
-        "content": [{"type": "output_text", "text": text, "annotations": [], "logprobs": []}],
+        "content": [_content_part(meta, text)],
+    }
+
+
+def _reasoning_item(meta: ResponseMeta, reasoning: str) -> dict[str, Any]:
+    return {
+        "id": meta.reasoning_id,
+        "type": "reasoning",
+        "summary": [{"type": "summary_text", "text": reasoning}],
     }
 
 
@@ -339,12 +437,16 @@ def response_object(
     text: str | None,
     output_tokens: int | None = None,
     error: dict[str, Any] | None = None,
+    reasoning: str | None = None,
 ) -> dict[str, Any]:
     """The ``response`` object of the Responses API, as GET /responses/{id} returns it.
 
-    ``text`` None means no output item yet; ``output_tokens`` None means no usage yet.
+    ``text`` None means no output item yet; ``output_tokens`` None means no
+    usage yet; ``reasoning`` is the reasoning summary so far (None: none yet).
     """
     output: list[dict[str, Any]] = []
+    if meta.reasoning and reasoning is not None:
+        output.append(_reasoning_item(meta, reasoning))
     if text is not None:
         item_status = {
             "completed": "completed",
@@ -370,7 +472,7 @@ def response_object(
         "output": output,
         "parallel_tool_calls": True,
         "previous_response_id": None,
-        "reasoning": {"effort": None, "summary": None},
+        "reasoning": {"effort": None, "summary": "auto" if meta.reasoning else None},
         "store": True,
         "temperature": 1.0,
         "text": {"format": {"type": "text"}},
@@ -396,17 +498,33 @@ class ResponsesEncoder(StreamEncoder):
     dialect = Dialect.RESPONSES
 
     def __init__(self, meta: ResponseMeta) -> None:
-        super().__init__(meta.model, meta.input_tokens)
+        super().__init__(
+            meta.model, meta.input_tokens, reasoning=meta.reasoning, refusal=meta.refusal
+        )
         self.meta = meta
         self.seq = 0
+        self._reasoning_text = ""
+        kind = "response.refusal.delta" if meta.refusal else "response.output_text.delta"
         self._prefix = (
-            b"event: response.output_text.delta\ndata: "
+            f"event: {kind}\ndata: ".encode()
             + dumps(
                 {
-                    "type": "response.output_text.delta",
+                    "type": kind,
                     "item_id": meta.item_id,
-                    "output_index": 0,
+                    "output_index": meta.output_index,
                     "content_index": 0,
+                }
+            )[:-1].encode()
+            + b',"delta":'
+        )
+        self._reasoning_prefix = (
+            b"event: response.reasoning_summary_text.delta\ndata: "
+            + dumps(
+                {
+                    "type": "response.reasoning_summary_text.delta",
+                    "item_id": meta.reasoning_id,
+                    "output_index": 0,
+                    "summary_index": 0,
                 }
             )[:-1].encode()
             + b',"delta":'
@@ -418,23 +536,29 @@ class ResponsesEncoder(StreamEncoder):
         return _sse(event, payload)
 
     def _part(self, text: str) -> dict[str, Any]:
-        return {"type": "output_text", "text": text, "annotations": [], "logprobs": []}
+        return _content_part(self.meta, text)
 
     def _where(self) -> dict[str, Any]:
-        return {"item_id": self.meta.item_id, "output_index": 0, "content_index": 0}
+        return {
+            "item_id": self.meta.item_id,
+            "output_index": self.meta.output_index,
+            "content_index": 0,
+        }
 
-    def preamble(self) -> list[bytes]:
+    def _reasoning_where(self) -> dict[str, Any]:
+        return {"item_id": self.meta.reasoning_id, "output_index": 0, "summary_index": 0}
+
+    def _object(self, status: str, text: str | None, output_tokens: int | None = None) -> Any:
+        reasoning = self._reasoning_text if self.meta.reasoning else None
+        return response_object(self.meta, status, text, output_tokens, reasoning=reasoning)
+
+    def _open_message(self) -> list[bytes]:
         meta = self.meta
-        first = "queued" if meta.background else "in_progress"
         return [
-            self._event("response.created", {"response": response_object(meta, first, None)}),
-            self._event(
-                "response.in_progress", {"response": response_object(meta, "in_progress", None)}
-            ),
             self._event(
                 "response.output_item.added",
                 {
-                    "output_index": 0,
+                    "output_index": meta.output_index,
                     "item": {
                         "id": meta.item_id,
                         "type": "message",
@@ -447,6 +571,32 @@ class ResponsesEncoder(StreamEncoder):
             self._event("response.content_part.added", {**self._where(), "part": self._part("")}),
         ]
 
+    def preamble(self) -> list[bytes]:
+        meta = self.meta
+        first = "queued" if meta.background else "in_progress"
+        frames = [
+            self._event("response.created", {"response": response_object(meta, first, None)}),
+            self._event(
+                "response.in_progress", {"response": response_object(meta, "in_progress", None)}
+            ),
+        ]
+        if not meta.reasoning:
+            return frames + self._open_message()
+        return [
+            *frames,
+            self._event(
+                "response.output_item.added",
+                {
+                    "output_index": 0,
+                    "item": {"id": meta.reasoning_id, "type": "reasoning", "summary": []},
+                },
+            ),
+            self._event(
+                "response.reasoning_summary_part.added",
+                {**self._reasoning_where(), "part": {"type": "summary_text", "text": ""}},
+            ),
+        ]
+
     def delta(self, token: str) -> bytes:
         seq = self.seq
         self.seq = seq + 1
@@ -456,10 +606,39 @@ class ResponsesEncoder(StreamEncoder):
         return (
             self._prefix
             + _json_string(token)
-            + b',"logprobs":[],"sequence_number":'
+            + (
+                b',"sequence_number":'
+                if self.meta.refusal
+                else b',"logprobs":[],"sequence_number":'
+            )
             + str(seq).encode()
             + b"}\n\n"
         )
+
+    def reasoning_delta_at(self, seq: int, token: str) -> bytes:
+        return (
+            self._reasoning_prefix
+            + _json_string(token)
+            + b',"sequence_number":'
+            + str(seq).encode()
+            + b"}\n\n"
+        )
+
+    def bridge(self, reasoning: str) -> list[bytes]:
+        self._reasoning_text = reasoning
+        where = self._reasoning_where()
+        return [
+            self._event("response.reasoning_summary_text.done", {**where, "text": reasoning}),
+            self._event(
+                "response.reasoning_summary_part.done",
+                {**where, "part": {"type": "summary_text", "text": reasoning}},
+            ),
+            self._event(
+                "response.output_item.done",
+                {"output_index": 0, "item": _reasoning_item(self.meta, reasoning)},
+            ),
+            *self._open_message(),
+        ]
 
     def skip_to(self, seq: int) -> None:
         self.seq = seq
@@ -468,18 +647,22 @@ class ResponsesEncoder(StreamEncoder):
         meta = self.meta
         status = "incomplete" if truncated else "completed"
         item_status = "incomplete" if truncated else "completed"
-        return [
-            self._event(
+        if meta.refusal:
+            done = self._event("response.refusal.done", {**self._where(), "refusal": text})
+        else:
+            done = self._event(
                 "response.output_text.done", {**self._where(), "text": text, "logprobs": []}
-            ),
+            )
+        return [
+            done,
             self._event("response.content_part.done", {**self._where(), "part": self._part(text)}),
             self._event(
                 "response.output_item.done",
-                {"output_index": 0, "item": _message_item(meta, text, item_status)},
+                {"output_index": meta.output_index, "item": _message_item(meta, text, item_status)},
             ),
             self._event(
                 f"response.{status}",
-                {"response": response_object(meta, status, text, output_tokens)},
+                {"response": self._object(status, text, output_tokens)},
             ),
         ]
 
@@ -490,7 +673,12 @@ class ResponsesEncoder(StreamEncoder):
                 "response.failed",
                 {
                     "response": response_object(
-                        self.meta, "failed", text, output_tokens, dict(RESPONSES_ERROR)
+                        self.meta,
+                        "failed",
+                        text,
+                        output_tokens,
+                        dict(RESPONSES_ERROR),
+                        reasoning=self._reasoning_text if self.meta.reasoning else None,
                     )
                 },
             ),
@@ -509,14 +697,29 @@ class ResponsesEncoder(StreamEncoder):
 class AnthropicEncoder(StreamEncoder):
     dialect = Dialect.ANTHROPIC
 
-    _PREFIX = (
+    def __init__(
+        self, model: str, input_tokens: int, *, reasoning: bool = False, refusal: bool = False
+    ) -> None:
+        super().__init__(model, input_tokens, reasoning=reasoning, refusal=refusal)
+        self.id = new_id("msg_")
+        # With reasoning, the thinking block is block 0 and the text block 1.
+        self.text_index = 1 if reasoning else 0
+        self._prefix = (
+            b'event: content_block_delta\ndata: {"type":"content_block_delta","index":'
+            + str(self.text_index).encode()
+            + b',"delta":{"type":"text_delta","text":'
+        )
+
+    _THINKING_PREFIX = (
         b'event: content_block_delta\ndata: {"type":"content_block_delta","index":0,'
-        b'"delta":{"type":"text_delta","text":'
+        b'"delta":{"type":"thinking_delta","thinking":'
     )
 
-    def __init__(self, model: str, input_tokens: int) -> None:
-        super().__init__(model, input_tokens)
-        self.id = new_id("msg_")
+    def _block_start(self, index: int, block: dict[str, Any]) -> bytes:
+        return _sse(
+            "content_block_start",
+            {"type": "content_block_start", "index": index, "content_block": block},
+        )
 
     def preamble(self) -> list[bytes]:
         message: dict[str, Any] = {
@@ -534,33 +737,47 @@ class AnthropicEncoder(StreamEncoder):
                 "output_tokens": 1,
             },
         }
+        if self.reasoning:
+            block = self._block_start(0, {"type": "thinking", "thinking": "", "signature": ""})
+        else:
+            block = self._block_start(0, {"type": "text", "text": ""})
         return [
             _sse("message_start", {"type": "message_start", "message": message}),
-            _sse(
-                "content_block_start",
-                {
-                    "type": "content_block_start",
-                    "index": 0,
-                    "content_block": {"type": "text", "text": ""},
-                },
-            ),
+            block,
             _sse("ping", {"type": "ping"}),
         ]
 
+    def keepalive(self) -> bytes:
+        return _sse("ping", {"type": "ping"})
+
     def delta(self, token: str) -> bytes:
-        return self._PREFIX + _json_string(token) + b"}}\n\n"
+        return self._prefix + _json_string(token) + b"}}\n\n"
+
+    def reasoning_delta_at(self, seq: int, token: str) -> bytes:
+        return self._THINKING_PREFIX + _json_string(token) + b"}}\n\n"
+
+    def bridge(self, reasoning: str) -> list[bytes]:
+        signature = {"type": "signature_delta", "signature": thinking_signature(reasoning)}
+        return [
+            _sse(
+                "content_block_delta",
+                {"type": "content_block_delta", "index": 0, "delta": signature},
+            ),
+            _sse("content_block_stop", {"type": "content_block_stop", "index": 0}),
+            self._block_start(1, {"type": "text", "text": ""}),
+        ]
 
     def finish(self, text: str, output_tokens: int, truncated: bool) -> list[bytes]:
+        stop_reason = "max_tokens" if truncated else "end_turn"
+        if self.refusal:
+            stop_reason = "refusal"
         return [
-            _sse("content_block_stop", {"type": "content_block_stop", "index": 0}),
+            _sse("content_block_stop", {"type": "content_block_stop", "index": self.text_index}),
             _sse(
                 "message_delta",
                 {
                     "type": "message_delta",
-                    "delta": {
-                        "stop_reason": "max_tokens" if truncated else "end_turn",
-                        "stop_sequence": None,
-                    },
+                    "delta": {"stop_reason": stop_reason, "stop_sequence": None},
                     "usage": {"output_tokens": output_tokens},
                 },
             ),
@@ -576,10 +793,10 @@ class AnthropicEncoder(StreamEncoder):
         ]
 
     def malformed(self) -> bytes:
-        return self._PREFIX + b'"this string never ends\n\n'
+        return self._prefix + b'"this string never ends\n\n'
 
     def invalid_utf8(self, raw: bytes) -> bytes:
-        return self._PREFIX + _raw_json_string(raw) + b"}}\n\n"
+        return self._prefix + _raw_json_string(raw) + b"}}\n\n"
 
 
 # --- non-streamed bodies ------------------------------------------------------------

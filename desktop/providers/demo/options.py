@@ -49,8 +49,29 @@ class DemoOptions:
     rate: float = 40.0
     #: Reply length in tokens (a request's max_tokens can cut it shorter).
     tokens: int = 300
-    #: Seconds between the opening events and the first text delta.
+    #: Seconds between the opening events and the first token (reasoning or text).
     first_token_delay: float = 0.0
+    #: While silent before the first token, a keep-alive every this many seconds
+    #: where the real API sends one: Anthropic's ``event: ping`` (OpenAI's APIs
+    #: send nothing). None: none.
+    keepalive: float | None = 15.0
+    #: Reason for N tokens before the answer, in the dialect's shape: Anthropic
+    #: a signed ``thinking`` block; Responses a reasoning item with a summary;
+    #: Chat Completions as ``reasoning_format`` says.
+    reasoning: int = 0
+    #: Where Chat Completions carries the reasoning: ``reasoning_content``
+    #: (DeepSeek, vLLM, llama.cpp), ``reasoning`` (Ollama, OpenRouter) or
+    #: ``think`` (``<think>…</think>`` at the start of the content, as older
+    #: Ollama builds send it).
+    reasoning_format: str = "reasoning_content"
+    #: The reply is a refusal, in the dialect's shape: Chat Completions
+    #: ``delta.refusal``, Responses a ``refusal`` content part, Anthropic text
+    #: ending with ``stop_reason: "refusal"``.
+    refusal: bool = False
+    #: ``length``: the reply is cut at its token limit (``tokens``) mid-text and
+    #: ends with the dialect's length finish (``length``, ``incomplete`` with
+    #: ``max_output_tokens``, ``max_tokens``), as a request's max tokens does.
+    finish: str | None = None
     #: Close the connection after N text deltas (the body stays unterminated).
     #: For Responses only the connection is cut: generation goes on and a resume
     #: gets the rest.

@@ -20,17 +20,23 @@ text together.
 
 from __future__ import annotations
 
+import base64
 import functools
 import hashlib
+import hmac
 import random
 import re
 
 __all__ = [
+    "REFUSAL_TEXT",
     "big_event_text",
     "continuation_tokens",
+    "demo_reasoning",
+    "demo_reasoning_tokens",
     "demo_reply",
     "demo_reply_tokens",
     "table_reply",
+    "thinking_signature",
     "tokenize",
 ]
 
@@ -238,6 +244,31 @@ def demo_reply_tokens(prompt: str, n_tokens: int) -> list[str]:
 def demo_reply(prompt: str, n_tokens: int) -> str:
     """``"".join(demo_reply_tokens(prompt, n_tokens))``."""
     return "".join(_reply_tokens(prompt, n_tokens)) if n_tokens > 0 else ""
+
+
+def demo_reasoning_tokens(prompt: str, n_tokens: int) -> list[str]:
+    """The demo's reasoning before its reply to ``prompt``: exactly ``n_tokens``
+    tokens of plain sentences (no Markdown), ending on a full stop."""
+    if n_tokens <= 0:
+        return []
+    return _Blocks("reasoning\0" + prompt).closing(n_tokens)
+
+
+def demo_reasoning(prompt: str, n_tokens: int) -> str:
+    """``"".join(demo_reasoning_tokens(prompt, n_tokens))``."""
+    return "".join(demo_reasoning_tokens(prompt, n_tokens))
+
+
+#: What the demo says when the ``refusal`` knob is set.
+REFUSAL_TEXT = "I'm sorry, but I can't help with that request."
+
+_SIGNING_KEY = b"sidestream-demo-thinking"
+
+
+def thinking_signature(thinking: str) -> str:
+    """The signature the demo gives a thinking block (and checks when it comes back)."""
+    digest = hmac.new(_SIGNING_KEY, thinking.encode("utf-8"), hashlib.sha256).digest()
+    return base64.b64encode(b"demo" + digest).decode("ascii")
 
 
 _BIG_EVENT_FILL = "A big event fills one delta with plain ASCII text, kept on one line. "

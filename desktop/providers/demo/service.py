@@ -23,6 +23,10 @@ terminated body and no further event; its status then says ``cancelled``.
 The fault knobs ``status``, ``content_type``, ``never_answer`` and ``drip``
 apply to every API endpoint; the stream faults to streams (and, where they
 make sense, to the non-streamed replies of Chat Completions and Anthropic).
+The shape knobs ``reasoning``, ``refusal`` and ``finish=length`` shape
+streamed replies (``refusal`` and ``finish`` the non-streamed ones too).
+Thinking blocks an Anthropic request sends back must carry the signature the
+demo gave them, else it answers 400 as the Messages API does.
 """
 
 from __future__ import annotations
@@ -40,6 +44,7 @@ from desktop.core.tasks import TaskKeeper
 from desktop.providers.demo import conversation
 from desktop.providers.demo.connection import Connection, StreamCut
 from desktop.providers.demo.dialects import (
+    CHAT_REASONING_FORMATS,
     DEFAULT_MODEL,
     DEMO_MODELS,
     AnthropicEncoder,
@@ -67,7 +72,14 @@ from desktop.providers.demo.options import (
     OptionsError,
     parse_options_header,
 )
-from desktop.providers.demo.replies import big_event_text, table_reply, tokenize
+from desktop.providers.demo.replies import (
+    REFUSAL_TEXT,
+    big_event_text,
+    demo_reasoning_tokens,
+    table_reply,
+    thinking_signature,
+    tokenize,
+)
 
 __all__ = ["DemoService", "ResponseJob"]
 
@@ -92,13 +104,14 @@ class ResponseJob:
         gen = self.generation
         status = gen.status
         text = gen.text if gen.frame_count else None
+        reasoning = gen.reasoning_text if gen.frame_count else None
         if status is GenerationStatus.QUEUED:
-            text = None
+            text = reasoning = None
         usage = gen.output_tokens if status.is_terminal else None
         error = None
         if status is GenerationStatus.FAILED:
             error = {"code": "server_error", "message": "The server had an error."}
-        return response_object(self.meta, status.value, text, usage, error)
+        return response_object(self.meta, status.value, text, usage, error, reasoning)
 
 
 Handler = Callable[[Connection, HttpRequest, Any, DemoOptions, list[str]], Awaitable[bool]]
@@ -136,10 +149,16 @@ def _limit(body: dict[str, Any], *keys: str) -> int | None:
 
 
 def _reply_tokens(convo: conversation.Conversation, options: DemoOptions) -> list[str]:
-    """The reply's tokens (a table's, with the table knobs), led by one
-    ``big_event`` token when that knob is set."""
+    """The reply's tokens (a table's, with the table knobs; a refusal's; one cut
+    mid-text with ``finish=length``), led by one ``big_event`` token when that
+    knob is set."""
+    if options.refusal:
+        return tokenize(REFUSAL_TEXT)
     if options.table_rows is not None or options.table_columns is not None:
         tokens = tokenize(table_reply(options.table_rows, options.table_columns))
+    elif options.finish == "length":
+        # A longer reply, cut at the limit: mid-text, as a token limit cuts.
+        tokens = convo.reply_tokens(2 * options.tokens + 8)[: options.tokens]
     else:
         tokens = convo.reply_tokens(options.tokens)
     if options.big_event:
@@ -147,10 +166,47 @@ def _reply_tokens(convo: conversation.Conversation, options: DemoOptions) -> lis
     return tokens
 
 
-def _truncate(tokens: list[str], limit: int | None) -> tuple[list[str], bool]:
+def _truncate(tokens: list[str], limit: int | None, options: DemoOptions) -> tuple[list[str], bool]:
     if limit is not None and limit < len(tokens):
         return tokens[:limit], True
-    return tokens, False
+    return tokens, options.finish == "length" and not options.refusal
+
+
+def _reasoning_tokens(convo: conversation.Conversation, options: DemoOptions) -> list[str]:
+    return demo_reasoning_tokens(convo.prompt, options.reasoning)
+
+
+def _knob_problem(options: DemoOptions) -> str | None:
+    """Why the knobs cannot make a reply (a 400), or None."""
+    if options.finish not in (None, "length"):
+        return f"demo option 'finish': {options.finish!r} is not one of: length"
+    if options.reasoning_format not in CHAT_REASONING_FORMATS:
+        return (
+            f"demo option 'reasoning_format': {options.reasoning_format!r} is not one of: "
+            + ", ".join(CHAT_REASONING_FORMATS)
+        )
+    return None
+
+
+def _bad_signature(body: dict[str, Any]) -> str | None:
+    """The Messages API's complaint about a thinking block that did not come back
+    as the demo sent it (its signature does not match its text), or None."""
+    messages = body.get("messages")
+    if not isinstance(messages, list):
+        return None
+    for m_index, message in enumerate(messages):
+        content = message.get("content") if isinstance(message, dict) else None
+        if not isinstance(content, list):
+            continue
+        for c_index, block in enumerate(content):
+            if not isinstance(block, dict) or block.get("type") != "thinking":
+                continue
+            thinking, signature = block.get("thinking"), block.get("signature")
+            if not isinstance(thinking, str) or signature != thinking_signature(thinking):
+                return (
+                    f"messages.{m_index}.content.{c_index}: Invalid `signature` in `thinking` block"
+                )
+    return None
 
 
 class DemoService:
@@ -343,6 +399,10 @@ class DemoService:
         except OptionsError as exc:
             await self._send_error(conn, dialect, 400, str(exc), DemoOptions(), keep_alive)
             return keep_alive
+        problem = _knob_problem(options)
+        if problem is not None:
+            await self._send_error(conn, dialect, 400, problem, DemoOptions(), keep_alive)
+            return keep_alive
         if options.never_answer:
             log.debug("connection %d: never answering", record.id)
             await asyncio.Event().wait()
@@ -491,15 +551,25 @@ class DemoService:
         convo = conversation.from_chat(body)
         model = str(body.get("model") or DEFAULT_MODEL)
         tokens, truncated = _truncate(
-            _reply_tokens(convo, options), _limit(body, "max_completion_tokens", "max_tokens")
+            _reply_tokens(convo, options),
+            _limit(body, "max_completion_tokens", "max_tokens"),
+            options,
         )
         if body.get("stream") is True:
             stream_options = body.get("stream_options")
             include_usage = isinstance(stream_options, dict) and bool(
                 stream_options.get("include_usage")
             )
-            encoder: StreamEncoder = ChatEncoder(model, convo.input_tokens, include_usage)
-            generation = self._generation(encoder, tokens, options, truncated)
+            reasoning = _reasoning_tokens(convo, options)
+            encoder: StreamEncoder = ChatEncoder(
+                model,
+                convo.input_tokens,
+                include_usage,
+                reasoning=bool(reasoning),
+                refusal=options.refusal,
+                reasoning_format=options.reasoning_format,
+            )
+            generation = self._generation(encoder, tokens, options, truncated, reasoning)
             return await self._own_stream(conn, generation, options, Dialect.CHAT)
         keep_alive = request.keep_alive
         text = await self._complete(conn, Dialect.CHAT, tokens, options)
@@ -520,10 +590,19 @@ class DemoService:
     ) -> bool:
         convo = conversation.from_anthropic(body)
         model = str(body.get("model") or DEFAULT_MODEL)
-        tokens, truncated = _truncate(_reply_tokens(convo, options), _limit(body, "max_tokens"))
+        bad = _bad_signature(body)
+        if bad is not None:
+            await self._send_error(conn, Dialect.ANTHROPIC, 400, bad, options, request.keep_alive)
+            return request.keep_alive
+        tokens, truncated = _truncate(
+            _reply_tokens(convo, options), _limit(body, "max_tokens"), options
+        )
         if body.get("stream") is True:
-            encoder = AnthropicEncoder(model, convo.input_tokens)
-            generation = self._generation(encoder, tokens, options, truncated)
+            reasoning = _reasoning_tokens(convo, options)
+            encoder = AnthropicEncoder(
+                model, convo.input_tokens, reasoning=bool(reasoning), refusal=options.refusal
+            )
+            generation = self._generation(encoder, tokens, options, truncated, reasoning)
             return await self._own_stream(conn, generation, options, Dialect.ANTHROPIC)
         keep_alive = request.keep_alive
         text = await self._complete(conn, Dialect.ANTHROPIC, tokens, options)
@@ -536,7 +615,11 @@ class DemoService:
 
     @staticmethod
     def _generation(
-        encoder: StreamEncoder, tokens: list[str], options: DemoOptions, truncated: bool
+        encoder: StreamEncoder,
+        tokens: list[str],
+        options: DemoOptions,
+        truncated: bool,
+        reasoning: list[str] | None = None,
     ) -> Generation:
         return Generation(
             encoder,
@@ -545,6 +628,8 @@ class DemoService:
             first_token_delay=options.first_token_delay,
             error_after=options.error_event_after,
             truncated=truncated,
+            reasoning=reasoning,
+            keepalive=options.keepalive,
         )
 
     def _store(self, job: ResponseJob) -> None:
@@ -566,7 +651,8 @@ class DemoService:
     ) -> bool:
         convo = conversation.from_responses(body)
         limit = _limit(body, "max_output_tokens")
-        tokens, truncated = _truncate(_reply_tokens(convo, options), limit)
+        tokens, truncated = _truncate(_reply_tokens(convo, options), limit, options)
+        reasoning = _reasoning_tokens(convo, options)
         instructions = body.get("instructions")
         meta = ResponseMeta(
             model=str(body.get("model") or DEFAULT_MODEL),
@@ -574,8 +660,10 @@ class DemoService:
             input_tokens=convo.input_tokens,
             instructions=instructions if isinstance(instructions, str) else None,
             max_output_tokens=limit,
+            reasoning=bool(reasoning),
+            refusal=options.refusal,
         )
-        generation = self._generation(ResponsesEncoder(meta), tokens, options, truncated)
+        generation = self._generation(ResponsesEncoder(meta), tokens, options, truncated, reasoning)
         job = ResponseJob(meta, generation)
         self._store(job)
         conn.record.response_id = meta.id

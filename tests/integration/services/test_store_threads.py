@@ -18,9 +18,10 @@ import pytest
 
 from desktop.core.states import MessageStatus, Role
 from desktop.providers.demo.server import DemoServer
-from desktop.services import Services, build_services
+from desktop.services import Services
 from desktop.store import KeyStore, Store
 from tests.support.aio import run, wait_for
+from tests.support.services import services_on
 
 WRITER_THREAD = "sidestream-store"  # the prefix of the StreamManager's writer thread
 
@@ -98,8 +99,7 @@ def _open(
     assert isinstance(store, RecordingStore)
     store.writes = []
     keys = KeyStore(backend=keyring.backends.null.Keyring())  # type: ignore[no-untyped-call]
-    services = build_services(store, keys, demo=demo)
-    services.demo = None  # the session's demo server outlives the test
+    services = services_on(demo, store, keys)
     assert {name for name, _ in store.take()} == {"add_provider"}  # start-up: the demo's row
     return store, services
 

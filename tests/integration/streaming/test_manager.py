@@ -26,7 +26,11 @@ def options_header(**knobs: object) -> tuple[tuple[str, str], ...]:
 
 
 def make_provider(
-    demo: DemoServer, kind: ProviderKind, read_timeout: float = 30.0, **knobs: object
+    demo: DemoServer,
+    kind: ProviderKind,
+    read_timeout: float = 30.0,
+    first_token_wait: float = 600.0,
+    **knobs: object,
 ):  # type: ignore[no-untyped-def]
     base = demo.anthropic_base_url if kind is ProviderKind.ANTHROPIC else demo.openai_base_url
     return create_provider(
@@ -37,6 +41,7 @@ def make_provider(
             default_model="demo",
             extra_headers=options_header(**knobs),
             read_timeout=read_timeout,
+            first_token_wait=first_token_wait,
         )
     )
 
@@ -394,8 +399,9 @@ ERROR_CASES = [
     (ProviderKind.OPENAI_CHAT, {"cut_after": 10}, MessageStatus.INTERRUPTED, []),
     (ProviderKind.ANTHROPIC, {"cut_after": 0}, MessageStatus.FAILED, ["connection"]),
     (ProviderKind.OPENAI_CHAT, {"stall_after": 5}, MessageStatus.INTERRUPTED, []),
-    (ProviderKind.OPENAI_CHAT, {"stall_after": 0}, MessageStatus.FAILED, ["stopped sending"]),
-    (ProviderKind.ANTHROPIC, {"never_answer": 1}, MessageStatus.FAILED, ["stopped sending"]),
+    # Silent before the first token: the first-token wait, not the read timeout (issue 15).
+    (ProviderKind.OPENAI_CHAT, {"stall_after": 0}, MessageStatus.FAILED, ["sent nothing"]),
+    (ProviderKind.ANTHROPIC, {"never_answer": 1}, MessageStatus.FAILED, ["sent nothing"]),
 ]
 
 
@@ -446,7 +452,9 @@ def test_each_error_ends_in_a_clear_state(
     async def scenario() -> StreamEnded:
         manager = StreamManager(store, resume_backoff=())
         ended = Ended(manager)
-        provider = make_provider(demo, kind, read_timeout=0.5, rate=200, tokens=50, **knobs)
+        provider = make_provider(
+            demo, kind, read_timeout=0.5, first_token_wait=1.0, rate=200, tokens=50, **knobs
+        )
         manager.start_reply(sid, mid, provider, request(prompt))
         result = await wait_ended(ended, mid)
         assert manager.live_count() == 0

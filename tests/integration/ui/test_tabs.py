@@ -15,9 +15,12 @@ from pytestqt.qtbot import QtBot
 from desktop.core.states import InterruptReason, MessageStatus, Role
 from desktop.providers.demo.server import DemoOptions, DemoServer, demo_reply
 from desktop.services import Services
+from desktop.store import Store
 from desktop.ui.chat_tab import ChatTab
 from desktop.ui.main_window import MainWindow
 from desktop.ui.render.document import DISPLAY_LIMIT
+from tests.support.aio import run_on_qloop
+from tests.support.services import services_on
 from tests.unit.ui.test_chat_view import anchors, click_anchor
 
 WAIT = 15_000
@@ -290,30 +293,20 @@ def test_remote_image_in_a_reply_is_never_fetched(
 
 
 def test_chat_reopened_after_restart_shows_history_and_its_resumed_stream_goes_live(
-    qtbot: QtBot, qapp: QApplication, demo: DemoServer, tmp_path: Path, qloop: object
+    qtbot: QtBot, demo: DemoServer, tmp_path: Path, qloop: object, memory_keyring: object
 ) -> None:
-    import keyring
-
-    from desktop.services import build_services
-    from desktop.store import KeyStore, Store
-    from tests.support.qt import MemoryKeyring, complete
-
-    previous = keyring.get_keyring()
-    keyring.set_keyring(MemoryKeyring())
     demo.defaults = DemoOptions(rate=100, tokens=600)
-    first = build_services(Store.open(tmp_path / "data"), KeyStore(), demo=demo)
-    first.demo = None
+    first = services_on(demo, Store.open(tmp_path / "data"))
     session = first.chat.create_chat()
-    complete(qapp, first.chat.send(session.id, "before the crash"))
+    run_on_qloop(first.chat.send(session.id, "before the crash"))
     qtbot.waitUntil(lambda: len(live_text(first, session.id)) > 60, timeout=WAIT)
-    complete(qapp, first.manager.flush_now())
+    run_on_qloop(first.manager.flush_now())
     # As after a crash: the reply stays `streaming` on disk with its cursor.
-    complete(qapp, first.aclose(interrupt=False))
+    run_on_qloop(first.aclose(interrupt=False))
 
-    second = build_services(Store.open(tmp_path / "data"), KeyStore(), demo=demo)
-    second.demo = None
+    second = services_on(demo, Store.open(tmp_path / "data"))
     try:
-        report = complete(qapp, second.recover())
+        report = run_on_qloop(second.recover())
         assert len(report.resumed) == 1
         win = MainWindow(second.chat, second.settings)
         qtbot.addWidget(win)
@@ -331,8 +324,7 @@ def test_chat_reopened_after_restart_shows_history_and_its_resumed_stream_goes_l
         expected = demo_reply("before the crash", 600)
         qtbot.waitUntil(lambda: tab.view.message_text(mid) == expected, timeout=WAIT)
     finally:
-        complete(qapp, second.aclose())
-        keyring.set_keyring(previous)
+        run_on_qloop(second.aclose())
 
 
 def test_retry_on_the_newest_reply_replaces_it_on_screen_with_the_whole_new_text(

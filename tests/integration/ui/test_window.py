@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QApplication, QInputDialog, QMessageBox
+from PySide6.QtWidgets import QInputDialog, QMessageBox
 from pytestqt.qtbot import QtBot
 
 from desktop.core.models import ProviderKind
@@ -14,7 +14,7 @@ from desktop.streaming.events import Callbacks
 from desktop.ui import main_window
 from desktop.ui.main_window import MainWindow
 from desktop.ui.model_picker import ModelPickerDialog
-from tests.support.qt import complete
+from tests.support.aio import run_on_qloop
 
 WAIT = 15_000
 CTRL = Qt.KeyboardModifier.ControlModifier
@@ -165,7 +165,7 @@ def test_each_chat_can_use_its_own_provider_and_model(
 
 
 def test_a_full_disk_while_streaming_is_shown_and_nothing_is_lost(
-    qtbot: QtBot, qapp: QApplication, window: MainWindow, services: Services, demo: DemoServer
+    qtbot: QtBot, window: MainWindow, services: Services, demo: DemoServer
 ) -> None:
     demo.defaults = DemoOptions(rate=400, tokens=1500)
     refused = Callbacks(store_refused=lambda exc: window.show_store_problem(exc.message))
@@ -181,7 +181,7 @@ def test_a_full_disk_while_streaming_is_shown_and_nothing_is_lost(
         pages = db.execute_sql("PRAGMA page_count").fetchone()[0]
         db.execute_sql(f"PRAGMA max_page_count = {pages}")
 
-    complete(qapp, services.manager.run_store(fill_disk))
+    run_on_qloop(services.manager.run_store(fill_disk))
     qtbot.waitUntil(window.store_problem.isVisible, timeout=WAIT)
     assert "disk" in window._store_problem_label.text().lower()
     assert "kept in memory" in window._store_problem_label.text()
@@ -190,7 +190,7 @@ def test_a_full_disk_while_streaming_is_shown_and_nothing_is_lost(
     def free_disk() -> None:
         db.execute_sql("PRAGMA max_page_count = 1073741823")
 
-    complete(qapp, services.manager.run_store(free_disk))
+    run_on_qloop(services.manager.run_store(free_disk))
     reply = [m for m in services.chat.messages(tab.session_id) if m.role.value == "assistant"][-1]
 
     def saved() -> bool:

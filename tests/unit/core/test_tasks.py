@@ -172,4 +172,4 @@ def test_wait_waits_for_every_task_without_cancelling_it() -> None:
         assert len(keeper.pending()) == 1
         await keeper.cancel_and_wait()
 
-    asyncio.run(scenario())
+    run(scenario())

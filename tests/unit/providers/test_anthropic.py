@@ -11,14 +11,16 @@ from desktop.core.events import (
     Failed,
     Finished,
     ReasoningDelta,
+    ReasoningSignature,
     StreamEvent,
     TextDelta,
     UsageReport,
 )
 from desktop.core.models import ChatRequest, ChatTurn, ProviderConfig, ProviderKind
-from desktop.core.states import Role
+from desktop.core.states import FinishReason, Role
 from desktop.providers.anthropic import AnthropicProvider
-from tests.support import collect, fixture_bytes, run
+from tests.support import collect, fixture_bytes
+from tests.support.aio import run
 from tests.support.raw_server import RawServer, RecordedRequest, Reply, split_events
 
 MODEL = "claude-sonnet-4-20250514"
@@ -55,10 +57,11 @@ def fixture(name: str) -> list[bytes]:
 
 
 NORMAL: list[StreamEvent] = [
+    UsageReport(472, None),
     TextDelta("Hello"),
     TextDelta("! How can I help?"),
     UsageReport(472, 15),
-    Finished("end_turn", MODEL),
+    Finished(FinishReason.STOP, MODEL),
 ]
 
 
@@ -70,6 +73,7 @@ NORMAL: list[StreamEvent] = [
         (
             "truncated.sse",
             [
+                UsageReport(472, None),
                 TextDelta("Hello"),
                 TextDelta("! How can I help?"),
                 Failed(
@@ -82,19 +86,30 @@ NORMAL: list[StreamEvent] = [
         (
             "thinking.sse",
             [
+                UsageReport(472, None),
                 ReasoningDelta("Let me solve this step by step:\n\n1. First break down 27 * 453"),
+                ReasoningSignature("EqQBCgIYAhIM1gbcDa9GJwZA2b3hGgxBdjrkzLoky3dl1pkiMOYds..."),
                 TextDelta("27 * 453 = 12,231"),
                 UsageReport(472, 120),
-                Finished("end_turn", MODEL),
+                Finished(FinishReason.STOP, MODEL),
             ],
         ),
         (
             "overloaded_error.sse",
-            [TextDelta("Sure"), Failed(ProviderError(ErrorKind.OVERLOADED, "Overloaded"))],
+            [
+                UsageReport(472, None),
+                TextDelta("Sure"),
+                Failed(ProviderError(ErrorKind.OVERLOADED, "Overloaded")),
+            ],
         ),
         (
             "unknown_events.sse",
-            [TextDelta("Sunny."), UsageReport(480, 64), Finished("max_tokens", MODEL)],
+            [
+                UsageReport(472, None),
+                TextDelta("Sunny."),
+                UsageReport(480, 64),
+                Finished(FinishReason.LENGTH, MODEL),
+            ],
         ),
     ],
 )
@@ -114,7 +129,7 @@ def test_fixture_replay(name: str, expected: list[StreamEvent]) -> None:
 def test_error_event_kinds(error_type: str, kind: ErrorKind) -> None:
     error = b'event: error\ndata: {"type":"error","error":{"type":"%s","message":"Nope"}}\n\n'
     chunks = [*fixture("normal.sse")[:1], error % error_type.encode()]
-    assert replay(chunks)[0] == [Failed(ProviderError(kind, "Nope"))]
+    assert replay(chunks)[0] == [UsageReport(472, None), Failed(ProviderError(kind, "Nope"))]
 
 
 def test_request_shape_and_headers() -> None:
@@ -162,10 +177,11 @@ def test_continue_partial_sends_stripped_prefill_and_continues_it() -> None:
     assert sent.json()["messages"][-1] == {"role": "assistant", "content": "Hello"}
     # The caller still holds "Hello \n"; the model's leading space is not doubled.
     assert events == [
+        UsageReport(472, None),
         TextDelta("world"),
         TextDelta(", as I was saying."),
         UsageReport(472, 8),
-        Finished("end_turn", MODEL),
+        Finished(FinishReason.STOP, MODEL),
     ]
 
 

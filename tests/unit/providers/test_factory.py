@@ -10,7 +10,7 @@ from desktop.providers.anthropic import AnthropicProvider
 from desktop.providers.factory import create_provider
 from desktop.providers.openai_chat import OpenAIChatProvider
 from desktop.providers.openai_responses import OpenAIResponsesProvider
-from tests.support import run
+from tests.support.aio import run
 
 
 @pytest.mark.parametrize(

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
+import time
 import tracemalloc
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
@@ -25,7 +27,8 @@ from desktop.providers.http import (
 )
 from desktop.providers.openai_chat import OpenAIChatProvider
 from desktop.providers.sse import MAX_EVENT_CHARS
-from tests.support import collect, run
+from tests.support import collect
+from tests.support.aio import run
 from tests.support.raw_server import RawServer, Reply, unused_port
 
 REQUEST = ChatRequest(model="m", turns=(ChatTurn(Role.USER, "secret user text"),))
@@ -277,10 +280,21 @@ def test_stall_after_some_data_fails_as_stalled_and_closes() -> None:
         assert server.wait_client_closed(timeout=2.0)
 
 
-def test_stall_before_any_event_fails_as_stalled() -> None:
+def test_silence_before_the_first_token_waits_the_first_token_wait_not_the_stall() -> None:
+    # Issue 15: a comment, then nothing. Before the first token only the
+    # first-token wait applies (the stall timeout used to fail it at 0.2 s).
+    config = chat_config("", read_timeout=0.2, first_token_wait=0.8)
     with RawServer(Reply(chunks=[b": ok\n\n"], ending="stall")) as server:
-        error = only_failure(run(stream_once(chat_config(server.base_url, read_timeout=0.2))))
-    assert error == ProviderError(ErrorKind.STALLED, "no data for 0.2 s")
+        config = dataclasses.replace(config, base_url=server.base_url)
+        started = time.monotonic()
+        error = only_failure(run(stream_once(config)))
+        waited = time.monotonic() - started
+    assert error.kind is ErrorKind.NO_FIRST_TOKEN
+    assert error.message == (
+        "The model sent nothing for 0.8 s, the longest Sidestream waits for a reply to "
+        "begin (the first-token wait, in Settings)."
+    )
+    assert 0.8 <= waited < 3.0
 
 
 def test_timeouts_come_from_the_config() -> None:

@@ -17,10 +17,11 @@ from desktop.core.events import (
     UsageReport,
 )
 from desktop.core.models import ChatRequest, ChatTurn, ProviderConfig, ProviderKind
-from desktop.core.states import Role
+from desktop.core.states import FinishReason, Role
 from desktop.providers.openai_chat import CONTINUE_PROMPT, OpenAIChatProvider
 from desktop.providers.sse import SSEEvent
-from tests.support import collect, fixture_bytes, run
+from tests.support import collect, fixture_bytes
+from tests.support.aio import run
 from tests.support.raw_server import RawServer, Reply, split_events
 
 REQUEST = ChatRequest(model="gpt-4o-mini", turns=(ChatTurn(Role.USER, "Hi"),), max_tokens=64)
@@ -127,7 +128,7 @@ NORMAL = [
         ),
         (
             "unknown_and_empty_events.sse",
-            [TextDelta("A"), TextDelta("B"), Finished("length", "llama-3.1-8b-instant")],
+            [TextDelta("A"), TextDelta("B"), Finished(FinishReason.LENGTH, "llama-3.1-8b-instant")],
         ),
         ("truncated.sse", [TextDelta("Half of"), TextDelta(" a reply"), ENDED_EARLY]),
         ("no_done_with_finish.sse", [TextDelta("Short."), Finished("stop", "local-model")]),

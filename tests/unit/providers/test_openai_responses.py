@@ -24,10 +24,11 @@ from desktop.core.models import (
     ProviderKind,
     RemoteStatus,
 )
-from desktop.core.states import Role
+from desktop.core.states import FinishReason, Role
 from desktop.providers.openai_chat import CONTINUE_PROMPT
 from desktop.providers.openai_responses import OpenAIResponsesProvider
-from tests.support import collect, fixture_bytes, run
+from tests.support import collect, fixture_bytes
+from tests.support.aio import run
 from tests.support.raw_server import RawServer, RecordedRequest, Reply, split_events, unused_port
 
 RID = "resp_68af4030592c81938ec0a5fbab4a3e9f05438e46b5f69a3b"
@@ -71,7 +72,7 @@ def replay(
         return run(main(server)), server.last_request
 
 
-USAGE_AND_DONE: list[StreamEvent] = [UsageReport(21, 4), Finished("completed", MODEL)]
+USAGE_AND_DONE: list[StreamEvent] = [UsageReport(21, 4), Finished(FinishReason.STOP, MODEL)]
 ENDED_EARLY = Failed(
     ProviderError(ErrorKind.CONNECTION, "the stream ended before the reply was complete")
 )
@@ -102,7 +103,7 @@ ENDED_EARLY = Failed(
                 CursorUpdate(at(3)),
                 TextDelta("Hello.", at(6)),
                 UsageReport(9, 70),
-                Finished("completed", MODEL),
+                Finished(FinishReason.STOP, MODEL),
             ],
         ),
         (
@@ -136,7 +137,7 @@ ENDED_EARLY = Failed(
                 CursorUpdate(at(0)),
                 TextDelta("A long", at(1)),
                 UsageReport(5, 256),
-                Finished("max_output_tokens", MODEL),
+                Finished(FinishReason.LENGTH, MODEL),
             ],
         ),
         (
@@ -234,7 +235,7 @@ def test_cut_stream_then_resume_from_last_cursor_has_no_gap_and_no_duplicate() -
     text = [e.text for e in first + second if isinstance(e, TextDelta)]
     # The resume fixture starts at seq 6: " there" comes once, from the replay.
     assert "".join(text) == "Hi there!"
-    assert second[-1] == Finished("completed", MODEL)
+    assert second[-1] == Finished(FinishReason.STOP, MODEL)
 
 
 def test_resume_with_malformed_cursor_fails_without_a_request() -> None:

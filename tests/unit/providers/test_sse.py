@@ -8,7 +8,8 @@ import random
 import pytest
 
 from desktop.providers.sse import MAX_EVENT_CHARS, EventTooLarge, SSEDecoder, SSEEvent, aiter_sse
-from tests.support import collect, run
+from tests.support import collect
+from tests.support.aio import run
 from tests.support.raw_server import RawServer, Reply
 
 

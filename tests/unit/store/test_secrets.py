@@ -17,30 +17,9 @@ import pytest
 from desktop.core.models import ProviderKind
 from desktop.store import KeyPersistence, KeyStore, Store
 from desktop.store.secrets import SERVICE, environment_key
+from tests.support.services import MemoryKeyring
 
 SECRET = "sk-test-0123456789abcdef"
-
-
-class MemoryKeyring(keyring.backend.KeyringBackend):
-    """A real keyring backend that keeps its entries in a dict."""
-
-    priority = 1
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.entries: dict[tuple[str, str], str] = {}
-
-    def get_password(self, service: str, username: str) -> str | None:
-        return self.entries.get((service, username))
-
-    def set_password(self, service: str, username: str, password: str) -> None:
-        self.entries[(service, username)] = password
-
-    def delete_password(self, service: str, username: str) -> None:
-        try:
-            del self.entries[(service, username)]
-        except KeyError:
-            raise keyring.errors.PasswordDeleteError("no such password") from None
 
 
 class LockedKeyring(MemoryKeyring):
@@ -79,12 +58,12 @@ def test_keyring_round_trip(use_keyring: Installer) -> None:
     keys = KeyStore()
     assert keys.get_key("OpenAI") is None
     assert keys.set_key("OpenAI", SECRET) is KeyPersistence.KEYRING
-    assert backend.entries == {(SERVICE, "OpenAI"): SECRET}
+    assert backend.passwords == {(SERVICE, "OpenAI"): SECRET}
     assert keys.get_key("OpenAI") == SECRET
     # In the keyring, so a new process (a new KeyStore) finds it too.
     assert KeyStore().get_key("OpenAI") == SECRET
     keys.delete_key("OpenAI")
-    assert backend.entries == {}
+    assert backend.passwords == {}
     assert keys.get_key("OpenAI") is None
     keys.delete_key("OpenAI")  # absent: no error
 
@@ -205,7 +184,7 @@ def test_pinned_backend_and_empty_key() -> None:
     backend = MemoryKeyring()
     keys = KeyStore(backend)
     assert keys.set_key("p", SECRET) is KeyPersistence.KEYRING
-    assert backend.entries[(SERVICE, "p")] == SECRET
+    assert backend.passwords[(SERVICE, "p")] == SECRET
     with pytest.raises(ValueError):
         keys.set_key("p", "")
 

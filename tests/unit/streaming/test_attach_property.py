@@ -47,7 +47,7 @@ class SteppedProvider:
             if isinstance(event, Finished):
                 return
 
-    def resume(self, cursor: str) -> AsyncIterator[StreamEvent]:
+    def resume(self, cursor: str, *, started: bool = False) -> AsyncIterator[StreamEvent]:
         raise NotImplementedError
 
     async def status(self, cursor: str) -> RemoteStatus | None:

@@ -1,25 +1,20 @@
-"""Fixtures of the UI tests that need the real app wiring: a qasync loop, real
-services on the demo server, the window, and the app with a recorder for
-notifications and a stub for the quit question."""
+"""Fixtures of the UI tests that need the real app wiring: the window on the real
+services (``qloop`` and ``services`` come from ``tests/conftest.py``), and the
+app with a recorder for notifications and a stub for the quit question."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
-import qasync
-from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
 
 from desktop.app import QuitChoice, SidestreamApp
-from desktop.providers.demo.server import DemoServer
 from desktop.services import Services
 from desktop.ui.main_window import MainWindow
 from desktop.ui.notifications import RecordingNotifier
 from desktop.ui.tray import Tray
-from tests.support.app_services import qasync_loop, real_services
-from tests.support.qt import complete
+from tests.support.aio import run_on_qloop
 
 WAIT_MS = 15_000
 
@@ -37,28 +32,14 @@ class Asker:
 
 
 @pytest.fixture
-def qloop(qapp: QApplication) -> Iterator[qasync.QEventLoop]:
-    with qasync_loop(qapp) as loop:
-        yield loop
-
-
-@pytest.fixture
-def services(
-    qapp: QApplication, qloop: qasync.QEventLoop, demo: DemoServer, tmp_path: Path
-) -> Iterator[Services]:
-    with real_services(qapp, demo, tmp_path / "data") as built:
-        yield built
-
-
-@pytest.fixture
-def window(qapp: QApplication, qtbot: QtBot, services: Services) -> Iterator[MainWindow]:
+def window(qtbot: QtBot, services: Services) -> Iterator[MainWindow]:
     win = MainWindow(services.chat, services.settings)
     qtbot.addWidget(win)
     win.new_chat()
     show_active(qtbot, win)
     yield win
     # Replies end while the window still exists (their listeners touch it).
-    complete(qapp, services.manager.stop_all())
+    run_on_qloop(services.manager.stop_all())
     win.allow_close = True  # qtbot closes it: that is not the user's close
 
 
@@ -97,8 +78,8 @@ def show_active(qtbot: QtBot, window: MainWindow) -> None:
         window.activateWindow()
 
 
-def start_reply(qapp: QApplication, services: Services, session_id: int) -> None:
-    complete(qapp, services.chat.send(session_id, "Tell me a long story"))
+def start_reply(services: Services, session_id: int) -> None:
+    run_on_qloop(services.chat.send(session_id, "Tell me a long story"))
 
 
 def has_text(services: Services, session_id: int, at_least: int = 1) -> bool:

@@ -15,16 +15,16 @@ from PySide6.QtCore import QSocketNotifier
 from PySide6.QtWidgets import QApplication
 
 from desktop.ui.event_loop import EventLoop
-from tests.support.qt import complete, running_qasync_loop
+from tests.support.aio import run_on_qloop
 
 READ = QSocketNotifier.Type.Read
 
 
 @pytest.fixture
-def loop(qapp: QApplication) -> Iterator[EventLoop]:
-    with running_qasync_loop(qapp) as event_loop:
-        assert isinstance(event_loop, EventLoop)
-        yield event_loop
+def loop(qloop: EventLoop) -> EventLoop:
+    """The ``qloop`` fixture's loop, which is the app's :class:`EventLoop`."""
+    assert isinstance(qloop, EventLoop)
+    return qloop
 
 
 @pytest.fixture
@@ -37,12 +37,12 @@ def pair() -> Iterator[tuple[socket.socket, socket.socket]]:
     b.close()
 
 
-def _spin_until(qapp: QApplication, done: asyncio.Future[object]) -> None:
-    complete(qapp, asyncio.wait_for(asyncio.shield(done), 5))
+def _spin_until(done: asyncio.Future[object]) -> None:
+    run_on_qloop(asyncio.wait_for(asyncio.shield(done), 5))
 
 
 def test_a_reader_runs_when_data_arrives_and_stops_once_removed(
-    qapp: QApplication, loop: EventLoop, pair: tuple[socket.socket, socket.socket]
+    loop: EventLoop, pair: tuple[socket.socket, socket.socket]
 ) -> None:
     a, b = pair
     seen: list[bytes] = []
@@ -55,20 +55,20 @@ def test_a_reader_runs_when_data_arrives_and_stops_once_removed(
 
     loop.add_reader(a, on_readable)
     b.send(b"one")
-    _spin_until(qapp, got)
+    _spin_until(got)
     assert seen == [b"one"]
 
     assert loop.remove_reader(a) is True
     assert loop.remove_reader(a) is False  # already removed
     b.send(b"two")
-    complete(qapp, asyncio.sleep(0.1))
+    run_on_qloop(asyncio.sleep(0.1))
     assert seen == [b"one"]  # not watching: the data waits in the socket
 
     # Watching again reuses the notifier and picks up what is waiting.
     notifier = loop._watches[READ][a.fileno()].notifier
     again = loop.create_future()
     loop.add_reader(a, lambda: (seen.append(a.recv(100)), again.set_result(None)))
-    _spin_until(qapp, again)
+    _spin_until(again)
     assert seen == [b"one", b"two"]
     assert loop._watches[READ][a.fileno()].notifier is notifier
     loop.remove_reader(a)
@@ -94,13 +94,13 @@ def test_a_readiness_queued_before_the_watch_changed_calls_nothing(
     loop.remove_reader(a)
     assert a.recv(10) == b"x"  # taken by someone else
     loop.add_reader(a, lambda: calls.append(a.recv(10)))
-    complete(qapp, asyncio.sleep(0.2))
+    run_on_qloop(asyncio.sleep(0.2))
     assert calls == []
     loop.remove_reader(a)
 
 
 def test_a_writer_runs_while_the_socket_can_take_data(
-    qapp: QApplication, loop: EventLoop, pair: tuple[socket.socket, socket.socket]
+    loop: EventLoop, pair: tuple[socket.socket, socket.socket]
 ) -> None:
     a, _b = pair
     ran = loop.create_future()
@@ -110,12 +110,12 @@ def test_a_writer_runs_while_the_socket_can_take_data(
         ran.set_result(a.send(b"hello"))
 
     loop.add_writer(a, on_writable)
-    _spin_until(qapp, ran)
+    _spin_until(ran)
     assert ran.result() == 5
 
 
 def test_a_reader_keeps_running_while_data_keeps_coming(
-    qapp: QApplication, loop: EventLoop, pair: tuple[socket.socket, socket.socket]
+    loop: EventLoop, pair: tuple[socket.socket, socket.socket]
 ) -> None:
     """After each callback the notifier is switched back on (level-triggered reads)."""
     a, b = pair
@@ -129,7 +129,7 @@ def test_a_reader_keeps_running_while_data_keeps_coming(
 
     loop.add_reader(a, on_readable)
     b.send(b"0123456789" * 3)
-    _spin_until(qapp, all_in)
+    _spin_until(all_in)
     assert bytes(received) == b"0123456789" * 3
     loop.remove_reader(a)
 
@@ -161,9 +161,7 @@ def chunk_server() -> Iterator[str]:
         server.server_close()
 
 
-def test_an_httpx_stream_reads_every_chunk_without_a_notifier_per_read(
-    qapp: QApplication, loop: EventLoop
-) -> None:
+def test_an_httpx_stream_reads_every_chunk_without_a_notifier_per_read(loop: EventLoop) -> None:
     """httpx (through anyio) pauses and resumes the transport around every read."""
     created = 0
     original = loop._watch
@@ -186,14 +184,14 @@ def test_an_httpx_stream_reads_every_chunk_without_a_notifier_per_read(
         return text, reads
 
     with chunk_server() as url:
-        text, reads = complete(qapp, fetch(url))
+        text, reads = run_on_qloop(fetch(url))
     assert text == "".join(f"line {i}\n" for i in range(300))
     assert reads > 10  # many reads, so the transport was paused and resumed
     assert created <= 2  # one notifier each way for the connection
 
 
 def test_delayed_callbacks_run_in_order_never_early_and_cancelled_ones_are_dropped(
-    qapp: QApplication, loop: EventLoop
+    loop: EventLoop,
 ) -> None:
     ran: list[tuple[str, float, float]] = []
     live_before = loop._timers.pending
@@ -209,20 +207,18 @@ def test_delayed_callbacks_run_in_order_never_early_and_cancelled_ones_are_dropp
     for handle in cancelled:
         handle.cancel()
     assert loop._timers.pending == live_before + 2  # their Qt timers are gone at once
-    complete(qapp, asyncio.sleep(0.1))
+    run_on_qloop(asyncio.sleep(0.1))
     assert [name for name, _when, _at in ran] == ["a", "b"]
     assert all(at >= when for _name, when, at in ran)
     assert loop._timers.pending == live_before
 
 
-def test_timeouts_fire_and_reading_a_stream_leaves_no_timers_behind(
-    qapp: QApplication, loop: EventLoop
-) -> None:
+def test_timeouts_fire_and_reading_a_stream_leaves_no_timers_behind(loop: EventLoop) -> None:
     async def too_slow() -> None:
         await asyncio.wait_for(asyncio.sleep(10), 0.05)
 
     with pytest.raises(TimeoutError):
-        complete(qapp, too_slow())
+        run_on_qloop(too_slow())
 
     async def fetch(url: str) -> int:
         reads = 0
@@ -236,6 +232,6 @@ def test_timeouts_fire_and_reading_a_stream_leaves_no_timers_behind(
         return reads
 
     with chunk_server() as url:
-        reads = complete(qapp, fetch(url))
+        reads = run_on_qloop(fetch(url))
     assert reads > 10
     assert loop._timers.pending <= 2, loop._timers.pending

@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pytest
 import qasync
-from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
 
 from desktop.core.models import ProviderKind
@@ -31,7 +30,7 @@ from desktop.ui.notifications import (
     safe_body,
 )
 from desktop.ui.tray import Tray
-from tests.support.qt import complete
+from tests.support.aio import run_on_qloop
 
 WAIT_MS = 15_000
 
@@ -54,8 +53,7 @@ def visible() -> Visible:
 class Harness:
     """The service under test plus what it and the manager said."""
 
-    def __init__(self, qapp: QApplication, qtbot: QtBot, services: Services) -> None:
-        self.qapp = qapp
+    def __init__(self, qtbot: QtBot, services: Services) -> None:
         self.qtbot = qtbot
         self.services = services
         self.ended: list[StreamEnded] = []
@@ -76,7 +74,7 @@ class Harness:
     def reply(self, session_id: int, text: str = "Tell me something") -> StreamEnded:
         """Send, wait until the reply ended and every notification was handed over."""
         before = len(self.ended)
-        complete(self.qapp, self.services.chat.send(session_id, text))
+        run_on_qloop(self.services.chat.send(session_id, text))
         return self.wait_ended(before)
 
     def wait_ended(self, before: int) -> StreamEnded:
@@ -87,13 +85,12 @@ class Harness:
 
 @pytest.fixture
 def harness(
-    qapp: QApplication,
     qtbot: QtBot,
     services: Services,
     recorder: RecordingNotifier,
     visible: Visible,
 ) -> Harness:
-    h = Harness(qapp, qtbot, services)
+    h = Harness(qtbot, services)
     h.attach(
         NotificationService(services.manager, services.chat, services.settings, recorder, visible)
     )
@@ -170,7 +167,7 @@ def test_a_stopped_reply_notifies_nothing(
     demo.defaults = DemoOptions(rate=20, tokens=400)
     chat = harness.new_chat()
     before = len(harness.ended)
-    complete(harness.qapp, harness.services.chat.send(chat, "a long one"))
+    run_on_qloop(harness.services.chat.send(chat, "a long one"))
     assert harness.services.chat.stop(chat)
     ended = harness.wait_ended(before)
     assert ended.status is MessageStatus.STOPPED
@@ -199,10 +196,8 @@ def test_an_interruption_by_quitting_marks_nothing(
     demo.defaults = DemoOptions(rate=20, tokens=400)
     chat = harness.new_chat()
     before = len(harness.ended)
-    complete(harness.qapp, services.chat.send(chat, "a long one"))
-    complete(
-        harness.qapp, services.manager.stop_all(MessageStatus.INTERRUPTED, InterruptReason.APP_QUIT)
-    )
+    run_on_qloop(services.chat.send(chat, "a long one"))
+    run_on_qloop(services.manager.stop_all(MessageStatus.INTERRUPTED, InterruptReason.APP_QUIT))
     ended = harness.wait_ended(before)
     assert ended.status is MessageStatus.INTERRUPTED
     assert recorder.sent == []
@@ -228,7 +223,7 @@ def test_a_retried_reply_notifies_again(harness: Harness, recorder: RecordingNot
     chat = harness.new_chat()
     first = harness.reply(chat)
     before = len(harness.ended)
-    complete(harness.qapp, harness.services.chat.retry(first.message_id))
+    run_on_qloop(harness.services.chat.retry(first.message_id))
     harness.wait_ended(before)
     assert len(recorder.sent) == 2
 
@@ -309,12 +304,12 @@ def test_main_window_visible_session_follows_tab_state_and_minimising(
 
 
 def test_a_minimised_window_on_the_chat_still_notifies(
-    qapp: QApplication, qtbot: QtBot, services: Services, recorder: RecordingNotifier
+    qtbot: QtBot, services: Services, recorder: RecordingNotifier
 ) -> None:
     window = MainWindow(services.chat, services.settings)
     qtbot.addWidget(window)
     window.allow_close = True
-    h = Harness(qapp, qtbot, services)
+    h = Harness(qtbot, services)
     service = h.attach(
         NotificationService(
             services.manager, services.chat, services.settings, recorder, window.visible_session
@@ -349,7 +344,6 @@ async def _no_service() -> str | None:
 
 
 def test_without_a_notification_service_the_tray_balloon_is_used_and_the_reason_logged_once(
-    qapp: QApplication,
     qtbot: QtBot,
     services: Services,
     visible: Visible,
@@ -357,7 +351,7 @@ def test_without_a_notification_service_the_tray_balloon_is_used_and_the_reason_
 ) -> None:
     tray, shown = _balloon_tray(qtbot)
     notifier = FallbackNotifier(DesktopNotifier(probe=_no_service), TrayBalloonNotifier(tray))
-    h = Harness(qapp, qtbot, services)
+    h = Harness(qtbot, services)
     h.attach(
         NotificationService(services.manager, services.chat, services.settings, notifier, visible)
     )
@@ -379,24 +373,23 @@ def test_without_a_notification_service_the_tray_balloon_is_used_and_the_reason_
 
 
 def test_the_real_probe_reports_a_missing_session_bus(
-    qapp: QApplication,
     qloop: qasync.QEventLoop,
     monkeypatch: pytest.MonkeyPatch,
     tmp_path: Path,
 ) -> None:
     monkeypatch.setenv("DBUS_SESSION_BUS_ADDRESS", f"unix:path={tmp_path / 'no-bus'}")
-    reason = complete(qapp, notification_service_missing())
+    reason = run_on_qloop(notification_service_missing())
     assert reason is not None and "no D-Bus session bus" in reason
     notifier = DesktopNotifier()
     with pytest.raises(NotifierUnavailable, match="no D-Bus session bus"):
-        complete(qapp, notifier.send("t", "b", 1))
+        run_on_qloop(notifier.send("t", "b", 1))
 
 
-def test_a_balloon_needs_a_tray(qtbot: QtBot, qapp: QApplication, qloop: object) -> None:
+def test_a_balloon_needs_a_tray(qtbot: QtBot, qloop: object) -> None:
     tray = Tray(lambda: 0, lambda: 0, available=False)
     notifier = FallbackNotifier(RecordingUnavailable(), TrayBalloonNotifier(tray))
     with pytest.raises(NotifierUnavailable, match="no system tray"):
-        complete(qapp, notifier.send("t", "b", 1))
+        run_on_qloop(notifier.send("t", "b", 1))
     assert notifier.fallback_reason is not None
     assert "notifications are not shown" in notifier.fallback_reason
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
 
 from desktop.app import QuitChoice, SidestreamApp
@@ -19,7 +18,7 @@ from desktop.providers.demo.server import DemoOptions, DemoServer
 from desktop.services import Services
 from desktop.store import Store
 from desktop.ui.main_window import MainWindow
-from tests.support.qt import complete
+from tests.support.aio import run_on_qloop
 from tests.unit.ui.conftest import WAIT_MS, Asker, has_text, start_reply
 
 FAST = DemoOptions(rate=2000, tokens=40_000)
@@ -34,14 +33,14 @@ def fill_disk(services: Services) -> None:
         pages = db.execute_sql("PRAGMA page_count").fetchone()[0]
         db.execute_sql(f"PRAGMA max_page_count = {pages}")
 
-    complete(QApplication.instance(), services.manager.run_store(fill))  # type: ignore[arg-type]
+    run_on_qloop(services.manager.run_store(fill))
 
 
 def free_disk(services: Services) -> None:
     def free() -> None:
         services.store._db.execute_sql("PRAGMA max_page_count = 1073741823")
 
-    complete(QApplication.instance(), services.manager.run_store(free))  # type: ignore[arg-type]
+    run_on_qloop(services.manager.run_store(free))
 
 
 def stored_reply(data: Path, session_id: int) -> tuple[MessageStatus, str, str | None]:
@@ -56,7 +55,7 @@ def quit_while_the_disk_is_full(
     """A reply streams, the disk fills, Quit (stop and quit): the dialog is up."""
     current = window.current_tab()
     assert current is not None
-    start_reply(QApplication.instance(), services, current.session_id)  # type: ignore[arg-type]
+    start_reply(services, current.session_id)
     qtbot.waitUntil(lambda: has_text(services, current.session_id, 200), timeout=WAIT_MS)
     fill_disk(services)
     qtbot.waitUntil(lambda: services.manager.store_refusal is not None, timeout=WAIT_MS)
@@ -108,7 +107,7 @@ def test_quit_on_a_full_disk_waits_says_what_is_unsaved_and_quits_once_it_is_wri
     assert app.unsaved_dialog is None
     assert services.manager.unsaved_replies() == []
     text = unsaved.saved + unsaved.unsaved
-    complete(QApplication.instance(), app.shutdown())  # type: ignore[arg-type]
+    run_on_qloop(app.shutdown())
     status, content, reason = stored_reply(tmp_path / "data", session_id)
     assert (status, reason) == (MessageStatus.INTERRUPTED, InterruptReason.APP_QUIT.value)
     assert len(content) >= text
@@ -128,7 +127,7 @@ def test_quit_anyway_on_a_full_disk_quits_keeping_what_was_saved(
     assert dialog is not None
     dialog.quit_button.click()
     qtbot.waitUntil(lambda: app.quit_confirmed, timeout=WAIT_MS)
-    complete(QApplication.instance(), app.shutdown())  # type: ignore[arg-type]
+    run_on_qloop(app.shutdown())
     status, content, _ = stored_reply(tmp_path / "data", session_id)
     # What was named as kept is what is on disk; the next start marks it interrupted.
     assert status is MessageStatus.STREAMING

@@ -6,7 +6,6 @@ Async work runs on a qasync loop registered as running (ENVIRONMENT.md, pattern
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import socket
@@ -16,88 +15,40 @@ from pathlib import Path
 from typing import Any
 
 import keyring
-import keyring.backend
 import keyring.backends.fail
-import keyring.errors
 import PySide6.QtWidgets  # noqa: F401  (import PySide6 before qasync)
 import pytest
 import qasync
 from PySide6.QtCore import Qt
 from PySide6.QtGui import Qt as GuiQt
-from PySide6.QtWidgets import QApplication, QLabel
+from PySide6.QtWidgets import QLabel
 from pytestqt.qtbot import QtBot
 
 from desktop.core.models import ProviderKind
 from desktop.core.presets import PRESETS
 from desktop.providers.demo.server import DemoOptions, DemoServer
-from desktop.services.directory import ProviderDirectory
+from desktop.services import Services
 from desktop.services.settings import ProviderView, SettingsService
 from desktop.store import KeyStore, Store
-from desktop.streaming.manager import StreamManager
 from desktop.ui.provider_editor import ProviderEditor
 from desktop.ui.settings_dialog import SettingsDialog
-from tests.support.qt import MemoryKeyring, running_qasync_loop
+from tests.support.aio import run_on_qloop
 from tests.support.raw_server import RawServer, Reply
+from tests.support.services import MemoryKeyring, services_on
 
 WAIT_MS = 10_000
 
 
-@pytest.fixture
-def memory_keyring() -> Iterator[MemoryKeyring]:
-    previous = keyring.get_keyring()
-    backend = MemoryKeyring()
-    keyring.set_keyring(backend)
-    yield backend
-    keyring.set_keyring(previous)
-
-
-@pytest.fixture
-def loop(qapp: QApplication) -> Iterator[qasync.QEventLoop]:
-    """A qasync loop that counts as running while the test spins Qt; leftovers fail the test."""
-    with running_qasync_loop(qapp) as event_loop:
-        yield event_loop
-
-
-def run_on_loop(qtbot: QtBot, coro: Any) -> Any:
-    """Await ``coro`` as a task on the running qasync loop while Qt spins."""
-    task = asyncio.ensure_future(coro)
-    qtbot.waitUntil(task.done, timeout=WAIT_MS)
-    return task.result()
-
-
-def build_service(store: Store, demo: DemoServer, keys: KeyStore) -> SettingsService:
-    manager = StreamManager(store)
-    directory = ProviderDirectory(store, keys, demo_url=lambda: demo.url + "/v1")
-    directory.ensure_defaults()
-    service = SettingsService(store, directory, manager)
-    service._test_parts = (manager, directory)  # type: ignore[attr-defined]
-    return service
-
-
-def close_service(qtbot: QtBot, service: SettingsService) -> None:
-    manager, directory = service._test_parts  # type: ignore[attr-defined]
-
-    async def close() -> None:
-        await directory.aclose()
-        await manager.shutdown()
-
-    run_on_loop(qtbot, close())
-
-
-@pytest.fixture
-def service(
-    store: Store,
-    demo: DemoServer,
-    memory_keyring: MemoryKeyring,
-    loop: qasync.QEventLoop,
-    qtbot: QtBot,
-    monkeypatch: pytest.MonkeyPatch,
-) -> Iterator[SettingsService]:
+@pytest.fixture(autouse=True)
+def no_provider_in_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The demo is the only provider the services start with (autouse: before they are built)."""
     for name in ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "OPENAI_BASE_URL"):
         monkeypatch.delenv(name, raising=False)
-    svc = build_service(store, demo, KeyStore())
-    yield svc
-    close_service(qtbot, svc)
+
+
+@pytest.fixture
+def service(services: Services) -> SettingsService:
+    return services.settings
 
 
 @pytest.fixture
@@ -216,14 +167,11 @@ def test_a_refused_setting_shows_the_reason_and_keeps_the_editor_open(
 
 
 def test_key_kept_for_this_session_only_is_announced(
-    store: Store,
-    demo: DemoServer,
-    loop: qasync.QEventLoop,
-    qtbot: QtBot,
-    monkeypatch: pytest.MonkeyPatch,
+    demo: DemoServer, tmp_path: Path, qloop: qasync.QEventLoop, qtbot: QtBot
 ) -> None:
-    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
-    svc = build_service(store, demo, KeyStore(backend=keyring.backends.fail.Keyring()))
+    keys = KeyStore(backend=keyring.backends.fail.Keyring())
+    built = services_on(demo, Store.open(tmp_path / "data"), keys)
+    svc = built.settings
     try:
         dialog = SettingsDialog(svc)
         qtbot.addWidget(dialog)
@@ -236,7 +184,7 @@ def test_key_kept_for_this_session_only_is_announced(
         assert "only until Sidestream quits" in text and "NoKeyring" in text
         assert by_name(svc, "NoKeyring").has_key
     finally:
-        close_service(qtbot, svc)
+        run_on_qloop(built.aclose())
 
 
 def test_fetch_models_from_the_demo_server_fills_the_combo(
@@ -430,9 +378,9 @@ def test_make_default_and_remove(
 
 # ------------------------------------------------------------------ streaming
 def test_max_streams_spin_box_applies_to_the_manager(
-    dialog: SettingsDialog, service: SettingsService, qtbot: QtBot
+    dialog: SettingsDialog, service: SettingsService, services: Services, qtbot: QtBot
 ) -> None:
-    manager = service._test_parts[0]  # type: ignore[attr-defined]
+    manager = services.manager
     spin = dialog.streams_spin
     assert (spin.minimum(), spin.maximum()) == (1, 50)
     assert spin.value() == service.max_streams == manager.limit

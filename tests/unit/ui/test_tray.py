@@ -7,7 +7,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
 
 from desktop.app import TRAY_HINT_KEY, QuitChoice, SidestreamApp
@@ -18,7 +17,7 @@ from desktop.store import Store
 from desktop.ui.main_window import MainWindow
 from desktop.ui.notifications import DO_NOT_DISTURB_KEY, RecordingNotifier
 from desktop.ui.tray import tooltip_text
-from tests.support.qt import complete
+from tests.support.aio import run_on_qloop
 from tests.unit.ui.conftest import WAIT_MS, Asker, has_text, make_app, start_reply
 
 SLOW = DemoOptions(rate=20, tokens=400)
@@ -33,7 +32,6 @@ def test_tooltip_text_counts_replies_and_unread() -> None:
 
 
 def test_icon_tooltip_and_stop_all_follow_live_replies_and_unread_chats(
-    qapp: QApplication,
     qtbot: QtBot,
     app: SidestreamApp,
     services: Services,
@@ -47,11 +45,11 @@ def test_icon_tooltip_and_stop_all_follow_live_replies_and_unread_chats(
     slow = services.chat.create_chat("Slow").id
     quick = services.chat.create_chat("Quick").id
     demo.defaults = SLOW
-    start_reply(qapp, services, slow)
+    start_reply(services, slow)
     # The server reads its defaults when the request arrives: wait for that.
     qtbot.waitUntil(lambda: has_text(services, slow), timeout=WAIT_MS)
     demo.defaults = DemoOptions(rate=40, tokens=40)
-    start_reply(qapp, services, quick)
+    start_reply(services, quick)
     qtbot.waitUntil(lambda: tray.tooltip() == "Sidestream — 2 replies streaming", timeout=WAIT_MS)
     assert tray.streaming
     assert tray.icon.icon().cacheKey() == tray.icon_for(True).cacheKey()
@@ -77,7 +75,6 @@ def test_icon_tooltip_and_stop_all_follow_live_replies_and_unread_chats(
 
 
 def test_do_not_disturb_is_persisted_and_silences_notifications(
-    qapp: QApplication,
     qtbot: QtBot,
     app: SidestreamApp,
     services: Services,
@@ -92,7 +89,7 @@ def test_do_not_disturb_is_persisted_and_silences_notifications(
     assert app.notifications.do_not_disturb
 
     hidden = services.chat.create_chat("Hidden").id
-    start_reply(qapp, services, hidden)
+    start_reply(services, hidden)
     qtbot.waitUntil(lambda: window.is_unread(hidden), timeout=WAIT_MS)
     assert recorder.sent == []
 
@@ -126,7 +123,6 @@ def test_tray_quit_with_nothing_streaming_quits_without_asking(
 
 
 def test_clicking_a_notification_shows_the_chat_and_clears_its_unread_mark(
-    qapp: QApplication,
     qtbot: QtBot,
     app: SidestreamApp,
     services: Services,
@@ -135,7 +131,7 @@ def test_clicking_a_notification_shows_the_chat_and_clears_its_unread_mark(
 ) -> None:
     hidden = services.chat.create_chat("Background").id
     window.hide()
-    start_reply(qapp, services, hidden)
+    start_reply(services, hidden)
     qtbot.waitUntil(lambda: len(recorder.sent) == 1, timeout=WAIT_MS)
     assert recorder.sent[0][0] == "Background"  # the chat's title
     assert window.is_unread(hidden)
@@ -154,7 +150,6 @@ def test_closing_with_nothing_streaming_quits(app: SidestreamApp, window: MainWi
 
 
 def test_closing_with_replies_streaming_keeps_them_in_the_tray_and_says_so_once(
-    qapp: QApplication,
     qtbot: QtBot,
     app: SidestreamApp,
     services: Services,
@@ -167,7 +162,7 @@ def test_closing_with_replies_streaming_keeps_them_in_the_tray_and_says_so_once(
     demo.defaults = SLOW
     current = window.current_tab()
     assert current is not None
-    start_reply(qapp, services, current.session_id)
+    start_reply(services, current.session_id)
     window.close()
     assert not window.isVisible()
     assert not app.quitting
@@ -197,7 +192,6 @@ def test_closing_with_replies_streaming_keeps_them_in_the_tray_and_says_so_once(
     ],
 )
 def test_closing_with_replies_streaming_and_no_tray_asks(
-    qapp: QApplication,
     qtbot: QtBot,
     services: Services,
     window: MainWindow,
@@ -213,7 +207,7 @@ def test_closing_with_replies_streaming_and_no_tray_asks(
     demo.defaults = SLOW
     current = window.current_tab()
     assert current is not None
-    start_reply(qapp, services, current.session_id)
+    start_reply(services, current.session_id)
     asker.answer = answer
     window.close()
     assert asker.asked == [(1, False)]
@@ -234,7 +228,6 @@ def test_closing_with_replies_streaming_and_no_tray_asks(
     ],
 )
 def test_quit_with_replies_streaming_asks(
-    qapp: QApplication,
     app: SidestreamApp,
     services: Services,
     window: MainWindow,
@@ -247,7 +240,7 @@ def test_quit_with_replies_streaming_asks(
     demo.defaults = SLOW
     current = window.current_tab()
     assert current is not None
-    start_reply(qapp, services, current.session_id)
+    start_reply(services, current.session_id)
     asker.answer = answer
     window.action_quit.trigger()  # Ctrl+Q
     assert asker.asked == [(1, True)]
@@ -257,7 +250,6 @@ def test_quit_with_replies_streaming_asks(
 
 
 def test_quitting_flushes_every_partial_text(
-    qapp: QApplication,
     qtbot: QtBot,
     app: SidestreamApp,
     services: Services,
@@ -269,7 +261,7 @@ def test_quitting_flushes_every_partial_text(
     demo.defaults = SLOW
     current = window.current_tab()
     assert current is not None
-    start_reply(qapp, services, current.session_id)
+    start_reply(services, current.session_id)
 
     qtbot.waitUntil(lambda: has_text(services, current.session_id, 20), timeout=WAIT_MS)
     snapshot = services.manager.snapshot(current.session_id)
@@ -277,7 +269,7 @@ def test_quitting_flushes_every_partial_text(
     asker.answer = QuitChoice.QUIT
     app.request_quit()
     assert app.quitting
-    complete(qapp, app.shutdown())
+    run_on_qloop(app.shutdown())
     assert not window.isVisible()
     store = Store.open(tmp_path / "data")
     try:

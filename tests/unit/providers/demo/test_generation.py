@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import copy
 import tracemalloc
 from collections.abc import Callable
@@ -20,6 +19,7 @@ from desktop.providers.demo.dialects import (
 )
 from desktop.providers.demo.generation import Generation, GenerationStatus
 from desktop.providers.demo.replies import demo_reply_tokens
+from tests.support.aio import run
 
 ENCODERS: dict[str, Callable[[], StreamEncoder]] = {
     "chat": lambda: ChatEncoder("sidestream-demo", 12, include_usage=True),
@@ -37,10 +37,6 @@ def eager_frames(encoder: StreamEncoder, tokens: list[str], *, error: bool = Fal
     return frames + encoder.finish(text, len(tokens), False)
 
 
-def run(generation: Generation) -> None:
-    asyncio.run(generation.run())
-
-
 @pytest.mark.parametrize("dialect", sorted(ENCODERS))
 @pytest.mark.parametrize("error", [False, True])
 def test_frames_made_on_demand_equal_the_events_encoded_up_front(dialect: str, error: bool) -> None:
@@ -48,7 +44,7 @@ def test_frames_made_on_demand_equal_the_events_encoded_up_front(dialect: str, e
     lazy_encoder = ENCODERS[dialect]()
     eager_encoder = copy.deepcopy(lazy_encoder)  # the same reply: the same ids
     generation = Generation(lazy_encoder, tokens, rate=0, error_after=200 if error else None)
-    run(generation)
+    run(generation.run())
     sent = tokens[:200] if error else tokens
     expected = eager_frames(eager_encoder, sent, error=error)
     count = generation.frame_count
@@ -76,7 +72,7 @@ def test_frames_made_on_demand_equal_the_events_encoded_up_front(dialect: str, e
 def test_any_slice_of_a_responses_reply_is_numbered_in_sequence(a: int, b: int) -> None:
     tokens = demo_reply_tokens("slices", 300)
     generation = Generation(ENCODERS["responses"](), tokens, rate=0)
-    run(generation)
+    run(generation.run())
     start, end = min(a, b), max(a, b)
     frames = generation.frames(start, end)
     numbers = [
@@ -92,7 +88,7 @@ def test_a_long_reply_keeps_its_tokens_not_its_encoded_events() -> None:
     generation = Generation(ENCODERS["responses"](), tokens, rate=0)
     tracemalloc.start()
     try:
-        run(generation)
+        run(generation.run())
         kept, _peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()

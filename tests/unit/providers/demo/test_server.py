@@ -14,6 +14,7 @@ import httpx
 import pytest
 
 from desktop.providers.demo import DemoOptions, DemoServer, demo_reply, serve
+from tests.support.aio import run
 
 from .helpers import (
     CHAT,
@@ -141,7 +142,7 @@ def test_concurrent_streams_each_get_their_own_reply(server: DemoServer) -> None
             return await asyncio.gather(*(one(client, i) for i in range(5)))
 
     start = time.monotonic()
-    assert asyncio.run(main()) == [demo_reply(f"many {i}", 20) for i in range(5)]
+    assert run(main()) == [demo_reply(f"many {i}", 20) for i in range(5)]
     assert time.monotonic() - start < 0.5, "the five paced streams ran side by side"
     assert server.wait_until(lambda: server.open_connections == 0, 1)
     assert len(server.connections) == 5
@@ -176,7 +177,7 @@ def test_serve_runs_on_the_callers_loop() -> None:
         finally:
             await service.aclose()
 
-    assert asyncio.run(main()) == demo_reply("async", 8)
+    assert run(main()) == demo_reply("async", 8)
 
 
 def test_command_line_prints_the_url_and_stops_on_sigterm() -> None:
@@ -210,7 +211,7 @@ def test_wait_until_async_polls_without_blocking_the_loop(server: DemoServer) ->
         never = await server.wait_until_async(lambda: False, timeout=0.02)
         return seen, never
 
-    assert asyncio.run(main()) == (True, False)
+    assert run(main()) == (True, False)
 
 
 def test_a_malformed_json_body_is_a_400(server: DemoServer) -> None:
