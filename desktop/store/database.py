@@ -9,6 +9,7 @@ unchanged so that it is logged with its traceback (qutebrowser's
 
 from __future__ import annotations
 
+import contextlib
 import enum
 import errno
 import logging
@@ -16,7 +17,7 @@ import os
 import shlex
 import sqlite3
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -336,15 +337,23 @@ class SidestreamDatabase(peewee.SqliteDatabase):
 def connect(path: Path) -> SidestreamDatabase:
     """A database on ``path`` with a live connection for the calling thread."""
     db = SidestreamDatabase(path)
-    try:
+    with closed_on_failure(db, path):
         db.connect()
+    return db
+
+
+@contextlib.contextmanager
+def closed_on_failure(db: SidestreamDatabase, path: Path) -> Iterator[None]:
+    """Close every connection of ``db`` if the block fails; a known failure
+    comes out as a :class:`StoreError`, anything else as it was."""
+    try:
+        yield
     except BaseException as exc:
         db.close_all()
         error = translate(exc, path)
         if error is None:
             raise
         raise error from exc
-    return db
 
 
 def pragma_values(db: SidestreamDatabase) -> dict[str, Any]:

@@ -43,6 +43,7 @@ from desktop.store.database import (
     SidestreamDatabase,
     StoreError,
     StoreErrorKind,
+    closed_on_failure,
     connect,
     human_message,
     os_error,
@@ -604,7 +605,7 @@ def _open_checked(data_dir: Path, path: Path) -> SidestreamDatabase:
     """Create (or make private) the folder and file, connect, check, migrate."""
     _prepare_files(data_dir, path)
     db = connect(path)
-    try:
+    with closed_on_failure(db, path):
         # quick_check finds damaged pages in time linear in the file size but
         # skips the slower index-versus-table cross check of integrity_check.
         rows = db.execute_sql("PRAGMA quick_check").fetchall()
@@ -614,12 +615,6 @@ def _open_checked(data_dir: Path, path: Path) -> SidestreamDatabase:
             kind = StoreErrorKind.CORRUPT
             raise StoreError(kind, human_message(kind, path), path)
         migrations.migrate(db, path)
-    except BaseException as exc:
-        db.close_all()
-        error = translate(exc, path)
-        if error is None:
-            raise
-        raise error from exc
     return db
 
 

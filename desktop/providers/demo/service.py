@@ -571,14 +571,14 @@ class DemoService:
             )
             generation = self._generation(encoder, tokens, options, truncated, reasoning)
             return await self._own_stream(conn, generation, options, Dialect.CHAT)
-        keep_alive = request.keep_alive
-        text = await self._complete(conn, Dialect.CHAT, tokens, options)
-        if text is None:
-            return keep_alive
-        if options.malformed_after is not None:
-            return await self._send_malformed(conn, Dialect.CHAT, options, keep_alive)
-        payload = chat_completion(model, text, convo.input_tokens, len(tokens), truncated)
-        return await self._send_json(conn, Dialect.CHAT, payload, options, keep_alive)
+        return await self._answer_whole(
+            conn,
+            Dialect.CHAT,
+            tokens,
+            options,
+            request.keep_alive,
+            lambda text: chat_completion(model, text, convo.input_tokens, len(tokens), truncated),
+        )
 
     async def _messages(
         self,
@@ -604,14 +604,31 @@ class DemoService:
             )
             generation = self._generation(encoder, tokens, options, truncated, reasoning)
             return await self._own_stream(conn, generation, options, Dialect.ANTHROPIC)
-        keep_alive = request.keep_alive
-        text = await self._complete(conn, Dialect.ANTHROPIC, tokens, options)
+        return await self._answer_whole(
+            conn,
+            Dialect.ANTHROPIC,
+            tokens,
+            options,
+            request.keep_alive,
+            lambda text: anthropic_message(model, text, convo.input_tokens, len(tokens), truncated),
+        )
+
+    async def _answer_whole(
+        self,
+        conn: Connection,
+        dialect: Dialect,
+        tokens: list[str],
+        options: DemoOptions,
+        keep_alive: bool,
+        payload: Callable[[str], bytes],
+    ) -> bool:
+        """A reply that is not streamed: paced like a stream, then one JSON answer."""
+        text = await self._complete(conn, dialect, tokens, options)
         if text is None:
             return keep_alive
         if options.malformed_after is not None:
-            return await self._send_malformed(conn, Dialect.ANTHROPIC, options, keep_alive)
-        payload = anthropic_message(model, text, convo.input_tokens, len(tokens), truncated)
-        return await self._send_json(conn, Dialect.ANTHROPIC, payload, options, keep_alive)
+            return await self._send_malformed(conn, dialect, options, keep_alive)
+        return await self._send_json(conn, dialect, payload(text), options, keep_alive)
 
     @staticmethod
     def _generation(
