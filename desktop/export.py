@@ -17,10 +17,16 @@ from desktop.store import Store, StoreError, StoreErrorKind, resolve_data_dir
 
 log = logging.getLogger("sidestream.export")
 
+# 2: chats are trees (each message's parent, the active leaf) with a system prompt.
+EXPORT_VERSION = 2
+
 _ROLE_HEADINGS = {Role.USER: "You", Role.ASSISTANT: "Assistant", Role.SYSTEM: "System"}
 
 
-def _chats(store: Store, chat_ids: Sequence[int] | None) -> list[tuple[Session, list[Message]]]:
+def _chats(
+    store: Store, chat_ids: Sequence[int] | None, *, tree: bool = True
+) -> list[tuple[Session, list[Message]]]:
+    """The chats and their messages: every branch (``tree``), or the path each shows."""
     if chat_ids:
         sessions = []
         for chat_id in chat_ids:
@@ -30,12 +36,14 @@ def _chats(store: Store, chat_ids: Sequence[int] | None) -> list[tuple[Session, 
             sessions.append(session)
     else:
         sessions = sorted(store.list_sessions(), key=lambda s: s.id)
-    return [(s, store.list_messages(s.id)) for s in sessions]
+    messages = store.list_messages if tree else store.active_path
+    return [(s, messages(s.id)) for s in sessions]
 
 
 def _message_json(m: Message) -> dict[str, Any]:
     data: dict[str, Any] = {
         "id": m.id,
+        "parent": m.parent_id,
         "role": m.role.value,
         "content": m.content,
         "status": m.status.value,
@@ -65,16 +73,22 @@ def export_json(store: Store, chat_ids: Sequence[int] | None = None) -> str:
             "muted": s.muted,
             "created_at": s.created_at.isoformat(),
             "updated_at": s.updated_at.isoformat(),
+            "system_prompt": s.system_prompt,
+            # The chat is a tree (each message names its parent); it shows the
+            # path from its first message to this leaf.
+            "active_leaf": s.active_leaf_id,
             "messages": [_message_json(m) for m in messages],
         }
         for s, messages in _chats(store, chat_ids)
     ]
-    return json.dumps({"format": "sidestream-export", "version": 1, "chats": chats}, indent=2)
+    return json.dumps(
+        {"format": "sidestream-export", "version": EXPORT_VERSION, "chats": chats}, indent=2
+    )
 
 
 def export_markdown(store: Store, chat_ids: Sequence[int] | None = None) -> str:
     out: list[str] = []
-    for session, messages in _chats(store, chat_ids):
+    for session, messages in _chats(store, chat_ids, tree=False):
         out.append(f"# {session.title}\n")
         model = session.model or "default model"
         meta = f"_Chat {session.id}, {model}, {session.created_at:%Y-%m-%d %H:%M}_"

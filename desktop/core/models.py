@@ -79,6 +79,144 @@ def blocks_from_json(text: str | None) -> tuple[ReasoningBlock, ...]:
     return tuple(b for b in map(ReasoningBlock.from_json, values) if b is not None)
 
 
+#: OpenAI's reasoning efforts (Chat Completions ``reasoning_effort``, Responses
+#: ``reasoning.effort``). Which a model takes varies: "minimal" from gpt-5,
+#: "none" from gpt-5.1, "xhigh" only on the newest; o-series take low to high.
+REASONING_EFFORTS = ("none", "minimal", "low", "medium", "high", "xhigh")
+#: Anthropic refuses a smaller extended-thinking budget (``budget_tokens``).
+MIN_THINKING_BUDGET = 1024
+#: OpenAI's range; Anthropic takes 0 to 1 and its dialect sends at most 1.
+MAX_TEMPERATURE = 2.0
+
+
+def _number(name: str, value: object) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError(f"{name} must be a number (got {value!r})")
+    return float(value)
+
+
+def _whole(name: str, value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError(f"{name} must be a whole number (got {value!r})")
+    return value
+
+
+def check_temperature(value: object) -> float:
+    """``value`` as a temperature, 0 to 2; ValueError with a message for the user."""
+    number = _number("Temperature", value)
+    if not 0.0 <= number <= MAX_TEMPERATURE:  # also refuses NaN
+        raise ValueError(f"Temperature must be between 0 and 2 (got {value!r})")
+    return number
+
+
+def check_top_p(value: object) -> float:
+    """``value`` as a nucleus-sampling top-p, 0 to 1; ValueError otherwise."""
+    number = _number("Top-p", value)
+    if not 0.0 <= number <= 1.0:
+        raise ValueError(f"Top-p must be between 0 and 1 (got {value!r})")
+    return number
+
+
+def check_max_output_tokens(value: object) -> int:
+    """``value`` as a reply's token limit, at least 1; ValueError otherwise."""
+    number = _whole("Maximum output tokens", value)
+    if number < 1:
+        raise ValueError(f"Maximum output tokens must be at least 1 (got {number})")
+    return number
+
+
+def check_reasoning_effort(value: object) -> str:
+    """``value`` as one of :data:`REASONING_EFFORTS`; ValueError otherwise."""
+    if value not in REASONING_EFFORTS:
+        known = ", ".join(REASONING_EFFORTS)
+        raise ValueError(f"Reasoning effort must be one of {known} (got {value!r})")
+    return str(value)
+
+
+def check_thinking_budget(value: object) -> int:
+    """``value`` as an Anthropic thinking budget, at least 1024 tokens; ValueError otherwise."""
+    number = _whole("Thinking budget", value)
+    if number < MIN_THINKING_BUDGET:
+        raise ValueError(
+            f"Thinking budget must be at least {MIN_THINKING_BUDGET} tokens (got {number})"
+        )
+    return number
+
+
+_CHECKS = {
+    "temperature": check_temperature,
+    "top_p": check_top_p,
+    "max_output_tokens": check_max_output_tokens,
+    "reasoning_effort": check_reasoning_effort,
+    "thinking_budget": check_thinking_budget,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class GenerationParams:
+    """A chat's sampling and length settings; each None is unset.
+
+    An unset field is left out of the request, so the provider's (or the
+    model's) own default applies. Each dialect sends a set field under the
+    name its API gives it (``desktop.providers``): ``reasoning_effort`` is
+    OpenAI's (Chat Completions, Responses), ``thinking_budget`` Anthropic's
+    extended thinking (``budget_tokens``); a dialect without one ignores it.
+    Nothing is checked on construction (a stored value must always load);
+    :meth:`validate` is what a form calls.
+    """
+
+    temperature: float | None = None
+    top_p: float | None = None
+    max_output_tokens: int | None = None
+    reasoning_effort: str | None = None
+    thinking_budget: int | None = None
+
+    @property
+    def is_unset(self) -> bool:
+        return self == GenerationParams()
+
+    def validate(self) -> GenerationParams:
+        """Self, if every set field is in range; else ValueError naming the first
+        that is not, in words a user can act on.
+
+        Fields are checked one by one: how they combine is the dialect's to
+        fit (Anthropic's ``max_tokens`` must exceed the thinking budget; its
+        dialect raises it, see ``desktop.providers.anthropic.add_params``).
+        """
+        for name, check in _CHECKS.items():
+            value = getattr(self, name)
+            if value is not None:
+                check(value)
+        return self
+
+    def to_json(self) -> str | None:
+        """The set fields as a JSON object (as stored); None when nothing is set."""
+        values = {name: getattr(self, name) for name in _CHECKS if getattr(self, name) is not None}
+        return json.dumps(values) if values else None
+
+    @classmethod
+    def from_json(cls, text: str | None) -> GenerationParams:
+        """The stored settings back; a field that cannot be read or is out of
+        range is left unset (never raises)."""
+        if not text:
+            return cls()
+        try:
+            values = json.loads(text)
+        except ValueError:
+            return cls()
+        if not isinstance(values, dict):
+            return cls()
+        kept: dict[str, Any] = {}
+        for name, check in _CHECKS.items():
+            if values.get(name) is None:
+                continue
+            try:
+                kept[name] = check(values[name])
+            except ValueError:
+                continue
+        return cls(**kept)
+
+
 @dataclass(frozen=True, slots=True)
 class ChatTurn:
     """One turn of the transcript a model is sent.
@@ -99,6 +237,11 @@ class ChatRequest:
     When ``continue_partial`` is true the last turn is an assistant turn whose
     text the model should go on from (Anthropic prefill; OpenAI-compatible
     ``continue_final_message`` where supported, else a follow-up turn).
+
+    ``system`` is the chat's system prompt and ``params`` its settings, each
+    sent where its dialect expects it. ``max_tokens`` is the app's own cap
+    (a caller's limit, the demo, tests), not the user's setting:
+    ``params.max_output_tokens`` wins when set (:attr:`output_limit`).
     """
 
     model: str
@@ -108,6 +251,14 @@ class ChatRequest:
     # ANTHROPIC_DEFAULT_MAX_TOKENS).
     max_tokens: int | None = None
     continue_partial: bool = False
+    params: GenerationParams = GenerationParams()
+
+    @property
+    def output_limit(self) -> int | None:
+        """The reply's token limit: the chat's setting, else the app's cap, else None."""
+        if self.params.max_output_tokens is not None:
+            return self.params.max_output_tokens
+        return self.max_tokens
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,6 +298,10 @@ class Session:
     created_at: datetime
     updated_at: datetime
     unread: bool = False
+    # The end of the path of its message tree the chat shows (None: empty).
+    active_leaf_id: int | None = None
+    system_prompt: str = ""
+    preset_id: int | None = None
 
 
 @dataclass(slots=True)
@@ -171,6 +326,8 @@ class Message:
     reasoning_blocks: tuple[ReasoningBlock, ...] = ()
     finish: FinishReason | None = None
     reasoning_seconds: float | None = None
+    # The message it answers or follows in the chat's tree (None: the first).
+    parent_id: int | None = None
 
 
 @dataclass(slots=True)

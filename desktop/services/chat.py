@@ -1,4 +1,11 @@
-"""ChatService: what a person does with a chat (send, stop, continue, retry), Qt-free.
+"""ChatService: what a person does with a chat (send, edit, regenerate, continue,
+switch versions, stop), Qt-free.
+
+A chat is a tree of messages and shows one path, from its first message to its
+active leaf (:meth:`Store.active_path`). Sending adds to the end of that path;
+editing a message adds a sibling of it, with a reply of its own; regenerating
+a reply (Retry, Ctrl+R) adds a sibling reply. Nothing is replaced: the older
+versions stay, one switch away (:meth:`ChatService.switch_version`).
 
 Send, retry, continue and delete write through the manager's writer thread,
 so they are ordered after any write of a reply that is still finishing (an
@@ -14,7 +21,7 @@ from collections.abc import Callable
 from typing import TypeVar
 
 from desktop.core.models import ChatRequest, ChatTurn, Message, Session
-from desktop.core.states import MessageStatus, Role
+from desktop.core.states import FinishReason, MessageStatus, Role
 from desktop.services.directory import ProviderDirectory
 from desktop.store import Store
 from desktop.streaming.manager import StreamManager
@@ -29,6 +36,14 @@ _TITLE_LENGTH = 48
 
 class ChatActionError(RuntimeError):
     """An action the user asked for cannot be done now; the message says why."""
+
+
+def can_continue(status: MessageStatus, finish: FinishReason | None) -> bool:
+    """Whether Continue may go on from a reply: one cut short (stopped or
+    interrupted), or one the model completed at its token limit."""
+    if status.can_continue:
+        return True
+    return status is MessageStatus.COMPLETE and finish is FinishReason.LENGTH
 
 
 class ChatService:
@@ -49,7 +64,18 @@ class ChatService:
         return self._store.get_session(session_id)
 
     def messages(self, session_id: int) -> list[Message]:
-        return self._store.list_messages(session_id)
+        """The messages the chat shows: the path to its active leaf."""
+        return self._store.active_path(session_id)
+
+    def versions(self, session_id: int) -> dict[int, tuple[int, ...]]:
+        """For each message of the chat, its versions (itself and its siblings,
+        oldest first): ``‹ 2/3 ›`` is its index among them."""
+        versions: dict[int, tuple[int, ...]] = {}
+        for children in self._store.branches(session_id).values():
+            siblings = tuple(children)
+            for message_id in siblings:
+                versions[message_id] = siblings
+        return versions
 
     def message(self, message_id: int) -> Message | None:
         return self._store.get_message(message_id)
@@ -96,31 +122,68 @@ class ChatService:
         if self._manager.is_live(session_id):
             raise ChatActionError("A reply is still streaming in this chat: stop it first.")
         session = self._require_session(session_id)
-        await self._write(self._store.add_message, session_id, Role.USER, text)
+        user = await self._write(self._store.add_message, session_id, Role.USER, text)
         if session.title == DEFAULT_TITLE:
             await self._write(self._store.rename_session, session_id, _title_from(text))
-        return await self._start(session, continue_message=None)
+        return await self._start(session, continue_message=None, parent=user)
+
+    async def edit(self, message_id: int, text: str) -> Message:
+        """Resend a user message changed: a new version of it (its sibling), and
+        a reply to that; the original and its replies stay, one switch away."""
+        text = text.strip()
+        if not text:
+            raise ChatActionError("Type a message first.")
+        message = self._require_message(message_id)
+        if message.role is not Role.USER:
+            raise ChatActionError("Only your own messages can be edited.")
+        if self._manager.is_live(message.session_id):
+            raise ChatActionError("A reply is still streaming in this chat: stop it first.")
+        session = self._require_session(message.session_id)
+        user = await self._write(
+            functools.partial(
+                self._store.add_message,
+                session.id,
+                Role.USER,
+                text,
+                parent_id=message.parent_id,
+            )
+        )
+        return await self._start(session, continue_message=None, parent=user)
 
     async def continue_reply(self, message_id: int) -> Message:
-        """Ask the model to go on from a stopped or interrupted reply's text."""
+        """Ask the model to go on from a reply's text: one stopped or interrupted,
+        or one cut at the model's token limit (:func:`can_continue`)."""
         message = self._require_message(message_id)
-        if message.role is not Role.ASSISTANT or not message.status.can_continue:
-            raise ChatActionError("Only a stopped or interrupted reply can be continued.")
+        if message.role is not Role.ASSISTANT or not can_continue(message.status, message.finish):
+            raise ChatActionError(
+                "Only a reply that was stopped, interrupted or cut at the model's token limit"
+                " can be continued."
+            )
         if self._manager.is_live(message.session_id):
             raise ChatActionError("A reply is still streaming in this chat: stop it first.")
         session = self._require_session(message.session_id)
         return await self._start(session, continue_message=message)
 
     async def retry(self, message_id: int) -> Message:
-        """Regenerate a reply from the turns before it."""
+        """Regenerate a reply: a new version of it (its sibling), from the turns
+        before it; the older versions stay."""
         message = self._require_message(message_id)
         if message.role is not Role.ASSISTANT or message.status.is_live:
             raise ChatActionError("Only a finished reply can be retried.")
         if self._manager.is_live(message.session_id):
             raise ChatActionError("A reply is still streaming in this chat: stop it first.")
         session = self._require_session(message.session_id)
-        await self._write(self._store.delete_message, message_id)
-        return await self._start(session, continue_message=None, before_id=message_id)
+        parent = self._store.get_message(message.parent_id) if message.parent_id else None
+        return await self._start(session, continue_message=None, parent=parent)
+
+    async def switch_version(self, message_id: int, version_id: int) -> None:
+        """Show another version of a message (a sibling) and the newest path below it."""
+        message = self._require_message(message_id)
+        other = self._require_message(version_id)
+        if other.session_id != message.session_id or other.parent_id != message.parent_id:
+            raise ChatActionError("That is not a version of this message.")
+        leaf = await self._write(self._store.newest_leaf_under, version_id)
+        await self._write(self._store.set_active_leaf, message.session_id, leaf)
 
     def stop(self, session_id: int) -> bool:
         return self._manager.stop(session_id)
@@ -131,16 +194,16 @@ class ChatService:
         session: Session,
         *,
         continue_message: Message | None,
-        before_id: int | None = None,
+        parent: Message | None = None,
     ) -> Message:
+        """Stream a reply: a new one under ``parent`` (on the path to it), or
+        ``continue_message`` going on from its text."""
         provider, stored = self._directory.provider(session.provider_id)
         model = session.model or stored.default_model
-        history = [
-            m
-            for m in self._store.list_messages(session.id)
-            if (before_id is None or m.id < before_id)
-            and (continue_message is None or m.id <= continue_message.id)
-        ]
+        if continue_message is not None:
+            history = self._store.path_to(continue_message.id)
+        else:
+            history = self._store.path_to(parent.id) if parent is not None else []
         request = ChatRequest(
             model=model,
             turns=tuple(_turns(history, model)),
@@ -155,6 +218,7 @@ class ChatService:
                     "",
                     status=MessageStatus.STREAMING,
                     model=model,
+                    parent_id=parent.id if parent is not None else None,
                 )
             )
             initial = ""

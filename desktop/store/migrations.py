@@ -16,6 +16,10 @@ its signed blocks as JSON in ``messages.reasoning_blocks``, and how long it
 reasoned in ``messages.reasoning_seconds``), why the model ended it
 (``messages.finish``), and ``message_chunks.kind`` (0: text, 1: reasoning)
 so that a streaming reply's reasoning is appended like its text.
+Version 5: the message tree (``messages.parent_id``; ``sessions.active_leaf_id``,
+the end of the path a chat shows), a chat's system prompt and parameters
+(``sessions.system_prompt``, ``sessions.params`` as JSON, ``sessions.preset_id``),
+and ``presets``.
 
 Each step runs in its own ``BEGIN IMMEDIATE`` transaction together with the
 row recording its version, so a crash mid-migration leaves the previous
@@ -161,6 +165,43 @@ _V4 = (
 )
 
 
+# A chat is a tree: each message has a parent (NULL for the first one), and
+# the chat shows the path from its first message to its active leaf. Every
+# existing chat becomes one path, unchanged: each message's parent is the one
+# before it. A chat also gets a system prompt and parameters of its own, or
+# takes them from a preset.
+_V5 = (
+    "ALTER TABLE messages ADD COLUMN parent_id INTEGER REFERENCES messages (id) ON DELETE CASCADE",
+    "CREATE INDEX messages_parent_id ON messages (parent_id)",
+    """
+    UPDATE messages SET parent_id = (
+        SELECT MAX(p.id) FROM messages p
+        WHERE p.session_id = messages.session_id AND p.id < messages.id
+    )
+    """,
+    "ALTER TABLE sessions ADD COLUMN active_leaf_id INTEGER",
+    """
+    UPDATE sessions SET active_leaf_id = (
+        SELECT MAX(m.id) FROM messages m WHERE m.session_id = sessions.id
+    )
+    """,
+    "ALTER TABLE sessions ADD COLUMN system_prompt TEXT NOT NULL DEFAULT ''",
+    "ALTER TABLE sessions ADD COLUMN params TEXT",
+    """
+    CREATE TABLE presets (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        name TEXT NOT NULL UNIQUE,
+        system_prompt TEXT NOT NULL DEFAULT '',
+        provider_id INTEGER REFERENCES providers (id) ON DELETE SET NULL,
+        model TEXT NOT NULL DEFAULT '',
+        params TEXT,
+        created_at DATETIME NOT NULL
+    )
+    """,
+    "ALTER TABLE sessions ADD COLUMN preset_id INTEGER REFERENCES presets (id) ON DELETE SET NULL",
+)
+
+
 def _rebuild(statements: tuple[str, ...]) -> Callable[[SidestreamDatabase], None]:
     def step(db: SidestreamDatabase) -> None:
         for sql in statements:
@@ -188,6 +229,7 @@ STEPS: tuple[Step, ...] = (
     (2, _run(_V2)),
     (3, _rebuild(_V3)),
     (4, _run(_V4)),
+    (5, _run(_V5)),
 )
 CURRENT_VERSION = STEPS[-1][0]
 

@@ -62,10 +62,11 @@ class Models:
     message: Any
     chunk: Any
     setting: Any
+    preset: Any
 
     @property
     def all(self) -> tuple[Any, ...]:
-        return (self.provider, self.session, self.message, self.chunk, self.setting)
+        return (self.provider, self.preset, self.session, self.message, self.chunk, self.setting)
 
 
 def build_models(db: peewee.Database) -> Models:
@@ -84,6 +85,19 @@ def build_models(db: peewee.Database) -> Models:
         class Meta:
             table_name = "providers"
 
+    class PresetRow(BaseModel):
+        name = peewee.TextField(unique=True)
+        system_prompt = peewee.TextField(default="")
+        provider = peewee.ForeignKeyField(
+            ProviderRow, null=True, on_delete="SET NULL", column_name="provider_id"
+        )
+        model = peewee.TextField(default="")
+        params = peewee.TextField(null=True)  # JSON of GenerationParams
+        created_at = UtcDateTimeField(default=utc_now)
+
+        class Meta:
+            table_name = "presets"
+
     class SessionRow(BaseModel):
         title = peewee.TextField()
         provider = peewee.ForeignKeyField(
@@ -94,6 +108,14 @@ def build_models(db: peewee.Database) -> Models:
         unread = peewee.BooleanField(default=False)
         created_at = UtcDateTimeField(default=utc_now)
         updated_at = UtcDateTimeField(default=utc_now, index=True)
+        # The end of the path of the tree the chat shows (no FK: it may point
+        # at a message being added in the same transaction).
+        active_leaf_id = peewee.IntegerField(null=True)
+        system_prompt = peewee.TextField(default="")
+        params = peewee.TextField(null=True)  # JSON of GenerationParams
+        preset = peewee.ForeignKeyField(
+            PresetRow, null=True, on_delete="SET NULL", column_name="preset_id"
+        )
 
         class Meta:
             table_name = "sessions"
@@ -117,6 +139,9 @@ def build_models(db: peewee.Database) -> Models:
         reasoning_blocks = peewee.TextField(null=True)  # JSON list of ReasoningBlock
         finish = peewee.TextField(null=True)
         reasoning_seconds = peewee.FloatField(null=True)
+        parent = peewee.ForeignKeyField(
+            "self", null=True, on_delete="CASCADE", column_name="parent_id", index=False
+        )
 
         class Meta:
             table_name = "messages"
@@ -140,7 +165,7 @@ def build_models(db: peewee.Database) -> Models:
         class Meta:
             table_name = "settings"
 
-    return Models(ProviderRow, SessionRow, MessageRow, ChunkRow, SettingRow)
+    return Models(ProviderRow, SessionRow, MessageRow, ChunkRow, SettingRow, PresetRow)
 
 
 def session_record(row: Any) -> Session:
@@ -153,6 +178,9 @@ def session_record(row: Any) -> Session:
         created_at=to_local(row.created_at),
         updated_at=to_local(row.updated_at),
         unread=bool(row.unread),
+        active_leaf_id=row.active_leaf_id,
+        system_prompt=row.system_prompt or "",
+        preset_id=row.preset_id,
     )
 
 
@@ -176,6 +204,7 @@ def message_columns(m: Any) -> tuple[Any, ...]:
         m.reasoning_blocks,
         m.finish,
         m.reasoning_seconds,
+        m.parent,
     )
 
 
@@ -188,7 +217,7 @@ def message_record(
     it was last compacted."""
     head, tail = row[:13], row[13:]
     (mid, session_id, role, content, status, error, reason, cursor, tin, tout, model, ca, ua) = head
-    reasoning, blocks, finish, reasoning_seconds = tail
+    reasoning, blocks, finish, reasoning_seconds, parent_id = tail
     if chunks:
         content = content + "".join(chunks)
     if reasoning_chunks:
@@ -211,6 +240,7 @@ def message_record(
         reasoning_blocks=blocks_from_json(blocks),
         finish=_finish(finish),
         reasoning_seconds=reasoning_seconds,
+        parent_id=parent_id,
     )
 
 

@@ -88,6 +88,13 @@ def _translating(fn: Callable[Concatenate[Store, _P], _R]) -> Callable[Concatena
     return wrapper
 
 
+class _Unset:
+    """The default of an argument that was not given (None is a value there)."""
+
+
+_UNSET = _Unset()
+
+
 @dataclass(frozen=True, slots=True)
 class StreamFlush:
     """What one flush of a streaming reply writes.
@@ -292,18 +299,29 @@ class Store:
         content: str = "",
         status: MessageStatus = MessageStatus.COMPLETE,
         model: str | None = None,
+        *,
+        parent_id: int | _Unset | None = _UNSET,
     ) -> Message:
-        """Append a message to a chat and mark the chat updated.
+        """Add a message to a chat's tree, make it the chat's active leaf, and
+        mark the chat updated.
 
-        Raises ``LookupError`` when the chat does not exist (any more).
+        ``parent_id`` is the message it follows (None: it starts the chat);
+        by default the chat's active leaf, so that messages added one after
+        another form one path. Raises ``LookupError`` when the chat (or the
+        parent in it) does not exist (any more).
         """
         now = utc_now()
-        s = self._m.session
+        s, m = self._m.session, self._m.message
         with self._write():
-            touched = s.update({s.updated_at: now}).where(s.id == session_id).execute()
-            if not touched:
+            row = s.get_or_none(s.id == session_id)
+            if row is None:
                 raise LookupError(f"no chat with id {session_id}")
-            message_id = self._m.message.insert(
+            parent = row.active_leaf_id if isinstance(parent_id, _Unset) else parent_id
+            if parent is not None and not (
+                m.select().where((m.id == parent) & (m.session == session_id)).exists()
+            ):
+                raise LookupError(f"no message {parent} in chat {session_id}")
+            message_id = m.insert(
                 session=session_id,
                 role=role.value,
                 content=content,
@@ -311,6 +329,10 @@ class Store:
                 model=model,
                 created_at=now,
                 updated_at=now,
+                parent=parent,
+            ).execute()
+            s.update({s.updated_at: now, s.active_leaf_id: message_id}).where(
+                s.id == session_id
             ).execute()
         return Message(
             id=message_id,
@@ -321,7 +343,69 @@ class Store:
             model=model,
             created_at=to_local(now),
             updated_at=to_local(now),
+            parent_id=parent,
         )
+
+    # -- the tree ---------------------------------------------------------------
+
+    def _path_ids(self, leaf_id: int) -> list[int]:
+        """The ids from the first message down to ``leaf_id`` (ids grow down a path)."""
+        rows = self._db.execute_sql(
+            "WITH RECURSIVE up(id) AS (SELECT ? UNION ALL"
+            " SELECT m.parent_id FROM messages m JOIN up ON m.id = up.id"
+            " WHERE m.parent_id IS NOT NULL) SELECT id FROM up",
+            (leaf_id,),
+        ).fetchall()
+        return sorted(int(row[0]) for row in rows)
+
+    @_translating
+    def active_path(self, session_id: int) -> list[Message]:
+        """The messages a chat shows: the path from its first message to its active leaf."""
+        with self._read():
+            row = self._m.session.get_or_none(self._m.session.id == session_id)
+            if row is None or row.active_leaf_id is None:
+                return []
+            ids = self._path_ids(row.active_leaf_id)
+            return self._messages_with_chunks(self._m.message.id.in_(ids))
+
+    @_translating
+    def path_to(self, message_id: int) -> list[Message]:
+        """The path from a chat's first message down to ``message_id``, included."""
+        with self._read():
+            return self._messages_with_chunks(self._m.message.id.in_(self._path_ids(message_id)))
+
+    @_translating
+    def branches(self, session_id: int) -> dict[int | None, list[int]]:
+        """Each message's children (None: the chat's first messages), oldest first."""
+        m = self._m.message
+        children: dict[int | None, list[int]] = {}
+        query = m.select(m.id, m.parent).where(m.session == session_id).order_by(m.id).tuples()
+        for message_id, parent_id in query:
+            children.setdefault(parent_id, []).append(message_id)
+        return children
+
+    @_translating
+    def newest_leaf_under(self, message_id: int) -> int:
+        """The leaf reached from ``message_id`` by always taking the newest child."""
+        row = self._db.execute_sql(
+            "WITH RECURSIVE down(id) AS (SELECT ? UNION ALL"
+            " SELECT (SELECT MAX(c.id) FROM messages c WHERE c.parent_id = down.id)"
+            " FROM down WHERE EXISTS (SELECT 1 FROM messages c WHERE c.parent_id = down.id))"
+            " SELECT MAX(id) FROM down",
+            (message_id,),
+        ).fetchone()
+        return int(row[0])
+
+    @_translating
+    def set_active_leaf(self, session_id: int, leaf_id: int | None) -> None:
+        """Show the path to ``leaf_id`` in the chat (a message of it, or None)."""
+        s, m = self._m.session, self._m.message
+        with self._write():
+            if leaf_id is not None and not (
+                m.select().where((m.id == leaf_id) & (m.session == session_id)).exists()
+            ):
+                raise LookupError(f"no message {leaf_id} in chat {session_id}")
+            s.update({s.active_leaf_id: leaf_id}).where(s.id == session_id).execute()
 
     def _chunks_by_message(
         self, message_ids: Any
@@ -364,7 +448,8 @@ class Store:
 
     @_translating
     def list_messages(self, session_id: int) -> list[Message]:
-        """A chat's messages in order; streaming ones include all text flushed so far."""
+        """Every message of a chat, of every branch, by id; streaming ones
+        include all text flushed so far (:meth:`active_path` is what it shows)."""
         return self._messages_with_chunks(self._m.message.session == session_id)
 
     @_translating
@@ -377,9 +462,27 @@ class Store:
 
     @_translating
     def delete_message(self, message_id: int) -> None:
-        m = self._m.message
+        """Delete a message and everything below it in its chat's tree.
+
+        A chat whose active leaf went with it shows its parent's newest branch.
+        """
+        m, s = self._m.message, self._m.session
         with self._write():
+            row = m.get_or_none(m.id == message_id)
+            if row is None:
+                return
             m.delete().where(m.id == message_id).execute()
+            session = s.get_or_none(s.id == row.session_id)
+            if session is None or session.active_leaf_id is None:
+                return
+            if m.get_or_none(m.id == session.active_leaf_id) is not None:
+                return
+            leaf = None if row.parent_id is None else self.newest_leaf_under(row.parent_id)
+            if leaf is None:
+                newest = m.select(m.id).where(m.session == row.session_id).order_by(m.id.desc())
+                first = newest.first()
+                leaf = None if first is None else self.newest_leaf_under(first.id)
+            s.update({s.active_leaf_id: leaf}).where(s.id == row.session_id).execute()
 
     @_translating
     def update_message_status(

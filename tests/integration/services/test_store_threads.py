@@ -34,6 +34,7 @@ STORE_WRITES = (
     "touch_session",
     "delete_session",
     "add_message",
+    "set_active_leaf",
     "delete_message",
     "update_message_status",
     "flush_streaming",
@@ -133,10 +134,20 @@ def test_replies_and_what_is_ordered_with_them_write_on_the_writer_thread(
 
         reply = chat.messages(session.id)[-1]
         assert reply.role is Role.ASSISTANT and reply.status is MessageStatus.COMPLETE
-        retried = await chat.retry(reply.id)
+        retried = await chat.retry(reply.id)  # a new version: the old one stays
         await _settled(services, session.id)
         writes = store.take()
-        assert [name for name, _ in writes][:2] == ["delete_message", "add_message"], writes
+        assert [name for name, _ in writes][:1] == ["add_message"], writes
+        assert _threads(writes) == {"writer"}, writes
+
+        # Editing a message adds a version of it; switching versions moves the leaf.
+        user = chat.messages(session.id)[0]
+        await chat.edit(user.id, "Hello again")
+        await _settled(services, session.id)
+        await chat.switch_version(user.id, user.id)
+        writes = store.take()
+        names = [name for name, _ in writes]
+        assert names[:2] == ["add_message", "add_message"] and names[-1] == "set_active_leaf"
         assert _threads(writes) == {"writer"}, writes
 
         # A stopped reply (the test's own write), then Continue.

@@ -230,15 +230,16 @@ def test_sixth_stream_evicts_oldest_hidden_chat_which_can_continue_and_retry(
     victim.view.retry_requested.emit(mid)
 
     def retried_to_the_end() -> bool:
-        # The old reply goes first; its replacement is added a moment later.
-        if services.chat.message(mid) is not None:
-            return False
+        # A new version of the reply, on the path the chat shows; the old one stays.
         replies = [m for m in services.chat.messages(victim.session_id) if m.role is Role.ASSISTANT]
-        return bool(replies) and replies[-1].status is MessageStatus.COMPLETE
+        return (
+            bool(replies) and replies[-1].id != mid and replies[-1].status is MessageStatus.COMPLETE
+        )
 
     qtbot.waitUntil(retried_to_the_end, timeout=WAIT)
     new_mid = reply_id(services, victim.session_id)
-    assert new_mid != mid
+    assert services.chat.message(mid) is not None
+    assert services.chat.versions(victim.session_id)[new_mid] == (mid, new_mid)
     qtbot.waitUntil(lambda: mid not in victim.view.message_ids(), timeout=WAIT)
     qtbot.waitUntil(
         lambda: victim.view.message_text(new_mid) == demo_reply("evict 0", 40), timeout=WAIT

@@ -87,9 +87,11 @@ def test_status_updates_and_queries(store: Store) -> None:
     assert store.messages_with_status(live) == []
     assert [m.id for m in store.messages_with_status({MessageStatus.FAILED})] == [m1.id]
 
-    store.delete_message(m1.id)
-    assert store.get_message(m1.id) is None
-    assert [m.id for m in store.list_messages(s.id)] == [m2.id, m2.id + 1]
+    store.delete_message(m2.id + 1)
+    assert store.get_message(m2.id + 1) is None
+    assert [m.id for m in store.list_messages(s.id)] == [m1.id, m2.id]
+    store.delete_message(m1.id)  # a message goes with everything below it in its chat's tree
+    assert store.list_messages(s.id) == []
 
 
 def test_flush_appends_chunks_and_reads_merge_them(store: Store) -> None:
