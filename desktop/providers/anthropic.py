@@ -10,6 +10,9 @@ block; the blocks go back, unchanged, in the assistant turns of later
 requests (:class:`~desktop.core.models.ReasoningBlock`). ``stop_reason`` is
 normalized (``end_turn`` -> stop, ``max_tokens`` -> length, ``refusal``,
 ``tool_use`` -> tool_calls, ``pause_turn`` -> other).
+
+The system prompt goes in ``system``; the chat's settings are fitted to what
+the API accepts, extended thinking's constraints included (:func:`add_params`).
 """
 
 from __future__ import annotations
@@ -49,6 +52,8 @@ log = logging.getLogger("sidestream.provider")
 
 # Anthropic requires max_tokens; this is what a chat gets when it sets none.
 ANTHROPIC_DEFAULT_MAX_TOKENS = 8192
+# With extended thinking on, the API refuses a lower top_p.
+THINKING_MIN_TOP_P = 0.95
 
 API_VERSION = "2023-06-01"
 _NOTHING: tuple[StreamEvent, ...] = ()
@@ -115,13 +120,75 @@ def build_body(request: ChatRequest) -> tuple[dict[str, Any], str]:
     messages = [_message(turn) for turn in turns]
     body: dict[str, Any] = {
         "model": request.model,
-        "max_tokens": request.max_tokens or ANTHROPIC_DEFAULT_MAX_TOKENS,
+        "max_tokens": request.output_limit or ANTHROPIC_DEFAULT_MAX_TOKENS,
         "messages": messages,
         "stream": True,
     }
     if system_parts:
         body["system"] = "\n\n".join(system_parts)
+    prefilled = bool(turns) and turns[-1].role is Role.ASSISTANT
+    add_params(body, request, prefilled=prefilled)
     return body, cut
+
+
+def add_params(body: dict[str, Any], request: ChatRequest, *, prefilled: bool) -> None:
+    """The chat's settings into ``body``, fitted to what the Messages API accepts.
+
+    Each change below is logged; none fails the request.
+
+    - A thinking budget sends ``thinking: {"type": "enabled", "budget_tokens"}``.
+      The budget counts within ``max_tokens``, which must exceed it: unset,
+      ``max_tokens`` becomes the budget plus the usual default; set no higher
+      than the budget, the budget plus it (the answer keeps the room the user
+      gave it).
+    - With thinking on, the API refuses any temperature but its default (so
+      none is sent: the user asked for thinking and gets it) and a top-p
+      below 0.95 (sent as 0.95).
+    - A prefill (Continue) cannot be sent with thinking on: that request goes
+      without thinking, since Continue must go on from the partial text.
+    - ``temperature`` runs 0 to 1 here (OpenAI's to 2): above 1 sends 1.
+    - Current models (Claude 4.5 on) refuse ``temperature`` and ``top_p``
+      together: with both set only the temperature is sent.
+    - ``reasoning_effort`` is OpenAI's and is not sent.
+    """
+    params = request.params
+    temperature, top_p = params.temperature, params.top_p
+    budget = params.thinking_budget
+    if budget is not None and prefilled:
+        log.info("thinking left out: the Messages API takes no prefill with thinking on")
+        budget = None
+    if budget is not None:
+        body["thinking"] = {"type": "enabled", "budget_tokens": budget}
+        body["max_tokens"] = _limit_with_thinking(request.output_limit, budget)
+        if temperature is not None:
+            log.info("temperature %s left out: the API takes none with thinking on", temperature)
+            temperature = None
+        if top_p is not None and top_p < THINKING_MIN_TOP_P:
+            log.info("top_p %s raised to %s with thinking on", top_p, THINKING_MIN_TOP_P)
+            top_p = THINKING_MIN_TOP_P
+    if temperature is not None:
+        if temperature > 1.0:
+            log.info("temperature %s lowered to 1, the Messages API's maximum", temperature)
+        body["temperature"] = min(temperature, 1.0)
+        if top_p is not None:
+            log.info("top_p %s left out: current models take temperature or top_p", top_p)
+            top_p = None
+    if top_p is not None:
+        body["top_p"] = top_p
+    if params.reasoning_effort is not None:
+        log.debug(
+            "reasoning_effort %s not sent: the Messages API has none", params.reasoning_effort
+        )
+
+
+def _limit_with_thinking(limit: int | None, budget: int) -> int:
+    """``max_tokens`` for a thinking budget, which must stay below it."""
+    if limit is None:
+        return budget + ANTHROPIC_DEFAULT_MAX_TOKENS
+    if limit <= budget:
+        log.info("max_tokens %d raised to %d, above the thinking budget", limit, budget + limit)
+        return budget + limit
+    return limit
 
 
 def _message(turn: ChatTurn) -> dict[str, Any]:

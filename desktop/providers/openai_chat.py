@@ -8,6 +8,10 @@ each server's dialect quirks: Ollama's ``delta.reasoning``, DeepSeek/vLLM's
 ``finish_reason: "abort"``, llama.cpp's legacy ``error:`` line, error objects
 sent after HTTP 200, ``[DONE]`` with white space around it, chunks of other
 choices (``n`` > 1) and a missing ``[DONE]``.
+
+The system prompt is the first message; the chat's settings are top-level
+fields, the reply's limit named ``max_completion_tokens`` at OpenAI and
+``max_tokens`` elsewhere (:func:`limit_key_for`).
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncGenerator, Sequence
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -72,15 +77,50 @@ def build_messages(request: ChatRequest) -> list[dict[str, str]]:
     return messages
 
 
-def build_body(request: ChatRequest) -> dict[str, Any]:
+# OpenAI's own API names the reply's limit ``max_completion_tokens`` (it counts
+# the reasoning tokens too) and refuses ``max_tokens`` for its reasoning
+# models; the OpenAI-compatible servers (Ollama, llama.cpp, vLLM, LM Studio,
+# OpenRouter, Groq, ...) all take ``max_tokens``, and not all of them know
+# the newer name. So the host decides.
+OPENAI_LIMIT_KEY = "max_completion_tokens"
+COMPATIBLE_LIMIT_KEY = "max_tokens"
+
+
+def limit_key_for(base_url: str) -> str:
+    """The name of the reply's token limit at ``base_url``: OpenAI's own
+    (``api.openai.com`` and its regional ``*.api.openai.com``) or everyone else's."""
+    try:
+        host = (urlsplit(base_url).hostname or "").lower()
+    except ValueError:  # unusable: the request itself will say so
+        return COMPATIBLE_LIMIT_KEY
+    if host == "api.openai.com" or host.endswith(".api.openai.com"):
+        return OPENAI_LIMIT_KEY
+    return COMPATIBLE_LIMIT_KEY
+
+
+def build_body(request: ChatRequest, *, limit_key: str = COMPATIBLE_LIMIT_KEY) -> dict[str, Any]:
+    """The request body; each unset parameter is left out (the server's default).
+
+    ``reasoning_effort`` is top level, as OpenAI takes it; OpenRouter, Groq,
+    vLLM and Ollama read the same field, other servers ignore it (it is sent
+    only when the chat sets it).
+    """
     body: dict[str, Any] = {
         "model": request.model,
         "messages": build_messages(request),
         "stream": True,
         "stream_options": {"include_usage": True},
     }
-    if request.max_tokens is not None:
-        body["max_tokens"] = request.max_tokens
+    params = request.params
+    if params.temperature is not None:
+        body["temperature"] = params.temperature
+    if params.top_p is not None:
+        body["top_p"] = params.top_p
+    limit = request.output_limit
+    if limit is not None:
+        body[limit_key] = limit
+    if params.reasoning_effort is not None:
+        body["reasoning_effort"] = params.reasoning_effort
     return body
 
 
@@ -312,6 +352,7 @@ class OpenAIChatProvider(HttpProvider):
         super().__init__(config, client=client)
         auth = {"Authorization": f"Bearer {config.api_key}"} if config.api_key else {}
         self._headers = self.headers_with(auth)
+        self._limit_key = limit_key_for(config.base_url)
 
     def stream(self, request: ChatRequest) -> AsyncGenerator[StreamEvent, None]:
         return stream_exchange(
@@ -321,7 +362,7 @@ class OpenAIChatProvider(HttpProvider):
             config=self.config,
             headers=self._headers,
             parser=ChatParser(),
-            json_body=build_body(request),
+            json_body=build_body(request, limit_key=self._limit_key),
         )
 
     async def list_models(self) -> list[str]:

@@ -87,7 +87,14 @@ def parse_cursor(cursor: str) -> tuple[str, int | None]:
     return response_id, int(seq) if seq else None
 
 
+# The Responses API refuses a smaller ``max_output_tokens`` (a 400).
+MIN_OUTPUT_TOKENS = 16
+
+
 def build_body(request: ChatRequest) -> dict[str, Any]:
+    """The request body: the system prompt as ``instructions``, the chat's
+    settings as ``temperature``, ``top_p``, ``max_output_tokens`` and
+    ``reasoning.effort``, each left out when unset."""
     items: list[dict[str, str]] = [
         {"role": str(turn.role), "content": turn.content} for turn in request.turns
     ]
@@ -106,8 +113,21 @@ def build_body(request: ChatRequest) -> dict[str, Any]:
     }
     if request.system:
         body["instructions"] = request.system
-    if request.max_tokens is not None:
-        body["max_output_tokens"] = request.max_tokens
+    params = request.params
+    if params.temperature is not None:
+        body["temperature"] = params.temperature
+    if params.top_p is not None:
+        body["top_p"] = params.top_p
+    limit = request.output_limit
+    if limit is not None:
+        if limit < MIN_OUTPUT_TOKENS:
+            log.info(
+                "max_output_tokens %d raised to the API's minimum of %d", limit, MIN_OUTPUT_TOKENS
+            )
+            limit = MIN_OUTPUT_TOKENS
+        body["max_output_tokens"] = limit
+    if params.reasoning_effort is not None:
+        body["reasoning"] = {"effort": params.reasoning_effort}
     return body
 
 
