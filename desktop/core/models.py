@@ -302,6 +302,7 @@ class Session:
     active_leaf_id: int | None = None
     system_prompt: str = ""
     preset_id: int | None = None
+    params: GenerationParams = field(default_factory=GenerationParams)
 
 
 @dataclass(slots=True)
@@ -328,6 +329,19 @@ class Message:
     reasoning_seconds: float | None = None
     # The message it answers or follows in the chat's tree (None: the first).
     parent_id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Preset:
+    """An assistant to start chats from: a name, a system prompt, a provider and
+    model (None, "": the default provider's), and parameters."""
+
+    id: int
+    name: str
+    system_prompt: str = ""
+    provider_id: int | None = None
+    model: str = ""
+    params: GenerationParams = field(default_factory=GenerationParams)
 
 
 @dataclass(slots=True)

@@ -1,19 +1,22 @@
 """The Qt-free services of one running Sidestream, built in one place.
 
-What a person does with chats (:mod:`.chat`), providers and settings
-(:mod:`.settings`), and which provider serves which chat (:mod:`.directory`),
+What a person does with chats (:mod:`.chat`), the presets chats start from
+(:mod:`.chat_presets`), providers and settings (:mod:`.settings`), and which
+provider serves which chat (:mod:`.directory`),
 over the store and the stream manager. ``app.py`` builds these for the
 window; tests and ``--self-test`` build the same objects without a window.
 
 Which thread writes to the store:
 
 * Everything a reply writes, and every write that must be ordered with a
-  reply's writes (send, retry, continue, delete a chat or a message, remove
-  a provider, whose chats lose it), runs on the StreamManager's writer thread
+  reply's writes (send, edit, regenerate, continue, switch versions, delete a
+  chat or a message, remove a provider or a preset, whose chats lose it),
+  runs on the StreamManager's writer thread
   (:meth:`StreamManager.run_store`), in order.
 * The GUI thread writes only single-row edits a person makes and waits for
-  (create a chat, rename, change its model, mute, mark read, provider and app
-  settings): one short IMMEDIATE transaction each, which SQLite's WAL lets run
+  (create a chat, rename, change its model, system prompt or parameters,
+  mute, mark read, add or edit a preset, provider and app settings): one
+  short IMMEDIATE transaction each, which SQLite's WAL lets run
   beside the writer thread, waiting at most for one of its short transactions
   (busy_timeout).
 * Start-up (opening the store, the first run's provider rows, the command
@@ -33,6 +36,7 @@ from desktop.providers.base import Provider
 from desktop.providers.demo.options import OptionsError, parse_options_header
 from desktop.providers.demo.server import DemoOptions, DemoServer
 from desktop.services.chat import ChatService
+from desktop.services.chat_presets import PresetService
 from desktop.services.directory import ProviderDirectory
 from desktop.services.settings import MAX_STREAMS_KEY, SettingsService
 from desktop.store import KeyStore, Store
@@ -69,6 +73,7 @@ class Services:
     chat: ChatService
     settings: SettingsService
     demo_only: bool
+    presets: PresetService
 
     async def recover(self) -> RecoveryReport:
         """Resume or settle replies a quit or crash left streaming (invariant 9)."""
@@ -142,4 +147,5 @@ def build_services(
     manager = StreamManager(store, limit=int(limit) if isinstance(limit, int) else DEFAULT_LIMIT)
     chat = ChatService(store, manager, directory)
     settings = SettingsService(store, directory, manager)
-    return Services(store, keys, demo, directory, manager, chat, settings, demo_only)
+    presets = PresetService(store, manager)
+    return Services(store, keys, demo, directory, manager, chat, settings, demo_only, presets)

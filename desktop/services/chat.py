@@ -17,11 +17,13 @@ from __future__ import annotations
 
 import functools
 import logging
+import re
 from collections.abc import Callable
 from typing import TypeVar
 
-from desktop.core.models import ChatRequest, ChatTurn, Message, Session
+from desktop.core.models import ChatRequest, ChatTurn, GenerationParams, Message, Session
 from desktop.core.states import FinishReason, MessageStatus, Role
+from desktop.services.chat_presets import default_preset
 from desktop.services.directory import ProviderDirectory
 from desktop.store import Store
 from desktop.streaming.manager import StreamManager
@@ -109,10 +111,33 @@ class ChatService:
     def create_chat(
         self, title: str = DEFAULT_TITLE, provider_id: int | None = None, model: str = ""
     ) -> Session:
+        """A new, empty chat: from the default preset if there is one (its system
+        prompt, parameters, provider and model), else the default provider's
+        default model. One row: Ctrl+N stays instant."""
+        preset = default_preset(self._store) if provider_id is None else None
+        if preset is not None and preset.provider_id is not None:
+            provider_id, model = preset.provider_id, model or preset.model
         stored = self._directory.default_provider() if provider_id is None else None
         if stored is not None:
             provider_id, model = stored.id, model or stored.default_model
-        return self._store.create_session(title, provider_id=provider_id, model=model)
+        return self._store.create_session(
+            title,
+            provider_id=provider_id,
+            model=model,
+            system_prompt=preset.system_prompt if preset else "",
+            params=preset.params if preset else None,
+            preset_id=preset.id if preset else None,
+        )
+
+    def set_chat_settings(
+        self, session_id: int, system_prompt: str, params: GenerationParams
+    ) -> None:
+        """A chat's own system prompt and parameters (used from its next reply on)."""
+        try:
+            params = params.validate()
+        except ValueError as exc:
+            raise ChatActionError(str(exc)) from exc
+        self._store.set_session_settings(session_id, system_prompt.strip(), params)
 
     async def send(self, session_id: int, text: str) -> Message:
         """Add the user's turn and start streaming the assistant's reply."""
@@ -207,7 +232,9 @@ class ChatService:
         request = ChatRequest(
             model=model,
             turns=tuple(_turns(history, model)),
+            system=session.system_prompt or None,
             continue_partial=continue_message is not None,
+            params=session.params,
         )
         if continue_message is None:
             message = await self._write(
@@ -286,6 +313,13 @@ def _turns(history: list[Message], model: str) -> list[ChatTurn]:
     return turns
 
 
+_LINK = re.compile(r"!?\[([^\]]*)\]\([^)]*\)")
+_MARKUP = re.compile(r"(\*\*|__|\*|`+|~~|^#+\s*|^>\s*)", re.MULTILINE)
+
+
 def _title_from(text: str) -> str:
-    line = " ".join(text.split())
+    """A chat's title from its first message: plain text on one line (Markdown
+    emphasis, code marks, headings and links read as their words)."""
+    plain = _MARKUP.sub("", _LINK.sub(r"\1", text))
+    line = " ".join(plain.split()) or " ".join(text.split())
     return line if len(line) <= _TITLE_LENGTH else line[: _TITLE_LENGTH - 1].rstrip() + "…"

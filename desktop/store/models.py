@@ -20,7 +20,15 @@ from typing import Any
 
 import peewee
 
-from desktop.core.models import Message, ProviderKind, Session, StoredProvider, blocks_from_json
+from desktop.core.models import (
+    GenerationParams,
+    Message,
+    Preset,
+    ProviderKind,
+    Session,
+    StoredProvider,
+    blocks_from_json,
+)
 from desktop.core.states import FinishReason, MessageStatus, Role
 
 
@@ -181,6 +189,7 @@ def session_record(row: Any) -> Session:
         active_leaf_id=row.active_leaf_id,
         system_prompt=row.system_prompt or "",
         preset_id=row.preset_id,
+        params=GenerationParams.from_json(row.params),
     )
 
 
@@ -251,6 +260,17 @@ def _finish(value: str | None) -> FinishReason | None:
         return FinishReason(value)
     except ValueError:  # written by a newer Sidestream
         return FinishReason.OTHER
+
+
+def preset_record(row: Any) -> Preset:
+    return Preset(
+        id=row.id,
+        name=row.name,
+        system_prompt=row.system_prompt or "",
+        provider_id=row.provider_id,
+        model=row.model or "",
+        params=GenerationParams.from_json(row.params),
+    )
 
 
 def provider_record(row: Any) -> StoredProvider:

@@ -30,7 +30,9 @@ from typing import Any, Concatenate, ParamSpec, Self, TypeVar
 import peewee
 
 from desktop.core.models import (
+    GenerationParams,
     Message,
+    Preset,
     ProviderKind,
     ReasoningBlock,
     Session,
@@ -58,6 +60,7 @@ from desktop.store.models import (
     build_models,
     message_columns,
     message_record,
+    preset_record,
     provider_record,
     session_record,
     to_local,
@@ -213,12 +216,26 @@ class Store:
 
     @_translating
     def create_session(
-        self, title: str, provider_id: int | None = None, model: str = ""
+        self,
+        title: str,
+        provider_id: int | None = None,
+        model: str = "",
+        *,
+        system_prompt: str = "",
+        params: GenerationParams | None = None,
+        preset_id: int | None = None,
     ) -> Session:
         now = utc_now()
         with self._write():
             row = self._m.session.create(
-                title=title, provider=provider_id, model=model, created_at=now, updated_at=now
+                title=title,
+                provider=provider_id,
+                model=model,
+                created_at=now,
+                updated_at=now,
+                system_prompt=system_prompt,
+                params=(params or GenerationParams()).to_json(),
+                preset=preset_id,
             )
         return session_record(row)
 
@@ -259,6 +276,65 @@ class Store:
     @_translating
     def set_session_model(self, session_id: int, provider_id: int | None, model: str) -> None:
         self._update_session(session_id, provider=provider_id, model=model)
+
+    @_translating
+    def set_session_settings(
+        self, session_id: int, system_prompt: str, params: GenerationParams
+    ) -> None:
+        """A chat's own system prompt and parameters."""
+        self._update_session(session_id, system_prompt=system_prompt, params=params.to_json())
+
+    # -- presets ----------------------------------------------------------------
+
+    @_translating
+    def list_presets(self) -> list[Preset]:
+        p = self._m.preset
+        return [preset_record(row) for row in p.select().order_by(p.name)]
+
+    @_translating
+    def get_preset(self, preset_id: int) -> Preset | None:
+        row = self._m.preset.get_or_none(self._m.preset.id == preset_id)
+        return None if row is None else preset_record(row)
+
+    @_translating
+    def add_preset(
+        self,
+        name: str,
+        system_prompt: str = "",
+        provider_id: int | None = None,
+        model: str = "",
+        params: GenerationParams | None = None,
+    ) -> Preset:
+        with self._write():
+            row = self._m.preset.create(
+                name=name,
+                system_prompt=system_prompt,
+                provider=provider_id,
+                model=model,
+                params=(params or GenerationParams()).to_json(),
+                created_at=utc_now(),
+            )
+        return preset_record(row)
+
+    @_translating
+    def update_preset(self, preset: Preset) -> None:
+        p = self._m.preset
+        with self._write():
+            p.update(
+                {
+                    p.name: preset.name,
+                    p.system_prompt: preset.system_prompt,
+                    p.provider: preset.provider_id,
+                    p.model: preset.model,
+                    p.params: preset.params.to_json(),
+                }
+            ).where(p.id == preset.id).execute()
+
+    @_translating
+    def delete_preset(self, preset_id: int) -> None:
+        p = self._m.preset
+        with self._write():
+            p.delete().where(p.id == preset_id).execute()
 
     @_translating
     def set_muted(self, session_id: int, muted: bool) -> None:
