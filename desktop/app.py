@@ -340,6 +340,14 @@ def _settle(future: asyncio.Future[bool], value: bool) -> None:
         future.set_result(value)
 
 
+def start_window(services: Services, args: argparse.Namespace) -> MainWindow:
+    """The main window, once the command line's provider is in place: the demo
+    hint shows only when the demo is still the one provider there is."""
+    _apply_provider_args(services, args)
+    demo_only = all(p.is_demo for p in services.settings.providers())
+    return MainWindow(services.chat, services.settings, demo_only=demo_only)
+
+
 def _apply_provider_args(services: Services, args: argparse.Namespace) -> None:
     """``--provider KIND [--base-url URL] [--model M]``: add or select that provider."""
     if args.demo:
@@ -454,8 +462,7 @@ def run_app(args: argparse.Namespace) -> int:
     try:
         with loop:
             services = build_services(store)
-            _apply_provider_args(services, args)
-            window = MainWindow(services.chat, services.settings, demo_only=services.demo_only)
+            window = start_window(services, args)
             sidestream = SidestreamApp(services, window)
             _quit_on_signals(loop, sidestream)
             instance = InstanceServer(data_dir, window)

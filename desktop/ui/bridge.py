@@ -18,7 +18,8 @@ A feed follows in one of two modes:
 
 Every update is held to a time budget: the feed times what the view did with
 its last update, learns how many characters fit in ``budget_ms`` and hands
-over no more than that; the rest waits for the next frame. A 10 MB event or a
+over no more than that, reasoning and text together (the reasoning first);
+the rest waits for the next frame. A 10 MB event or a
 long catch-up therefore arrives over many frames while the UI keeps
 answering, and a terminal status is passed on only once its text is through.
 """
@@ -28,6 +29,7 @@ from __future__ import annotations
 import logging
 import math
 import time
+from typing import NamedTuple
 
 from PySide6.QtCore import QObject, Qt, QTimer, Signal
 
@@ -75,13 +77,27 @@ def _between_screen_frames_ms(frame_s: float = FRAME_MS / 1000.0) -> int:
     return max(1, math.ceil(((middle - phase) % frame_s) * 1000))
 
 
+class Details(NamedTuple):
+    """What a view is told of a reply besides its text and state (see
+    :class:`MessageUpdate`): passed on when it changed."""
+
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+    reasoning_seconds: float | None = None
+    waiting_since: float | None = None
+
+
 class ViewFeed(QObject, StreamListener):
     """Follows one chat's live reply for its view, one budgeted update per frame.
 
-    It pulls: the manager only wakes it when text arrives (one flag test per
-    delta); at each frame it reads the text the view lacks from the manager
-    (:meth:`StreamManager.read_text`), from where it left off in that
-    message, and hands it over as one :class:`MessageUpdate`.
+    It pulls: the manager only wakes it when text or reasoning arrives (one
+    flag test per delta); at each frame it asks how the reply stands
+    (:meth:`StreamManager.progress`), reads the reasoning and then the text
+    the view lacks (:meth:`StreamManager.read_reasoning`,
+    :meth:`StreamManager.read_text`), from where it left off in that
+    message, and hands them over as one :class:`MessageUpdate` with the
+    reply's usage, how long it reasoned and since when it waits for its
+    first token.
     """
 
     # One message's new text and, when it changed, its state.
@@ -104,6 +120,8 @@ class ViewFeed(QObject, StreamListener):
         # Characters of each message handed over so far (what the view holds
         # of it from this feed): a return to the screen goes on from there.
         self._delivered: dict[int, int] = {}
+        self._reasoning_delivered: dict[int, int] = {}  # likewise of its reasoning
+        self._details = Details()  # what the view was last told besides text
         self._status: MessageStatus | None = None  # a state change to pass on
         self._terminal: StreamSnapshot | None = None  # waits until its text is through
         self._scheduled = False
@@ -172,6 +190,11 @@ class ViewFeed(QObject, StreamListener):
         if not self._scheduled:
             self._schedule()
 
+    def on_stream_reasoning(self, message_id: int, text: str) -> None:
+        # Like the text: read from the manager at the next frame.
+        if not self._scheduled:
+            self._schedule()
+
     def on_stream_status(self, snapshot: StreamSnapshot) -> None:
         if snapshot.status.is_terminal:
             # The final text travels like any other text, under the live
@@ -202,6 +225,8 @@ class ViewFeed(QObject, StreamListener):
         self._message_id = snapshot.message_id
         self._status = snapshot.status
         self._delivered.setdefault(snapshot.message_id, 0)
+        self._reasoning_delivered.setdefault(snapshot.message_id, 0)
+        self._details = Details()  # told again with the first update
         self._schedule()
 
     def _finish_previous(self, message_id: int) -> None:
@@ -243,29 +268,75 @@ class ViewFeed(QObject, StreamListener):
             return
         budget = MAX_CHARS * 1000 if unbounded else self._budget()
         start = self._delivered.get(message_id, 0)
+        reasoning_start = self._reasoning_delivered.get(message_id, 0)
         terminal = self._terminal
+        # The reasoning comes before the answer and counts against the same
+        # budget: what is left of it goes to the text.
         if terminal is not None:
-            text = terminal.text[start : start + budget]
-            total = len(terminal.text)
+            reasoning = terminal.reasoning[reasoning_start : reasoning_start + budget]
+            text = terminal.text[start : start + budget - len(reasoning)]
+            total, reasoning_total = len(terminal.text), len(terminal.reasoning)
+            details = Details(
+                terminal.input_tokens, terminal.output_tokens, terminal.reasoning_seconds
+            )
         else:
-            read = self._manager.read_text(self._session_id, message_id, start, budget)
-            if read is None:
+            progress = self._manager.progress(self._session_id)
+            if progress is None or progress.message_id != message_id:
                 return  # it ended; its end is on its way (on_stream_status)
-            text = read
-            total = self._manager.text_length(self._session_id, message_id) or 0
+            total, reasoning_total = progress.length, progress.reasoning_length
+            reasoning = text = ""
+            if reasoning_total > reasoning_start:
+                read = self._manager.read_reasoning(
+                    self._session_id, message_id, reasoning_start, budget
+                )
+                reasoning = read or ""
+            if total > start and budget > len(reasoning):
+                read = self._manager.read_text(
+                    self._session_id, message_id, start, budget - len(reasoning)
+                )
+                text = read or ""
+            details = Details(
+                progress.input_tokens,
+                progress.output_tokens,
+                progress.reasoning_seconds,
+                progress.waiting_since,
+            )
         end = start + len(text)
+        reasoning_end = reasoning_start + len(reasoning)
         self._delivered[message_id] = end
+        self._reasoning_delivered[message_id] = reasoning_end
         status, self._status = self._status, None
-        update = MessageUpdate(message_id, text, start, status)
-        behind = end < total
+        behind = end < total or reasoning_end < reasoning_total
+        error = reason = None
+        finish = None
         if terminal is not None and not behind:
-            update = MessageUpdate(
-                message_id, text, start, terminal.status, terminal.error, terminal.reason
+            status, error, reason, finish = (
+                terminal.status,
+                terminal.error,
+                terminal.reason,
+                terminal.finish,
             )
             self._terminal = None
             self._message_id = None
-        if text or update.status is not None:
-            self._emit(len(text), update)
+        news = details != self._details
+        self._details = details
+        if text or reasoning or status is not None or news:
+            update = MessageUpdate(
+                message_id,
+                text,
+                start,
+                status,
+                error,
+                reason,
+                reasoning=reasoning,
+                reasoning_offset=reasoning_start,
+                finish=finish,
+                input_tokens=details.input_tokens,
+                output_tokens=details.output_tokens,
+                reasoning_seconds=details.reasoning_seconds,
+                waiting_since=details.waiting_since,
+            )
+            self._emit(len(text) + len(reasoning), update)
         if behind:
             self._schedule(self._next_frame_s(live=terminal is None))
 

@@ -227,14 +227,20 @@ class ChatTab(QWidget):
                         message.status,
                         message.error,
                         message.reason,
+                        reasoning=message.reasoning,
+                        finish=message.finish,
+                        input_tokens=message.input_tokens,
+                        output_tokens=message.output_tokens,
+                        reasoning_seconds=message.reasoning_seconds,
                     )
                 )
 
     def _as_shown(self, message: Message) -> Message:
-        """``message`` as the view first shows it: a live reply without its text."""
+        """``message`` as the view first shows it: a live reply without its text
+        and reasoning (both come from the feed, from the start)."""
         if self._chat.manager.text_length(self._session.id, message.id) is None:
             return message
-        return dataclasses.replace(message, content="")
+        return dataclasses.replace(message, content="", reasoning="")
 
     def _on_task_failed(self, exc: BaseException) -> None:
         self.error_raised.emit(f"Something went wrong: {exc}")

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, cast
 
 from PySide6.QtCore import (
@@ -74,6 +74,7 @@ FOLLOW_SLACK_PX = 4
 QUOTE_LEVEL = QTextFormat.Property.BlockQuoteLevel
 # Blocks painted on a code panel besides code: code labels, tables shown as text.
 _PANEL_KINDS = (BlockKind.CODE_LABEL, BlockKind.TABLE_TEXT)
+THINKING_BAR_PX = 3
 
 
 class TranscriptBrowser(QTextBrowser):
@@ -170,12 +171,21 @@ class TranscriptBrowser(QTextBrowser):
             painter.drawRoundedRect(panel, 6, 6)
 
         run: QRectF | None = None
+        thinking: QRectF | None = None  # a run of reasoning lines: one panel
         block = doc.findBlock(first)
         while block.isValid() and block.position() <= last:
             block_format = block.blockFormat()
-            if block_format.hasProperty(CODE_LANGUAGE) or (
-                block_format.property(BLOCK_KIND) in _PANEL_KINDS
-            ):
+            kind = block_format.property(BLOCK_KIND)
+            if kind == BlockKind.THINKING:
+                rect = layout.blockBoundingRect(block)
+                line = QRectF(margin - 2, rect.top(), right - margin, rect.height())
+                thinking = line if thinking is None else thinking.united(line)
+                block = block.next()
+                continue
+            if thinking is not None:
+                self._paint_thinking(painter, thinking, theme.code_background, theme.quote_bar)
+                thinking = None
+            if block_format.hasProperty(CODE_LANGUAGE) or kind in _PANEL_KINDS:
                 rect = layout.blockBoundingRect(block)
                 left = rect.left() + block_format.indent() * doc.indentWidth()
                 left += block_format.leftMargin()
@@ -193,7 +203,18 @@ class TranscriptBrowser(QTextBrowser):
             block = block.next()
         if run is not None:
             self._paint_code_run(painter, run, theme.code_background)
+        if thinking is not None:
+            self._paint_thinking(painter, thinking, theme.code_background, theme.quote_bar)
         painter.end()
+
+    @staticmethod
+    def _paint_thinking(painter: QPainter, rect: QRectF, background: QColor, bar: QColor) -> None:
+        """The quote-like panel behind a reply's reasoning: a faint ground, a bar."""
+        panel = rect.adjusted(0, -3, 0, 3)
+        painter.setBrush(background)
+        painter.drawRoundedRect(panel, 4, 4)
+        painter.setBrush(bar)
+        painter.drawRect(QRectF(panel.left(), panel.top(), THINKING_BAR_PX, panel.height()))
 
     @staticmethod
     def _paint_inline_code(painter: QPainter, block: QTextBlock, color: QColor) -> None:
@@ -246,6 +267,40 @@ def quote_bar(block: QTextBlock) -> QRectF | None:
     return QRectF(x, rect.top() - 2, 3, rect.height() + 4)
 
 
+def _reconcile_text(
+    message_id: int,
+    what: str,
+    held: str,
+    text: str,
+    offset: int,
+    append: Callable[[int, str], bool],
+    replace: Callable[[int, str], bool],
+) -> bool:
+    """Bring one of a message's texts (its answer or its reasoning), which the
+    view holds as ``held``, in line with ``text`` at ``offset``: append what is
+    new, replace a whole text that differs, never go back to older text."""
+    overlap = len(held) - offset  # characters of the update the view holds
+    if offset + len(text) > len(held):
+        if overlap >= 0 and held.startswith(text[:overlap], offset):
+            return append(message_id, text[overlap:])
+        if offset == 0:
+            # A whole text that is not what the view holds: the source is right.
+            return replace(message_id, text)
+        log.warning(
+            "An update of message %d does not continue its %s"
+            " (it holds %d characters, the update starts at %d): ignored",
+            message_id,
+            what,
+            len(held),
+            offset,
+        )
+        return False
+    if offset == 0 and not held.startswith(text):
+        # A whole text that is not what the view holds: the source is right.
+        return replace(message_id, text)
+    return False
+
+
 def _cursor_x(line: QTextLine, position: int) -> float:
     # PySide returns (x, position) for QTextLine.cursorToX(int).
     result = line.cursorToX(position)
@@ -275,6 +330,11 @@ class ChatView(QWidget):
         self._following = True
         self._auto_scrolling = False
         self._set_document(self.renderer.document)
+        # Counts a wait for the first token up, a second at a time, while a
+        # reply waits (and only then).
+        self._wait_timer = QTimer(self)
+        self._wait_timer.setSingleShot(True)
+        self._wait_timer.timeout.connect(self._on_wait_timer_timeout)
 
         bar = self.browser.verticalScrollBar()
         bar.rangeChanged.connect(self._on_scroll_range_changed)
@@ -311,6 +371,7 @@ class ChatView(QWidget):
         self.renderer.load(messages)
         self._set_document(self.renderer.document)
         self.scroll_to_bottom()
+        self._schedule_wait_tick()
 
     def add_message(self, message: Message) -> None:
         if self.renderer.add(message):
@@ -319,6 +380,7 @@ class ChatView(QWidget):
     def remove_message(self, message_id: int) -> None:
         if self.renderer.remove(message_id):
             self._after_update()
+            self._schedule_wait_tick()
 
     def reconcile(self, update: MessageUpdate) -> None:
         """Bring one message in line with ``update``: the one way text and state
@@ -327,44 +389,76 @@ class ChatView(QWidget):
 
         This is the one place that decides what is new: text the view holds
         already is never laid out again, and older text never replaces newer
-        text (no flicker back). A message the view does not show is ignored
-        (its tab adds it first).
+        text (no flicker back). The reasoning is reconciled the same way,
+        before the text (it comes first). A message the view does not show is
+        ignored (its tab adds it first).
         """
-        region = self.renderer.region(update.message_id)
+        message_id = update.message_id
+        region = self.renderer.region(message_id)
         if region is None:
-            log.debug("An update for message %d, which this view does not show", update.message_id)
+            log.debug("An update for message %d, which this view does not show", message_id)
             return
         self._settle_size()
-        held = len(region.text)
+        renderer = self.renderer
         changed = False
-        overlap = held - update.offset  # characters of the update the view holds
-        if update.end > held:
-            if overlap >= 0 and region.text.startswith(update.text[:overlap], update.offset):
-                changed = self.renderer.append(update.message_id, update.text[overlap:])
-            elif update.offset == 0:
-                # A whole text that is not what the view holds: the source is right.
-                changed = self.renderer.replace_text(update.message_id, update.text)
-            else:
-                log.warning(
-                    "An update of message %d does not continue its text"
-                    " (it holds %d characters, the update starts at %d): ignored",
-                    update.message_id,
-                    held,
+        if update.reasoning:
+            changed = _reconcile_text(
+                message_id,
+                "reasoning",
+                region.reasoning,
+                update.reasoning,
+                update.reasoning_offset,
+                renderer.append_reasoning,
+                renderer.replace_reasoning,
+            )
+        if update.text:
+            changed = (
+                _reconcile_text(
+                    message_id,
+                    "text",
+                    region.text,
+                    update.text,
                     update.offset,
+                    renderer.append,
+                    renderer.replace_text,
                 )
-        elif update.offset == 0 and update.text and not region.text.startswith(update.text):
-            # A whole text that is not what the view holds: the source is right.
-            changed = self.renderer.replace_text(update.message_id, update.text)
+                or changed
+            )
         if update.status is not None:
-            state = (update.status, update.error, update.reason)
-            changed = self.renderer.set_state(update.message_id, *state) or changed
+            state = (update.status, update.error, update.reason, update.finish)
+            changed = renderer.set_state(message_id, *state) or changed
+        changed = (
+            renderer.set_details(
+                message_id,
+                input_tokens=update.input_tokens,
+                output_tokens=update.output_tokens,
+                reasoning_seconds=update.reasoning_seconds,
+                waiting_since=update.waiting_since,
+            )
+            or changed
+        )
         if changed:
             self._after_update()
+            self._schedule_wait_tick()
 
     def message_text(self, message_id: int) -> str:
         """The raw Markdown the view holds for a message ("" if not shown)."""
         region = self.renderer.region(message_id)
         return region.text if region is not None else ""
+
+    def message_reasoning(self, message_id: int) -> str:
+        """The reasoning the view holds for a message ("" if none or not shown)."""
+        region = self.renderer.region(message_id)
+        return region.reasoning if region is not None else ""
+
+    def toggle_thinking(self, message_id: int) -> None:
+        """Open a reply's Thinking section, or close it, keeping the view still
+        (it stops following the end: the reader is reading)."""
+        bar = self.browser.verticalScrollBar()
+        value = bar.value()
+        self._following = False
+        if self.renderer.toggle_thinking(message_id):
+            self._scroll_to(value)
 
     def message_ids(self) -> list[int]:
         """Every message of the transcript, including older ones not rendered yet."""
@@ -504,6 +598,8 @@ class ChatView(QWidget):
             self.continue_requested.emit(message_id)
         elif action == "retry":
             self.retry_requested.emit(message_id)
+        elif action == "thinking":
+            self.toggle_thinking(message_id)
         elif action == "earlier":
             self.show_earlier()
         else:
@@ -556,6 +652,26 @@ class ChatView(QWidget):
     def _after_update(self) -> None:
         if self._following:
             self._scroll_to(self.browser.verticalScrollBar().maximum())
+
+    # ------------------------------------------------------------ waiting
+
+    @property
+    def counting_wait(self) -> bool:
+        """True while the view counts a reply's wait for its first token."""
+        return self._wait_timer.isActive()
+
+    def _schedule_wait_tick(self) -> None:
+        delay = self.renderer.next_wait_tick_ms()
+        if delay is None:
+            if self._wait_timer.isActive():
+                self._wait_timer.stop()
+        elif not self._wait_timer.isActive():
+            self._wait_timer.start(delay)
+
+    def _on_wait_timer_timeout(self) -> None:
+        if self.renderer.refresh_waiting():
+            self._after_update()
+        self._schedule_wait_tick()
 
     # --------------------------------------------------------------- helpers
 

@@ -1,4 +1,5 @@
-"""The settings dialog: providers (add, edit, remove, default, keys, models) and the stream limit.
+"""The settings dialog: providers (add, edit, remove, default, keys, models), the
+stream limit and the wait for a reply's first token.
 
 Everything goes through the :class:`SettingsService` handed in; the dialog
 never talks to the store or a provider itself. Settings apply at once (there
@@ -38,7 +39,7 @@ from PySide6.QtWidgets import (
 
 from desktop.core.presets import ProviderPreset
 from desktop.core.tasks import TaskKeeper
-from desktop.services.settings import ProviderView, SettingsService
+from desktop.services.settings import MAX_FIRST_TOKEN_WAIT, ProviderView, SettingsService
 from desktop.ui import icons, style
 from desktop.ui.plain import ask, plain_label, tooltip
 from desktop.ui.provider_editor import (
@@ -57,17 +58,29 @@ EVICTION_TEXT = (
     "is kept, it is marked as interrupted, and Continue or Retry picks it up again. "
     "The chat on screen is never the one stopped."
 )
+FIRST_TOKEN_TEXT = (
+    "A reasoning model, or a local server reading a long prompt, may send nothing "
+    "for minutes before its reply begins. Sidestream waits this long for the first "
+    "token (text or reasoning), and the chat counts the wait meanwhile; Stop ends "
+    "it at any time. Once the reply has begun, 60 seconds without any data count "
+    "as a stalled connection. Replies started from now on use the new wait."
+)
+FIRST_TOKEN_TOOLTIP = (
+    "How long a reply may take to begin: between 10 seconds and 24 hours (default 10 minutes)."
+)
 
 
 class SettingsDialog(QDialog):
     """Providers and streaming settings; changes apply at once.
 
     Signals: ``providers_changed()`` after any provider was added, edited,
-    removed or made default; ``max_streams_changed(int)`` after the limit changed.
+    removed or made default; ``max_streams_changed(int)`` after the limit changed;
+    ``first_token_wait_changed(float)`` after the first-token wait changed (seconds).
     """
 
     providers_changed = Signal()
     max_streams_changed = Signal(int)
+    first_token_wait_changed = Signal(float)
 
     def __init__(self, service: SettingsService, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -96,6 +109,8 @@ class SettingsDialog(QDialog):
         self.remove_button.clicked.connect(self._on_remove_button_clicked)
         self.default_button.clicked.connect(self._on_default_button_clicked)
         self.streams_spin.valueChanged.connect(self._on_streams_spin_value_changed)
+        self.wait_minutes.valueChanged.connect(self._on_wait_spin_value_changed)
+        self.wait_seconds.valueChanged.connect(self._on_wait_spin_value_changed)
         self.refresh()
 
     # ------------------------------------------------------------ building
@@ -177,13 +192,57 @@ class SettingsDialog(QDialog):
         self.streams_status.hide()
         form = QFormLayout()
         form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.FieldsStayAtSizeHint)
-        form.addRow("Replies streaming &at once:", self.streams_spin)
+        streams_label = plain_label("Replies streaming &at once:", page)
+        streams_label.setBuddy(self.streams_spin)
+        form.addRow(streams_label, self.streams_spin)
         layout = QVBoxLayout(page)
         layout.addLayout(form)
         layout.addWidget(explanation)
         layout.addWidget(self.streams_status)
+        layout.addSpacing(12)
+        layout.addLayout(self._build_first_token_form(page))
         layout.addStretch(1)
         return page
+
+    def _build_first_token_form(self, page: QWidget) -> QVBoxLayout:
+        """The wait for a reply's first token: minutes and seconds."""
+        minutes, seconds = divmod(round(self._service.first_token_wait), 60)
+        self.wait_minutes = QSpinBox(page)
+        self.wait_minutes.setObjectName("firstTokenMinutes")
+        self.wait_minutes.setRange(0, int(MAX_FIRST_TOKEN_WAIT // 60))
+        self.wait_minutes.setSuffix(" min")
+        self.wait_minutes.setAccessibleName("Wait for the first token, minutes")
+        self.wait_seconds = QSpinBox(page)
+        self.wait_seconds.setObjectName("firstTokenSeconds")
+        self.wait_seconds.setRange(0, 59)
+        self.wait_seconds.setSuffix(" s")
+        self.wait_seconds.setAccessibleName("Wait for the first token, seconds")
+        for spin, value in ((self.wait_minutes, minutes), (self.wait_seconds, seconds)):
+            # Apply on Enter, focus-out or the arrows, not on each digit typed.
+            spin.setKeyboardTracking(False)
+            spin.setValue(value)
+            spin.setToolTip(tooltip(FIRST_TOKEN_TOOLTIP))
+        fields = QHBoxLayout()
+        fields.addWidget(self.wait_minutes)
+        fields.addWidget(self.wait_seconds)
+        fields.addStretch(1)
+        wait_label = plain_label("&Wait for the first token:", page)
+        wait_label.setBuddy(self.wait_minutes)
+        wait_label.setToolTip(tooltip(FIRST_TOKEN_TOOLTIP))
+        form = QFormLayout()
+        form.addRow(wait_label, fields)
+        explanation = plain_label(FIRST_TOKEN_TEXT, page)
+        explanation.setWordWrap(True)
+        explanation.setStyleSheet(style.status_stylesheet("info", self.palette()))
+        self.wait_status = plain_label(parent=page)
+        self.wait_status.setObjectName("firstTokenStatus")
+        self.wait_status.setWordWrap(True)
+        self.wait_status.hide()
+        column = QVBoxLayout()
+        column.addLayout(form)
+        column.addWidget(explanation)
+        column.addWidget(self.wait_status)
+        return column
 
     # ---------------------------------------------------------------- state
     def refresh(self) -> None:
@@ -376,6 +435,23 @@ class SettingsDialog(QDialog):
         self.streams_status.hide()
         log.info("Concurrent reply limit set to %d", value)
         self.max_streams_changed.emit(value)
+
+    def first_token_wait_entered(self) -> float:
+        """The wait for the first token the fields say, in seconds."""
+        return float(self.wait_minutes.value() * 60 + self.wait_seconds.value())
+
+    def _on_wait_spin_value_changed(self, _value: int) -> None:
+        seconds = self.first_token_wait_entered()
+        try:
+            self._service.set_first_token_wait(seconds)
+        except Exception as exc:
+            self.wait_status.setText(error_text(exc))
+            self.wait_status.setStyleSheet(style.status_stylesheet("error", self.palette()))
+            self.wait_status.show()
+            return
+        self.wait_status.hide()
+        log.info("First-token wait set to %.0f s", seconds)
+        self.first_token_wait_changed.emit(seconds)
 
     def _ask(self, title: str, question: str) -> bool:
         answer = ask(

@@ -3,7 +3,7 @@ of earlier messages).
 
 The messages are built as one Markdown text (one sentinel paragraph per
 header), imported once into a fresh document that has no layout yet, and
-headers and status lines are patched in place; the view lays it out once
+headers, Thinking sections and status lines are patched in place; the view lays it out once
 when it is shown. If the sentinels come back mangled (Markdown a message
 left open swallowed one) it falls back to per-message rendering.
 
@@ -46,6 +46,7 @@ from desktop.ui.render.region import (
     forget_tables,
     renders_alone,
 )
+from desktop.ui.render.thinking import ThinkingRenderer
 
 log = logging.getLogger("sidestream.ui")
 
@@ -129,6 +130,7 @@ class BulkRenderer:
             return False
 
         style = self._style
+        thinking = ThinkingRenderer(doc, style, self._stats)
         ends = [position - 1 for position in positions[1:]] + [doc.characterCount() - 1]
         with edit_block(doc):
             # Back to front, so that the positions still to visit stay valid.
@@ -158,6 +160,7 @@ class BulkRenderer:
                 cursor.setPosition(position)
                 cursor.setPosition(body_start, KEEP)
                 region.header_chars = fill_header(cursor, region, style, first=index == 0)
+                thinking.write(region, position + region.header_chars)
         start = 0
         for region in regions:
             region.start = start
@@ -169,6 +172,7 @@ class BulkRenderer:
     ) -> None:
         """Render regions one by one (when the one-text import cannot be trusted)."""
         style = self._style
+        thinking = ThinkingRenderer(doc, style, self._stats)
         with edit_block(doc):
             for index, region in enumerate(regions):
                 cursor = QTextCursor(doc)
@@ -177,6 +181,7 @@ class BulkRenderer:
                     cursor.insertBlock(QTextBlockFormat(), QTextCharFormat())
                 region.start = cursor.position()
                 region.header_chars = fill_header(cursor, region, style, first=index == 0)
+                thinking.write(region, region.thinking_start)
                 region.splitter = None
                 region.done_chars = region.tail_chars = region.code_blocks = 0
                 forget_tables(region)

@@ -1,7 +1,8 @@
 """The renderer's own lines around a message: its header and its status line.
 
 A header ("Assistant · model   Copy") opens every region; a status line
-("streaming…", "Stopped · Continue · Retry") closes it when there is
+("streaming…", "Stopped · Continue · Retry", "Cut at the model's token
+limit.  1,234 tokens in · 567 out  Continue · Retry") closes it when there is
 something to say (what it says is decided in :mod:`desktop.ui.render.status`).
 :class:`Style` holds the theme and the base font that these lines, the code
 labels and the other controls of the view are drawn with.
@@ -9,6 +10,7 @@ labels and the other controls of the view are drawn with.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 from PySide6.QtGui import QFont, QTextBlockFormat, QTextCharFormat, QTextCursor, QTextDocument
@@ -87,8 +89,12 @@ def _role_label(role: Role) -> str:
     return {Role.USER: "You", Role.ASSISTANT: "Assistant", Role.SYSTEM: "System"}[role]
 
 
-def status_for(region: Region, last: Region | None) -> StatusLine:
-    """The status line of a region; ``last`` is the latest assistant message."""
+def status_for(region: Region, last: Region | None, now: float | None = None) -> StatusLine:
+    """The status line of a region; ``last`` is the latest assistant message,
+    ``now`` the time (``time.time()``) a wait for the first token counts to."""
+    waited = None
+    if region.waiting_since is not None and region.status.is_live:
+        waited = max(0.0, (time.time() if now is None else now) - region.waiting_since)
     return status_line(
         region.message_id,
         region.role,
@@ -99,6 +105,10 @@ def status_for(region: Region, last: Region | None) -> StatusLine:
         hidden_chars=region.hidden_chars,
         total_chars=len(region.text),
         text_tables=[(t.rows, t.columns) for t in (*region.text_tables, *region.tail_tables)],
+        finish=region.finish,
+        waited=waited,
+        input_tokens=region.input_tokens,
+        output_tokens=region.output_tokens,
     )
 
 
@@ -125,10 +135,17 @@ def insert_status(doc: QTextDocument, position: int, line: StatusLine, style: St
         cursor.insertText(line.text, text_format)
     separator_format = QTextCharFormat(text_format)
     separator_format.setFontItalic(False)
+    if line.usage:
+        if line.text:
+            cursor.insertText("    ", separator_format)
+        usage_format = QTextCharFormat()
+        usage_format.setFontPointSize(style.small_size(0.85))
+        usage_format.setForeground(theme.muted)
+        cursor.insertText(line.usage, usage_format)
     for index, (label, href) in enumerate(line.actions):
         if index:
             cursor.insertText("  ·  ", separator_format)
-        elif line.text:
+        elif line.text or line.usage:
             cursor.insertText("    ", separator_format)
         link = style.link(href)
         link.setFontPointSize(size)

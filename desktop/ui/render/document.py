@@ -3,6 +3,7 @@
 Every message owns a contiguous *region* of the document::
 
     header      "Assistant · model   Copy"             (one block)
+    thinking    "Thought for 12 s ▸", or the reasoning  (0..n blocks)
     done        finished Markdown blocks, rendered once (0..n blocks)
     tail        the open tail, re-rendered per update   (0..n blocks)
     status      "streaming…" / "Stopped · Continue · Retry" (0..1 block)
@@ -24,6 +25,8 @@ refreshes the status lines. The parts, and their costs (see DESIGN.md,
 - :mod:`~desktop.ui.render.bulk`: many messages as one Markdown import;
 - :mod:`~desktop.ui.render.body`: a body rendered whole, then per update in
   O(new text + tail); huge messages past ``MARKDOWN_LIMIT`` as plain text;
+- :mod:`~desktop.ui.render.thinking`: a reply's reasoning above its answer,
+  streamed in O(new reasoning), closed to one line once the answer starts;
 - :mod:`~desktop.ui.render.text_tables`: tables too large to lay out;
 - :mod:`~desktop.ui.render.code_labels`: the line above each code block;
 - :mod:`~desktop.ui.render.chrome`: headers and status lines;
@@ -33,13 +36,15 @@ refreshes the status lines. The parts, and their costs (see DESIGN.md,
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator, Sequence
+import math
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 
 from PySide6.QtGui import QFont, QTextDocument
 
 from desktop.core.models import Message
-from desktop.core.states import MessageStatus, Role
+from desktop.core.states import FinishReason, MessageStatus, Role
 from desktop.ui.render.body import TAIL_MARKDOWN_LIMIT, BodyRenderer
 from desktop.ui.render.bulk import BulkRenderer
 from desktop.ui.render.chrome import Style, insert_status, status_for
@@ -65,6 +70,7 @@ from desktop.ui.render.region import (
 )
 from desktop.ui.render.text_tables import TABLE_TEXT_LABEL
 from desktop.ui.render.theme import Theme
+from desktop.ui.render.thinking import THINKING_LIMIT, ThinkingRenderer
 from desktop.ui.render.window import WINDOW_CHARS, Window, window_start
 
 __all__ = [
@@ -77,6 +83,7 @@ __all__ = [
     "PLAIN_LINE_CHARS",
     "TABLE_TEXT_LABEL",
     "TAIL_MARKDOWN_LIMIT",
+    "THINKING_LIMIT",
     "WINDOW_CHARS",
     "BlockKind",
     "Region",
@@ -110,12 +117,14 @@ class TranscriptDocument:
         self._make_document = make_document
         self._style = Style(theme, font)
         self._by_id: dict[int, Region] = {}
+        self._waiting: set[int] = set()  # live replies waiting for their first token
         self.stats = RenderStats()
         self.highlighter: CodeHighlighter
         self.document: QTextDocument
         self._window: Window
         self._body: BodyRenderer
         self._bulk: BulkRenderer
+        self._thinking: ThinkingRenderer
         self._new_document([], [])
 
     # ----------------------------------------------------------------- queries
@@ -159,12 +168,20 @@ class TranscriptDocument:
         window = self._window
         shown = len(window.regions)
         messages = [region.to_message() for region in (*window.hidden, *window.regions)]
-        self.load(messages, window=shown)
+        self.load(messages, window=shown, carry=dict(self._by_id))
 
-    def load(self, messages: Sequence[Message], *, window: int | None = None) -> None:
+    def load(
+        self,
+        messages: Sequence[Message],
+        *,
+        window: int | None = None,
+        carry: Mapping[int, Region] | None = None,
+    ) -> None:
         """Replace the whole transcript; builds a new :attr:`document`.
 
-        ``window`` forces how many of the latest messages to render.
+        ``window`` forces how many of the latest messages to render; ``carry``
+        holds regions shown before whose view state goes on (a Thinking
+        section the user opened or closed, a wait being counted).
         """
         seen: set[int] = set()
         regions: list[Region] = []
@@ -173,9 +190,16 @@ class TranscriptDocument:
                 log.warning("Message %d appears twice in a transcript; keeping one", message.id)
                 continue
             seen.add(message.id)
-            regions.append(Region.from_message(message))
+            region = Region.from_message(message)
+            before = carry.get(message.id) if carry is not None else None
+            if before is not None:
+                region.thinking.pinned = before.thinking.pinned
+                if region.status.is_live:
+                    region.waiting_since = before.waiting_since
+            regions.append(region)
         self.stats.loads += 1
         self._by_id = {region.message_id: region for region in regions}
+        self._waiting = {r.message_id for r in regions if r.waiting_since is not None}
         split = window_start(regions) if window is None else max(0, len(regions) - window)
         self._new_document(regions[:split], regions[split:])
         shown = self._window.regions
@@ -214,6 +238,7 @@ class TranscriptDocument:
         with self._edit_block():
             self._window.append(region)
             self._by_id[region.message_id] = region
+            self._sync_thinking(region)
             self._rebuild_body(region, region.text)
             self._refresh_status(region)
             if (
@@ -228,6 +253,7 @@ class TranscriptDocument:
         region = self._by_id.pop(message_id, None)
         if region is None:
             return False
+        self._waiting.discard(message_id)
         was_last_assistant = region is self._window.last_assistant()
         with self._edit_block():
             self._window.remove(region)
@@ -242,20 +268,25 @@ class TranscriptDocument:
         region = self._by_id.get(message_id)
         if region is None or text == region.text:
             return False
+        if text:
+            self._end_wait(region)
         if not region.in_document:
             region.text = text
             return False
         with self._edit_block():
             self._rebuild_body(region, text)
+            self._sync_thinking(region)  # the answer started (or went): open or close
         return True
 
     def append(self, message_id: int, text: str) -> bool:
         region = self._by_id.get(message_id)
         if region is None or not text:
             return False
+        self._end_wait(region)
         if not region.in_document:
             region.text += text
             return False
+        answer_starts = not region.text
         with self._edit_block():
             old_length = region.length
             if region.splitter is None:
@@ -263,7 +294,123 @@ class TranscriptDocument:
             else:
                 self._body.extend(region, text)
             self._window.shift_after(region, region.length - old_length)
+            if answer_starts:
+                self._sync_thinking(region)  # the answer starts: the thinking closes
             self._refresh_status(region)
+        return True
+
+    def append_reasoning(self, message_id: int, text: str) -> bool:
+        """Add reasoning after what a message holds (shown while its section is open)."""
+        region = self._by_id.get(message_id)
+        if region is None or not text:
+            return False
+        self._end_wait(region)
+        region.reasoning += text
+        if not region.in_document:
+            return False
+        with self._edit_block():
+            self._sync_thinking(region)
+            self._refresh_status(region)
+        return True
+
+    def replace_reasoning(self, message_id: int, reasoning: str) -> bool:
+        """Make a message's reasoning ``reasoning`` instead of what it holds."""
+        region = self._by_id.get(message_id)
+        if region is None or reasoning == region.reasoning:
+            return False
+        if reasoning:
+            self._end_wait(region)
+        region.reasoning = reasoning
+        if not region.in_document:
+            return False
+        with self._edit_block():
+            old_length = region.length
+            self._thinking.rewrite(region)
+            self._window.shift_after(region, region.length - old_length)
+            self._refresh_status(region)
+        return True
+
+    def set_details(
+        self,
+        message_id: int,
+        *,
+        input_tokens: int | None = None,
+        output_tokens: int | None = None,
+        reasoning_seconds: float | None = None,
+        waiting_since: float | None = None,
+    ) -> bool:
+        """Record what became known about a reply (None: not known, unchanged):
+        its usage, how long it reasoned, since when a live one waits for its
+        first token (until its first text or reasoning, or its end)."""
+        region = self._by_id.get(message_id)
+        if region is None:
+            return False
+        changed = False
+        if input_tokens is not None and input_tokens != region.input_tokens:
+            region.input_tokens, changed = input_tokens, True
+        if output_tokens is not None and output_tokens != region.output_tokens:
+            region.output_tokens, changed = output_tokens, True
+        if reasoning_seconds is not None and reasoning_seconds != region.reasoning_seconds:
+            region.reasoning_seconds, changed = reasoning_seconds, True
+        if (
+            waiting_since is not None
+            and waiting_since != region.waiting_since
+            and region.status.is_live
+        ):
+            region.waiting_since, changed = waiting_since, True
+            self._waiting.add(message_id)
+        if not changed or not region.in_document:
+            return False
+        with self._edit_block():
+            self._sync_thinking(region)
+            self._refresh_status(region)
+        return True
+
+    def toggle_thinking(self, message_id: int) -> bool:
+        """Open a reply's Thinking section, or close it (the user's choice, kept)."""
+        region = self._by_id.get(message_id)
+        if region is None or not region.reasoning or not region.in_document:
+            return False
+        region.thinking.pinned = not region.thinking.open
+        with self._edit_block():
+            self._sync_thinking(region)
+        return True
+
+    # ------------------------------------------------------- waiting replies
+
+    def next_wait_tick_ms(self, now: float | None = None) -> int | None:
+        """Milliseconds until a wait shown counts up its next second (None:
+        nothing waits for its first token)."""
+        if not self._waiting:
+            return None
+        now = time.time() if now is None else now
+        ticks = []
+        for message_id in self._waiting:
+            region = self._by_id.get(message_id)
+            if region is None or region.waiting_since is None:
+                continue
+            waited = max(0.0, now - region.waiting_since)
+            ticks.append(math.ceil((1.0 - waited % 1.0) * 1000) + 5)
+        return min(ticks) if ticks else None
+
+    def refresh_waiting(self) -> bool:
+        """Redo the status lines of the replies waiting for their first token
+        whose count moved on; True if any changed."""
+        last = self._window.last_assistant()
+        stale = []
+        for message_id in self._waiting:
+            region = self._by_id.get(message_id)
+            if (
+                region is not None
+                and region.in_document
+                and status_for(region, last) != region.status_shown
+            ):
+                stale.append(region)
+        if not stale:
+            return False
+        with self._edit_block():
+            for region in stale:
+                self._refresh_status(region)
         return True
 
     def set_state(
@@ -272,13 +419,19 @@ class TranscriptDocument:
         status: MessageStatus,
         error: str | None = None,
         reason: str | None = None,
+        finish: FinishReason | None = None,
     ) -> bool:
+        """A message's state: its status, error, interruption reason, and why
+        the model ended it (a completed reply)."""
         region = self._by_id.get(message_id)
         if region is None:
             return False
-        if (region.status, region.error, region.reason) == (status, error, reason):
+        state = (status, error, reason, finish)
+        if (region.status, region.error, region.reason, region.finish) == state:
             return False
-        region.status, region.error, region.reason = status, error, reason
+        region.status, region.error, region.reason, region.finish = state
+        if status.is_terminal:
+            self._end_wait(region)
         if not region.in_document:
             return False
         with self._edit_block():
@@ -286,6 +439,7 @@ class TranscriptDocument:
                 old_length = region.length
                 self._body.finish(region)  # a plain tail becomes Markdown: its length changes
                 self._window.shift_after(region, region.length - old_length)
+            self._sync_thinking(region)
             self._refresh_status(region)
         return True
 
@@ -308,6 +462,7 @@ class TranscriptDocument:
         self._window = Window(doc, self._style, hidden, regions)
         self._body = BodyRenderer(doc, self._style, self.stats)
         self._bulk = BulkRenderer(self._style, self.stats)
+        self._thinking = ThinkingRenderer(doc, self._style, self.stats)
 
     def _rebuild_body(self, region: Region, text: str) -> None:
         """Render a message body from scratch, split for incremental updates."""
@@ -315,6 +470,18 @@ class TranscriptDocument:
         self._body.rebuild(region, text)
         self._window.shift_after(region, region.length - old_length)
         self._refresh_status(region)
+
+    def _sync_thinking(self, region: Region) -> None:
+        """Bring a region's Thinking section in line with its state."""
+        old_length = region.length
+        self._thinking.sync(region)
+        self._window.shift_after(region, region.length - old_length)
+
+    def _end_wait(self, region: Region) -> None:
+        """The reply's first token came (or it ended): it waits no more."""
+        if region.waiting_since is not None:
+            region.waiting_since = None
+            self._waiting.discard(region.message_id)
 
     def _refresh_status(self, region: Region) -> None:
         line = status_for(region, self._window.last_assistant())

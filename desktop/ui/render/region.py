@@ -1,7 +1,7 @@
 """One message's part of the transcript document, and the marks on its blocks.
 
 A :class:`Region` keeps where a message starts in the document and how long
-each of its parts is (header, done, tail, status), so that a change to one
+each of its parts is (header, thinking, done, tail, status), so that a change to one
 message moves everything after it by a known delta. The renderer marks the
 blocks it writes itself with a :class:`BlockKind` (``BLOCK_KIND``) and the
 message they belong to (``BLOCK_MESSAGE``); :class:`RenderStats` counts its
@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from PySide6.QtGui import QTextFormat
 
 from desktop.core.models import Message
-from desktop.core.states import MessageStatus, Role
+from desktop.core.states import FinishReason, MessageStatus, Role
 from desktop.ui.render.blocks import BlockSplitter, Fence, TableSpan
 from desktop.ui.render.status import StatusLine
 from desktop.ui.render.tables import TablePlan, plan_text
@@ -42,6 +42,8 @@ class BlockKind(enum.IntEnum):
     CODE_LABEL = 3
     EARLIER = 4
     TABLE_TEXT = 5  # a table shown as text: its label and its lines
+    THINKING_LINE = 6  # "Thinking…" / "Thought for 12 s ▸" above a reply
+    THINKING = 7  # the reasoning shown in an open Thinking section
 
 
 @dataclass
@@ -58,6 +60,9 @@ class RenderStats:
     table_cells: int = 0  # cells of tables laid out, outside the one-text import
     text_tables: int = 0  # tables inserted whole as text (not those grown row by row)
     text_table_chars: int = 0  # characters of those
+    thinking_renders: int = 0  # Thinking sections written whole (line and reasoning)
+    thinking_appends: int = 0  # reasoning appended to an open Thinking section
+    thinking_chars: int = 0  # characters of reasoning put in the document
 
 
 @dataclass(eq=False)
@@ -67,6 +72,25 @@ class TailTable:
     start: int  # where the table starts in the message text
     shown_to: int  # the message text up to here is shown
     column: int  # characters in the last line shown
+
+
+@dataclass(eq=False)
+class ThinkingPart:
+    """The Thinking section of a reply in the document (see
+    :mod:`desktop.ui.render.thinking`): its line, and while it is open the
+    reasoning shown as plain text."""
+
+    line_chars: int = 0  # the line, with its leading paragraph separator
+    body_chars: int = 0  # the reasoning shown, with its leading separator
+    shown: int = 0  # characters of the reasoning shown
+    column: int = 0  # characters in the last line shown
+    open: bool = False  # the reasoning is shown
+    line: tuple[str, str] = ("", "")  # what the line says: (label, note)
+    pinned: bool | None = None  # opened or closed by the user (None: as the reply goes)
+
+    @property
+    def chars(self) -> int:
+        return self.line_chars + self.body_chars
 
 
 @dataclass(eq=False)
@@ -81,8 +105,16 @@ class Region:
     error: str | None = None
     reason: str | None = None
     model: str | None = None
+    reasoning: str = ""
+    finish: FinishReason | None = None
+    reasoning_seconds: float | None = None
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+    # While a live reply waits for its first token: since when (time.time()).
+    waiting_since: float | None = None
     start: int = 0
     header_chars: int = 0
+    thinking: ThinkingPart = field(default_factory=ThinkingPart)
     done_chars: int = 0
     tail_chars: int = 0
     status_chars: int = 0
@@ -115,6 +147,11 @@ class Region:
             error=message.error,
             reason=message.reason,
             model=message.model,
+            reasoning=message.reasoning,
+            finish=message.finish,
+            reasoning_seconds=message.reasoning_seconds,
+            input_tokens=message.input_tokens,
+            output_tokens=message.output_tokens,
         )
 
     def to_message(self) -> Message:
@@ -127,11 +164,22 @@ class Region:
             error=self.error,
             reason=self.reason,
             model=self.model,
+            reasoning=self.reasoning,
+            finish=self.finish,
+            reasoning_seconds=self.reasoning_seconds,
+            input_tokens=self.input_tokens,
+            output_tokens=self.output_tokens,
         )
 
     @property
     def length(self) -> int:
-        return self.header_chars + self.done_chars + self.tail_chars + self.status_chars
+        return (
+            self.header_chars
+            + self.thinking.chars
+            + self.done_chars
+            + self.tail_chars
+            + self.status_chars
+        )
 
     @property
     def end(self) -> int:
@@ -139,8 +187,13 @@ class Region:
         return self.start + self.length
 
     @property
-    def body_start(self) -> int:
+    def thinking_start(self) -> int:
+        """The end of the header: the Thinking section follows it."""
         return self.start + self.header_chars
+
+    @property
+    def body_start(self) -> int:
+        return self.thinking_start + self.thinking.chars
 
     @property
     def done_end(self) -> int:

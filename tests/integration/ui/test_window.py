@@ -124,7 +124,8 @@ def test_deleting_a_streaming_chat_stops_its_reply_first(
     assert "still streaming" in asked[0]
     qtbot.waitUntil(lambda: services.chat.chat(session_id) is None, timeout=WAIT)
     assert not services.manager.is_live(session_id)
-    assert demo.wait_until(lambda: demo.open_connections == 0, timeout=5)
+    # Waited with the loop running: the socket closes in a loop callback.
+    qtbot.waitUntil(lambda: demo.open_connections == 0, timeout=WAIT)
 
 
 def test_each_chat_can_use_its_own_provider_and_model(

@@ -13,10 +13,15 @@ import time
 
 from pytestqt.qtbot import QtBot
 
-from desktop.core.events import TextDelta
-from desktop.core.states import MessageStatus
+from desktop.core.events import ReasoningDelta, TextDelta, UsageReport
+from desktop.core.states import FinishReason, MessageStatus
 from desktop.streaming.accumulate import ReplyState, accumulate
-from desktop.streaming.events import MessageUpdate, StreamListener, StreamSnapshot
+from desktop.streaming.events import (
+    MessageUpdate,
+    StreamListener,
+    StreamProgress,
+    StreamSnapshot,
+)
 from desktop.ui.bridge import FLOOD_FRAME_MS, FRAME_MS, ViewFeed
 
 
@@ -27,6 +32,9 @@ class Replies:
         self.listeners: list[StreamListener] = []
         self.on_screen: list[StreamListener] = []
         self.live: dict[int, ReplyState] = {}  # by message id; one chat (session 1)
+        self.started_at: dict[int, float] = {}  # when each reply began waiting
+        self.reasoned_at: dict[int, float] = {}  # its first reasoning
+        self.answered_at: dict[int, float] = {}  # its first text
 
     # -- the manager's side, as the feed calls it
     def attach(self, session_id: int, listener: StreamListener, *, on_screen: bool) -> object:
@@ -51,9 +59,33 @@ class Replies:
         state = self.live.get(message_id)
         return None if state is None else state.length
 
+    def read_reasoning(
+        self, session_id: int, message_id: int, start: int, limit: int
+    ) -> str | None:
+        state = self.live.get(message_id)
+        return None if state is None else state.reasoning_between(start, start + limit)
+
+    def progress(self, session_id: int) -> StreamProgress | None:
+        message_id = next(iter(self.live), None)
+        if message_id is None:
+            return None
+        state = self.live[message_id]
+        return StreamProgress(
+            message_id,
+            state.status,
+            state.length,
+            state.reasoning_length,
+            waiting_since=self._waiting_since(message_id),
+            reasoning_started_at=self.reasoned_at.get(message_id),
+            reasoning_seconds=self._reasoning_seconds(message_id),
+            input_tokens=state.input_tokens,
+            output_tokens=state.output_tokens,
+        )
+
     # -- what the test makes happen
     def start(self, message_id: int, text: str = "") -> None:
         self.live[message_id] = ReplyState.starting(text)
+        self.started_at[message_id] = time.time()
         snapshot = self._snapshot(message_id)
         assert snapshot is not None
         for listener in list(self.listeners):
@@ -61,20 +93,64 @@ class Replies:
 
     def delta(self, message_id: int, text: str) -> None:
         accumulate(self.live[message_id], TextDelta(text))
+        self.answered_at.setdefault(message_id, time.time())
         for listener in list(self.listeners):
             listener.on_stream_delta(message_id, text)
 
-    def end(self, message_id: int, status: MessageStatus = MessageStatus.COMPLETE) -> None:
+    def reason(self, message_id: int, text: str) -> None:
+        accumulate(self.live[message_id], ReasoningDelta(text))
+        self.reasoned_at.setdefault(message_id, time.time())
+        for listener in list(self.listeners):
+            listener.on_stream_reasoning(message_id, text)
+
+    def usage(self, message_id: int, input_tokens: int, output_tokens: int) -> None:
+        accumulate(self.live[message_id], UsageReport(input_tokens, output_tokens))
+
+    def end(
+        self,
+        message_id: int,
+        status: MessageStatus = MessageStatus.COMPLETE,
+        finish: FinishReason | None = None,
+    ) -> None:
         state = self.live.pop(message_id)
-        snapshot = StreamSnapshot(1, message_id, status, state.text())
+        snapshot = StreamSnapshot(
+            1,
+            message_id,
+            status,
+            state.text(),
+            reasoning=state.reasoning(),
+            finish=finish,
+            input_tokens=state.input_tokens,
+            output_tokens=state.output_tokens,
+            reasoning_seconds=self._reasoning_seconds(message_id),
+        )
         for listener in list(self.listeners):
             listener.on_stream_status(snapshot)
+
+    def _waiting_since(self, message_id: int) -> float | None:
+        if message_id in self.reasoned_at or message_id in self.answered_at:
+            return None
+        return self.started_at[message_id]
+
+    def _reasoning_seconds(self, message_id: int) -> float | None:
+        started = self.reasoned_at.get(message_id)
+        answered = self.answered_at.get(message_id)
+        if started is None or answered is None:
+            return None
+        return answered - started
 
     def _snapshot(self, message_id: int | None) -> StreamSnapshot | None:
         if message_id is None:
             return None
         state = self.live[message_id]
-        return StreamSnapshot(1, message_id, state.status, state.text())
+        return StreamSnapshot(
+            1,
+            message_id,
+            state.status,
+            state.text(),
+            reasoning=state.reasoning(),
+            waiting_since=self._waiting_since(message_id),
+        )
 
 
 class View:
@@ -83,6 +159,7 @@ class View:
 
     def __init__(self, feed: ViewFeed, cost_us: float = 0.0) -> None:
         self.texts: dict[int, str] = {}
+        self.reasonings: dict[int, str] = {}
         self.updates: list[MessageUpdate] = []
         self.times: list[float] = []
         self.cost_us = cost_us
@@ -92,9 +169,13 @@ class View:
         held = self.texts.get(update.message_id, "")
         assert update.offset <= len(held), "a gap in the text"
         self.texts[update.message_id] = held[: update.offset] + update.text
+        reasoning = self.reasonings.get(update.message_id, "")
+        assert update.reasoning_offset <= len(reasoning), "a gap in the reasoning"
+        self.reasonings[update.message_id] = reasoning[: update.reasoning_offset] + update.reasoning
         self.updates.append(update)
         self.times.append(time.monotonic())
-        end = time.perf_counter() + len(update.text) * self.cost_us / 1_000_000
+        chars = len(update.text) + len(update.reasoning)
+        end = time.perf_counter() + chars * self.cost_us / 1_000_000
         while time.perf_counter() < end:
             pass
 
@@ -272,3 +353,81 @@ def test_background_updates_wait_for_the_middle_between_two_screen_frames() -> N
         assert 25 <= bridge._between_screen_frames_ms() <= 31
     finally:
         bridge._screen_frame[0] = saved
+
+
+# ------------------------------------------------------------------ reasoning
+
+
+def test_reasoning_is_handed_over_before_the_text_and_with_the_reply_details(
+    qtbot: QtBot,
+) -> None:
+    replies = Replies()
+    feed = feed_for(replies)
+    feed.attach()
+    view = View(feed)
+    replies.start(7)
+    # Waiting for the first token: the view is told since when.
+    qtbot.waitUntil(lambda: bool(view.updates), timeout=2000)
+    first = view.updates[0]
+    assert first.waiting_since == replies.started_at[7]
+    assert first.status is MessageStatus.STREAMING
+    replies.reason(7, "Let me think. ")
+    replies.reason(7, "Two and two…")
+    qtbot.waitUntil(lambda: view.reasonings.get(7) == "Let me think. Two and two…", timeout=2000)
+    reasoning_update = next(u for u in view.updates if u.reasoning)
+    assert reasoning_update.waiting_since is None  # the first token ended the wait
+    assert reasoning_update.reasoning_seconds is None  # still reasoning
+    replies.delta(7, "Four.")
+    replies.usage(7, 1234, 567)
+    qtbot.waitUntil(lambda: view.texts.get(7) == "Four.", timeout=2000)
+    answered = next(u for u in view.updates if u.text)
+    assert answered.reasoning_seconds is not None and answered.reasoning_seconds >= 0
+    replies.end(7, finish=FinishReason.LENGTH)
+    last = view.updates[-1]
+    assert last.status is MessageStatus.COMPLETE and last.finish is FinishReason.LENGTH
+    assert (last.input_tokens, last.output_tokens) == (1234, 567)
+    assert view.reasonings[7] == "Let me think. Two and two…"
+
+
+def test_a_huge_reasoning_arrives_over_many_frames_within_the_budget_text_after_it(
+    qtbot: QtBot,
+) -> None:
+    replies = Replies()
+    feed = feed_for(replies)
+    feed.attach()
+    view = View(feed, cost_us=1.0)
+    huge = "thinking " * 50_000  # 450 KB of reasoning in one event
+    replies.start(7)
+    replies.reason(7, huge)
+    replies.delta(7, "The answer.")
+    replies.end(7)
+    qtbot.waitUntil(lambda: MessageStatus.COMPLETE in view.statuses(), timeout=15_000)
+    assert view.reasonings[7] == huge
+    assert view.texts[7] == "The answer."
+    sizes = [len(u.text) + len(u.reasoning) for u in view.updates]
+    # 12 ms at 1 µs a character: about 12,000 characters a frame once learnt,
+    # reasoning and text together.
+    assert len([s for s in sizes if s]) >= 15, sizes
+    assert max(sizes[2:]) <= 30_000, sizes
+    # No text before all the reasoning is through.
+    first_text = next(i for i, u in enumerate(view.updates) if u.text)
+    assert all(not u.reasoning for u in view.updates[first_text + 1 :])
+    assert sum(len(u.reasoning) for u in view.updates[: first_text + 1]) == len(huge)
+
+
+def test_a_return_to_the_screen_goes_on_with_the_reasoning_from_where_it_left_off(
+    qtbot: QtBot,
+) -> None:
+    replies = Replies()
+    feed = feed_for(replies)
+    feed.attach()
+    view = View(feed)
+    replies.start(7)
+    replies.reason(7, "r" * 1000)
+    qtbot.waitUntil(lambda: len(view.reasonings.get(7, "")) == 1000, timeout=2000)
+    feed.follow_in_background()
+    replies.reason(7, "s" * 500)
+    count = len(view.updates)
+    feed.attach()
+    qtbot.waitUntil(lambda: len(view.reasonings[7]) == 1500, timeout=2000)
+    assert all(u.reasoning_offset >= 1000 for u in view.updates[count:])

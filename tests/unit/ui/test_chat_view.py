@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from PySide6.QtCore import QObject, QPoint, Qt, QUrl, Slot
 from PySide6.QtGui import QDesktopServices, QGuiApplication, QPalette, QTextCursor, QTextFormat
@@ -21,7 +21,7 @@ from pytestqt.qtbot import QtBot
 from desktop.core.links import LinkCheck, check_link
 from desktop.core.models import Message
 from desktop.core.states import InterruptReason, MessageStatus, Role
-from desktop.streaming.events import StreamSnapshot
+from desktop.streaming.events import MessageUpdate, StreamSnapshot
 from desktop.ui.chat_view import ChatView, quote_bar
 from desktop.ui.link_dialog import LinkDialog
 from desktop.ui.render.document import (
@@ -856,6 +856,9 @@ operations = st.lists(
         st.tuples(st.just("snapshot"), st.lists(st.sampled_from(PIECES), max_size=6)),
         st.tuples(st.just("state"), st.sampled_from(list(MessageStatus))),
         st.tuples(st.just("remove"), st.integers(min_value=0, max_value=5)),
+        st.tuples(st.just("reasoning"), st.lists(st.sampled_from(PIECES), min_size=1, max_size=4)),
+        st.tuples(st.just("reasoned"), st.floats(min_value=0.1, max_value=200.0)),
+        st.tuples(st.just("usage"), st.integers(min_value=0, max_value=99_999)),
     ),
     max_size=25,
 )
@@ -867,6 +870,41 @@ operations = st.lists(
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 @given(operations)
+# A reply that reasons, answers and ends; one that reasons on after a stop and
+# a Continue, its section open to the end; one whose answer is replaced whole.
+@example(
+    [
+        ("user", ["q"]),
+        ("reply", []),
+        ("reasoning", ["Some words ", "\n"]),
+        ("reasoning", ["- item\n", "`code` "]),
+        ("reasoned", 3.0),
+        ("delta", ["**bold** "]),
+        ("state", S.COMPLETE),
+        ("usage", 1234),
+    ]
+)
+@example(
+    [
+        ("reply", []),
+        ("reasoning", ["\n\n", "Some words "]),
+        ("state", S.STOPPED),
+        ("state", S.STREAMING),
+        ("reasoning", ["> quoted\n"]),
+        ("reasoning", ["## Heading\n", "Some words "]),
+        ("user", ["q"]),
+    ]
+)
+@example(
+    [
+        ("reply", ["Some words "]),
+        ("reasoning", ["`code` "]),
+        ("snapshot", ["**bold** "]),
+        ("snapshot", []),
+        ("reasoning", ["\n", "- item\n"]),
+        ("reasoned", 75.0),
+    ]
+)
 def test_any_sequence_of_updates_matches_a_fresh_load(
     qtbot: QtBot, steps: list[tuple[str, Any]]
 ) -> None:
@@ -903,10 +941,29 @@ def test_any_sequence_of_updates_matches_a_fresh_load(
             victim = list(messages)[arg % len(messages)]
             del messages[victim]
             view.remove_message(victim)
+        elif kind == "reasoning" and last is not None:
+            # Reasoning as the feed hands it over: after what the view holds.
+            text = "".join(arg)
+            held = len(last.reasoning)
+            last.reasoning += text
+            view.reconcile(
+                MessageUpdate(last.id, "", len(last.content), reasoning=text, reasoning_offset=held)
+            )
+        elif kind == "reasoned" and last is not None:
+            last.reasoning_seconds = arg
+            view.reconcile(MessageUpdate(last.id, "", len(last.content), reasoning_seconds=arg))
+        elif kind == "usage" and last is not None:
+            last.input_tokens, last.output_tokens = arg, arg // 3
+            view.reconcile(
+                MessageUpdate(
+                    last.id, "", len(last.content), input_tokens=arg, output_tokens=arg // 3
+                )
+            )
         assert view.message_ids() == list(messages)
         check_regions(view)
     for message in messages.values():
         assert view.message_text(message.id) == message.content
+        assert view.message_reasoning(message.id) == message.reasoning
 
     fresh = ChatView()
     qtbot.addWidget(fresh)

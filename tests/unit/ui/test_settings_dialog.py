@@ -396,6 +396,42 @@ def test_max_streams_spin_box_applies_to_the_manager(
     assert again.streams_spin.value() == 50
 
 
+def test_the_wait_for_the_first_token_round_trips_and_says_what_it_refuses(
+    dialog: SettingsDialog, service: SettingsService, services: Services, qtbot: QtBot
+) -> None:
+    dialog.tabs.setCurrentIndex(1)  # Streaming
+    minutes, seconds = dialog.wait_minutes, dialog.wait_seconds
+    assert minutes.isVisible() and seconds.isVisible()
+    assert (minutes.value(), seconds.value()) == (10, 0)  # the default: 10 minutes
+    assert service.first_token_wait == 600.0
+    labels = [w for w in dialog.findChildren(QLabel) if w.buddy() is minutes]
+    assert [label.text() for label in labels] == ["&Wait for the first token:"]
+    assert labels[0].textFormat() is Qt.TextFormat.PlainText
+    assert "24 hours" in minutes.toolTip()
+    with qtbot.waitSignal(dialog.first_token_wait_changed) as changed:
+        minutes.setValue(2)
+    assert changed.args == [120.0]
+    seconds.setValue(30)
+    assert service.first_token_wait == 150.0
+    assert services.directory.first_token_wait() == 150.0  # what new replies get
+    # Too short: the reason, plainly; nothing saved.
+    minutes.setValue(0)
+    assert service.first_token_wait == 30.0
+    seconds.setValue(5)
+    assert dialog.wait_status.isVisible()
+    assert dialog.wait_status.text() == (
+        "Wait between 10 seconds and 24 hours for a reply to begin."
+    )
+    assert dialog.wait_status.textFormat() is Qt.TextFormat.PlainText
+    assert service.first_token_wait == 30.0
+    seconds.setValue(45)
+    assert not dialog.wait_status.isVisible()
+    # A new dialog shows what was saved.
+    again = SettingsDialog(service)
+    qtbot.addWidget(again)
+    assert (again.wait_minutes.value(), again.wait_seconds.value()) == (0, 45)
+
+
 def test_trying_a_new_address_without_the_key_says_why_it_may_fail(
     dialog: SettingsDialog, service: SettingsService, demo: DemoServer, qtbot: QtBot
 ) -> None:
