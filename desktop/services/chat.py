@@ -69,6 +69,10 @@ class ChatService:
         """The messages the chat shows: the path to its active leaf."""
         return self._store.active_path(session_id)
 
+    def path_ids(self, session_id: int) -> list[int]:
+        """The ids of :meth:`messages` (cheap: no text is read)."""
+        return self._store.active_path_ids(session_id)
+
     def versions(self, session_id: int) -> dict[int, tuple[int, ...]]:
         """For each message of the chat, its versions (itself and its siblings,
         oldest first): ``‹ 2/3 ›`` is its index among them."""
@@ -144,7 +148,7 @@ class ChatService:
         text = text.strip()
         if not text:
             raise ChatActionError("Type a message first.")
-        if self._manager.is_live(session_id):
+        if self.live_on_path(session_id) is not None:
             raise ChatActionError("A reply is still streaming in this chat: stop it first.")
         session = self._require_session(session_id)
         user = await self._write(self._store.add_message, session_id, Role.USER, text)
@@ -161,8 +165,8 @@ class ChatService:
         message = self._require_message(message_id)
         if message.role is not Role.USER:
             raise ChatActionError("Only your own messages can be edited.")
-        if self._manager.is_live(message.session_id):
-            raise ChatActionError("A reply is still streaming in this chat: stop it first.")
+        # A reply still streaming below the original goes on, on its own
+        # branch: the edit starts another beside it.
         session = self._require_session(message.session_id)
         user = await self._write(
             functools.partial(
@@ -184,8 +188,8 @@ class ChatService:
                 "Only a reply that was stopped, interrupted or cut at the model's token limit"
                 " can be continued."
             )
-        if self._manager.is_live(message.session_id):
-            raise ChatActionError("A reply is still streaming in this chat: stop it first.")
+        if self._manager.is_message_live(message.id):
+            raise ChatActionError("This reply is still streaming.")
         session = self._require_session(message.session_id)
         return await self._start(session, continue_message=message)
 
@@ -193,10 +197,12 @@ class ChatService:
         """Regenerate a reply: a new version of it (its sibling), from the turns
         before it; the older versions stay."""
         message = self._require_message(message_id)
-        if message.role is not Role.ASSISTANT or message.status.is_live:
+        if (
+            message.role is not Role.ASSISTANT
+            or message.status.is_live
+            or self._manager.is_message_live(message.id)
+        ):
             raise ChatActionError("Only a finished reply can be retried.")
-        if self._manager.is_live(message.session_id):
-            raise ChatActionError("A reply is still streaming in this chat: stop it first.")
         session = self._require_session(message.session_id)
         parent = self._store.get_message(message.parent_id) if message.parent_id else None
         return await self._start(session, continue_message=None, parent=parent)
@@ -210,8 +216,23 @@ class ChatService:
         leaf = await self._write(self._store.newest_leaf_under, version_id)
         await self._write(self._store.set_active_leaf, message.session_id, leaf)
 
-    def stop(self, session_id: int) -> bool:
-        return self._manager.stop(session_id)
+    def stop(self, session_id: int, message_id: int | None = None) -> bool:
+        """Stop a live reply: ``message_id``'s, else the one on the path the chat
+        shows (else every live reply of the chat)."""
+        if message_id is None:
+            message_id = self.live_on_path(session_id)
+        if message_id is None:
+            return self._manager.stop(session_id)
+        return self._manager.stop_message(message_id)
+
+    def live_on_path(self, session_id: int) -> int | None:
+        """The live reply on the path the chat shows, if one is (the newest)."""
+        live = self._manager.live_messages(session_id)
+        if not live:
+            return None
+        on_path = set(self._store.active_path_ids(session_id))
+        shown = [message_id for message_id in live if message_id in on_path]
+        return shown[-1] if shown else None
 
     # ---------------------------------------------------------------- internals
     async def _start(

@@ -445,6 +445,15 @@ class Store:
             return self._messages_with_chunks(self._m.message.id.in_(ids))
 
     @_translating
+    def active_path_ids(self, session_id: int) -> list[int]:
+        """The ids of :meth:`active_path` (cheap: no text is read)."""
+        with self._read():
+            row = self._m.session.get_or_none(self._m.session.id == session_id)
+            if row is None or row.active_leaf_id is None:
+                return []
+            return self._path_ids(row.active_leaf_id)
+
+    @_translating
     def path_to(self, message_id: int) -> list[Message]:
         """The path from a chat's first message down to ``message_id``, included."""
         with self._read():

@@ -131,6 +131,15 @@ class StreamListener:
     coalesces per frame), never await or call back into the manager.
     """
 
+    def shows(self, message_id: int) -> bool:
+        """Whether this listener shows that reply of its chat when on screen.
+
+        A chat whose message tree branches may stream on a branch its view does
+        not show; such a reply counts as hidden (it may be evicted, its end
+        is notified). Called rarely (when a slot is needed), never per delta.
+        """
+        return True
+
     def on_stream_started(self, snapshot: StreamSnapshot) -> None:
         """A reply started (or resumed) in the chat."""
 
@@ -148,7 +157,7 @@ class StreamListener:
         """A reply reached a terminal state and that state is on disk."""
 
     def on_live_changed(self, session_id: int, live: bool) -> None:
-        """A chat's reply started or ended (its chat is live, or no longer)."""
+        """A reply of the chat started (``live``), or its last live reply ended."""
 
     def on_store_refused(self, error: StoreError) -> None:
         """The store refused a write (a full disk, a read-only folder, ...)."""

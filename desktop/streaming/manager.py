@@ -71,7 +71,9 @@ class StreamManager:
         self._limit = limit
         self._flush_interval = flush_interval
         self._resume_backoff = tuple(resume_backoff)
-        self._streams: dict[int, LiveStream] = {}  # by session id: one live reply per chat
+        # By message id: a chat may have several live replies, one per branch
+        # (an edit while its older reply still streams).
+        self._streams: dict[int, LiveStream] = {}
         # The one registry of listeners: a channel per chat, and one (key None)
         # for the listeners of every chat.
         self._channels: dict[int | None, Channel] = {None: Channel()}
@@ -94,10 +96,19 @@ class StreamManager:
         self._limit = limit
 
     def is_live(self, session_id: int) -> bool:
-        return session_id in self._streams
+        """Whether any reply of the chat is live (on whichever branch)."""
+        return any(s.session_id == session_id for s in self._streams.values())
+
+    def is_message_live(self, message_id: int) -> bool:
+        return message_id in self._streams
 
     def live_sessions(self) -> list[int]:
-        return [s.session_id for s in sorted(self._streams.values(), key=lambda s: s.order)]
+        """Chats with a live reply, each once, oldest reply first."""
+        return list(dict.fromkeys(s.session_id for s in self._ordered()))
+
+    def live_messages(self, session_id: int) -> list[int]:
+        """The chat's live replies, oldest first."""
+        return [s.message_id for s in self._ordered() if s.session_id == session_id]
 
     def live_count(self) -> int:
         """Replies with a task here, including ones whose final state is being written."""
@@ -112,7 +123,16 @@ class StreamManager:
         return sum(1 for stream in self._streams.values() if not stream.ended)
 
     def snapshot(self, session_id: int) -> StreamSnapshot | None:
-        stream = self._streams.get(session_id)
+        """The state of the chat's newest live reply (None: nothing is live there)."""
+        stream = self._newest(session_id)
+        return stream.snapshot() if stream else None
+
+    def snapshots(self, session_id: int) -> tuple[StreamSnapshot, ...]:
+        """The state of each live reply of the chat, oldest first."""
+        return tuple(s.snapshot() for s in self._ordered() if s.session_id == session_id)
+
+    def snapshot_of(self, message_id: int) -> StreamSnapshot | None:
+        stream = self._streams.get(message_id)
         return stream.snapshot() if stream else None
 
     def unsaved_replies(self) -> list[UnsavedReply]:
@@ -165,12 +185,15 @@ class StreamManager:
     ) -> StreamSnapshot | None:
         """Subscribe ``listener`` to a chat (or, with ``None``, to every chat).
 
-        Returns the chat's live reply's state now: snapshot and subscription
-        happen in one synchronous step on the loop thread, so no delta can
-        fall between them. Attaching a listener that is already attached
-        changes nothing but ``on_screen`` (rapid tab switching stays cheap).
-        A stream none of whose listeners is ``on_screen`` may be evicted
-        (invariant 6); a listener of every chat keeps none on screen.
+        Returns the state of the chat's newest live reply now (the others:
+        :meth:`snapshots`, in the same synchronous step): snapshot and
+        subscription happen in one synchronous step on the loop thread, so
+        no delta can fall between them. Attaching a listener that is already
+        attached changes nothing but ``on_screen`` (rapid tab switching stays
+        cheap). A stream that no ``on_screen`` listener shows
+        (:meth:`StreamListener.shows`: a reply on a branch the view does not
+        show) may be evicted (invariant 6); a listener of every chat keeps
+        none on screen.
         """
         channel = self._channels.get(session_id)
         if channel is None:
@@ -183,7 +206,7 @@ class StreamManager:
             channel.on_screen = (*channel.on_screen, listener)
         elif not on_screen and listener in channel.on_screen:
             channel.on_screen = tuple(x for x in channel.on_screen if x is not listener)
-        stream = self._streams.get(session_id)
+        stream = self._newest(session_id)
         return stream.snapshot() if stream else None
 
     def detach(self, session_id: int | None, listener: StreamListener) -> None:
@@ -198,15 +221,15 @@ class StreamManager:
     def read_text(self, session_id: int, message_id: int, start: int, limit: int) -> str | None:
         """Up to ``limit`` characters of a live reply's text from ``start``;
         None when that reply is not live here (any more)."""
-        stream = self._streams.get(session_id)
-        if stream is None or stream.message_id != message_id:
+        stream = self._streams.get(message_id)
+        if stream is None or stream.session_id != session_id:
             return None
         return stream.state.text_between(start, start + limit)
 
     def text_length(self, session_id: int, message_id: int) -> int | None:
         """How long a live reply's text is now; None when it is not live here."""
-        stream = self._streams.get(session_id)
-        if stream is None or stream.message_id != message_id:
+        stream = self._streams.get(message_id)
+        if stream is None or stream.session_id != session_id:
             return None
         return stream.state.length
 
@@ -215,16 +238,26 @@ class StreamManager:
     ) -> str | None:
         """Up to ``limit`` characters of a live reply's reasoning from ``start``;
         None when that reply is not live here (any more)."""
-        stream = self._streams.get(session_id)
-        if stream is None or stream.message_id != message_id:
+        stream = self._streams.get(message_id)
+        if stream is None or stream.session_id != session_id:
             return None
         return stream.state.reasoning_between(start, start + limit)
 
-    def progress(self, session_id: int) -> StreamProgress | None:
-        """The chat's live reply's state without its text (lengths, waiting,
-        reasoning time, usage); None when nothing is live there."""
-        stream = self._streams.get(session_id)
-        return stream.progress() if stream else None
+    def progress(self, session_id: int, message_id: int | None = None) -> StreamProgress | None:
+        """A live reply's state without its text (lengths, waiting, reasoning
+        time, usage): ``message_id``'s, or the chat's newest; None when that
+        is not live."""
+        stream = self._newest(session_id) if message_id is None else self._streams.get(message_id)
+        if stream is None or stream.session_id != session_id:
+            return None
+        return stream.progress()
+
+    def _ordered(self) -> list[LiveStream]:
+        return sorted(self._streams.values(), key=lambda s: s.order)
+
+    def _newest(self, session_id: int) -> LiveStream | None:
+        mine = [s for s in self._streams.values() if s.session_id == session_id]
+        return max(mine, key=lambda s: s.order) if mine else None
 
     def _everyone(self, session_id: int) -> tuple[StreamListener, ...]:
         channel = self._channels.get(session_id)
@@ -306,16 +339,23 @@ class StreamManager:
         stream.waiting = not started
 
     def stop(self, session_id: int) -> bool:
-        """The user's Stop: end the chat's live reply as ``stopped``."""
-        return self._end(session_id, MessageStatus.STOPPED, None)
+        """Stop every live reply of the chat (on every branch) as ``stopped``."""
+        stopped = False
+        for message_id in self.live_messages(session_id):
+            stopped = self.stop_message(message_id) or stopped
+        return stopped
+
+    def stop_message(self, message_id: int) -> bool:
+        """The user's Stop: end one live reply as ``stopped``."""
+        return self._end(message_id, MessageStatus.STOPPED, None)
 
     async def stop_and_wait(self, session_id: int) -> None:
-        stream = self._streams.get(session_id)
-        if stream is None:
-            return
+        """Stop every live reply of the chat and wait until each end is on disk."""
+        streams = [s for s in self._streams.values() if s.session_id == session_id]
         self.stop(session_id)
-        if stream.task is not None:
-            await asyncio.wait({stream.task})
+        tasks = {s.task for s in streams if s.task is not None}
+        if tasks:
+            await asyncio.wait(tasks)
 
     async def stop_all(
         self,
@@ -325,7 +365,7 @@ class StreamManager:
         """End every live reply and wait until each final state is on disk."""
         tasks = []
         for stream in list(self._streams.values()):
-            self._end(stream.session_id, status, reason)
+            self._end(stream.message_id, status, reason)
             if stream.task is not None:
                 tasks.append(stream.task)
         if tasks:
@@ -440,8 +480,8 @@ class StreamManager:
     ) -> LiveStream:
         if self._closed:
             raise RuntimeError("the stream manager has shut down")
-        if session_id in self._streams:
-            raise RuntimeError(f"chat {session_id} already has a reply streaming")
+        if message_id in self._streams:
+            raise RuntimeError(f"message {message_id} is already streaming")
         # A stream already told to end (stopped, evicted) no longer takes a slot.
         running = sum(1 for s in self._streams.values() if s.end_request is None)
         if running >= self._limit:
@@ -459,7 +499,7 @@ class StreamManager:
             flushed=state.length,  # already in the store
             flushed_reasoning=state.reasoning_length,
         )
-        self._streams[session_id] = stream
+        self._streams[message_id] = stream
         self._ensure_flusher()
         task = self._tasks.spawn(self._run(stream, open_events), name=f"stream-{message_id}")
         stream.task = task
@@ -486,7 +526,7 @@ class StreamManager:
 
     def _evict_one(self) -> None:
         candidates = [
-            s for s in self._streams.values() if not s.channel.on_screen and s.end_request is None
+            s for s in self._streams.values() if s.end_request is None and not _on_screen(s)
         ]
         if not candidates:
             raise ConcurrencyLimitError(
@@ -495,12 +535,12 @@ class StreamManager:
             )
         victim = min(candidates, key=lambda s: s.order)
         log.info("evicting the reply of chat %s to stay within %s", victim.session_id, self._limit)
-        self._end(victim.session_id, MessageStatus.INTERRUPTED, InterruptReason.EVICTED)
+        self._end(victim.message_id, MessageStatus.INTERRUPTED, InterruptReason.EVICTED)
         # The slot is free at once; the victim's task finishes its bookkeeping.
-        del self._streams[victim.session_id]
+        del self._streams[victim.message_id]
 
-    def _end(self, session_id: int, status: MessageStatus, reason: InterruptReason | None) -> bool:
-        stream = self._streams.get(session_id)
+    def _end(self, message_id: int, status: MessageStatus, reason: InterruptReason | None) -> bool:
+        stream = self._streams.get(message_id)
         if stream is None or stream.end_request is not None or stream.ended:
             return False
         stream.end_request = (status, reason)
@@ -769,8 +809,8 @@ class StreamManager:
                 f"{type(exc).__name__}); only the text saved while it streamed is kept."
             )
         finally:
-            if self._streams.get(stream.session_id) is stream:
-                del self._streams[stream.session_id]
+            if self._streams.get(stream.message_id) is stream:
+                del self._streams[stream.message_id]
         log.info(
             "stream ended: chat %s message %s %s", stream.session_id, stream.message_id, status
         )
@@ -781,7 +821,7 @@ class StreamManager:
             except Exception:
                 log.exception("a stream listener failed")
         self._drop_channel_if_idle(stream.session_id)
-        if stream.session_id not in self._streams:
+        if not self.is_live(stream.session_id):
             self._tell_live_changed(stream.session_id, False)
         ended = StreamEnded(
             session_id=stream.session_id,
@@ -806,7 +846,7 @@ class StreamManager:
         if session_id is None:
             return  # the channel of every chat stays
         channel = self._channels.get(session_id)
-        if channel is not None and not channel.listeners and session_id not in self._streams:
+        if channel is not None and not channel.listeners and not self.is_live(session_id):
             del self._channels[session_id]
 
     # ------------------------------------------------------------- persistence
@@ -849,13 +889,13 @@ class StreamManager:
 
     def _fail_unsaveable(self, stream: LiveStream, cause: str) -> None:
         """End a reply whose text the store cannot take: ``failed``, saying so."""
-        if self._streams.get(stream.session_id) is not stream:
+        if self._streams.get(stream.message_id) is not stream:
             return
         stream.end_error = (
             f"Sidestream could not save this reply (internal error: {cause}); "
             "the text shown was not saved. Copy it now if you need it."
         )
-        self._end(stream.session_id, MessageStatus.FAILED, None)
+        self._end(stream.message_id, MessageStatus.FAILED, None)
 
     async def run_store(self, fn: Callable[..., _T], *args: Any) -> _T:
         """Run a store write on the writer thread, ordered after every stream write."""
@@ -864,6 +904,19 @@ class StreamManager:
 
     def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
         self._background.spawn(coro)
+
+
+def _on_screen(stream: LiveStream) -> bool:
+    """Whether someone looks at this reply: a listener of its chat that is on
+    screen and shows it (its branch is the one shown)."""
+    for listener in stream.channel.on_screen:
+        try:
+            if listener.shows(stream.message_id):
+                return True
+        except Exception:
+            log.exception("a stream listener failed")
+            return True  # when in doubt, never evict what may be on screen
+    return False
 
 
 def _classify_failure(

@@ -7,10 +7,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import keyring.backends.null
+import pytest
 
 from desktop.core.states import MessageStatus, Role
+from desktop.providers.demo.options import DemoOptions
 from desktop.providers.demo.server import DemoServer, demo_reply
 from desktop.services import Services
+from desktop.services.chat import ChatActionError
 from desktop.store import KeyStore, Store
 from tests.support.aio import run, wait_for
 from tests.support.services import services_on
@@ -90,6 +93,74 @@ def test_only_your_own_messages_can_be_edited(tmp_path: Path, demo: DemoServer) 
                 assert "own messages" in str(exc) or "Type a message" in str(exc)
             else:
                 raise AssertionError("an assistant reply was edited")
+        await services.aclose()
+
+    run(scenario())
+
+
+def test_edit_while_the_reply_streams_keeps_both_replies(tmp_path: Path, demo: DemoServer) -> None:
+    """An edit while the original's reply still streams: both replies stream at
+    once, each on its own branch, both complete and are kept; Stop and Send act
+    on the branch shown, never on the hidden one."""
+    demo.defaults = DemoOptions(rate=100, tokens=150)
+    services = open_services(tmp_path, demo)
+    chat = services.chat
+    manager = services.manager
+
+    async def scenario() -> None:
+        session = chat.create_chat()
+        first = await chat.send(session.id, "the question")
+        question = chat.messages(session.id)[0]
+        await wait_for(lambda: (manager.text_length(session.id, first.id) or 0) > 0, 20, "text")
+
+        second = await chat.edit(question.id, "the question, better put")
+        assert manager.live_messages(session.id) == [first.id, second.id]
+        assert chat.live_on_path(session.id) == second.id
+        # The branch shown has a live reply: a send waits for it.
+        with pytest.raises(ChatActionError, match="still streaming"):
+            await chat.send(session.id, "too soon")
+
+        await settled(services, session.id)
+        for reply, asked in ((first, "the question"), (second, "the question, better put")):
+            stored = chat.message(reply.id)
+            assert stored is not None and stored.status is MessageStatus.COMPLETE
+            assert stored.content == demo_reply(asked, 150)
+        path = chat.messages(session.id)
+        assert [m.id for m in path] == [path[0].id, second.id]
+        await chat.switch_version(path[0].id, question.id)
+        assert [m.id for m in chat.messages(session.id)] == [question.id, first.id]
+        await services.aclose()
+
+    run(scenario())
+
+
+def test_stop_and_send_act_on_the_branch_shown(tmp_path: Path, demo: DemoServer) -> None:
+    demo.defaults = DemoOptions(rate=50, tokens=2000)
+    services = open_services(tmp_path, demo)
+    chat = services.chat
+    manager = services.manager
+
+    async def scenario() -> None:
+        session = chat.create_chat()
+        hidden = await chat.send(session.id, "a long one")
+        question = chat.messages(session.id)[0]
+        shown = await chat.edit(question.id, "another long one")
+        # Stop stops the reply shown; the hidden branch goes on.
+        assert chat.stop(session.id)
+        await wait_for(lambda: not manager.is_message_live(shown.id), 20, "the stop")
+        assert manager.is_message_live(hidden.id)
+        assert chat.live_on_path(session.id) is None
+        # Nothing streams on the path shown: a follow-up may go, beside the hidden reply.
+        follow_up = await chat.send(session.id, "and then?")
+        assert manager.live_messages(session.id) == [hidden.id, follow_up.id]
+        assert chat.stop(session.id, hidden.id)
+        await wait_for(lambda: not manager.is_message_live(hidden.id), 20, "the stop")
+        assert manager.live_messages(session.id) == [follow_up.id]
+        assert chat.stop(session.id)
+        await settled(services, session.id)
+        stored = chat.message(hidden.id)
+        assert stored is not None and stored.status is MessageStatus.STOPPED
+        assert stored.content  # its text is kept
         await services.aclose()
 
     run(scenario())

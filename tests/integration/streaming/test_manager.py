@@ -221,6 +221,59 @@ def test_sixth_stream_evicts_oldest_not_on_screen_and_closes_its_connection(
     assert victim.content and demo_reply("evict 1", 2000).startswith(victim.content)
 
 
+class BranchView(StreamListener):
+    """A view on screen that shows one branch of its chat."""
+
+    def __init__(self, shown: set[int]) -> None:
+        self.shown = shown
+
+    def shows(self, message_id: int) -> bool:
+        return message_id in self.shown
+
+
+def test_a_reply_on_a_branch_not_shown_is_hidden_for_eviction(
+    demo: DemoServer, store: Store
+) -> None:
+    """Two replies live in one chat on screen: the one on the branch the view
+    does not show is evicted like a hidden chat's; the one shown never is."""
+
+    async def scenario() -> None:
+        manager = StreamManager(store, limit=2, flush_interval=0.05)
+        ended = Ended(manager)
+        provider = make_provider(demo, ProviderKind.OPENAI_CHAT, rate=30, tokens=2000)
+        sid, old = new_reply(store, "branching")
+        question = store.list_messages(sid)[0]
+        store.add_message(sid, Role.USER, "edited", parent_id=question.parent_id)
+        new = store.add_message(sid, Role.ASSISTANT, "", status=MessageStatus.STREAMING).id
+        view = BranchView({new})
+        manager.attach(sid, view)
+        manager.start_reply(sid, old, provider, request("the old branch"))
+        manager.start_reply(sid, new, provider, request("the new branch"))
+        assert manager.live_messages(sid) == [old, new]
+        assert [s.message_id for s in manager.snapshots(sid)] == [old, new]
+        newest = manager.snapshot(sid)
+        assert newest is not None and newest.message_id == new
+        other_sid, other = new_reply(store, "another chat")
+        manager.start_reply(other_sid, other, provider, request("another chat"))
+        result = await wait_ended(ended, old)
+        assert result.status is MessageStatus.INTERRUPTED
+        assert result.reason == InterruptReason.EVICTED.value
+        assert manager.live_messages(sid) == [new]
+        assert manager.is_live(sid)
+
+        # Now the view shows the old branch: the new one is the hidden one.
+        view.shown = {old}
+        third_sid, third = new_reply(store, "a third chat")
+        manager.start_reply(third_sid, third, provider, request("a third chat"))
+        assert (await wait_ended(ended, new)).reason == InterruptReason.EVICTED.value
+        assert not manager.is_live(sid)
+        await manager.stop_all()
+        await manager.shutdown()
+        await provider.aclose()
+
+    run(scenario())
+
+
 def replies_mid(store: Store, title: str) -> int:
     session = next(s for s in store.list_sessions() if s.title == title)
     return next(m.id for m in store.list_messages(session.id) if m.role is Role.ASSISTANT)
