@@ -109,6 +109,7 @@ class SidestreamApp(StreamListener):
             services.settings,
             notifier,
             window.visible_session,
+            shows_message=window.shows_message,
         )
         self._ask_quit = ask_quit or self._ask_quit_dialog
         self.unsaved_dialog: UnsavedTextDialog | None = None
@@ -124,6 +125,7 @@ class SidestreamApp(StreamListener):
         self.services.manager.attach(None, self)  # live changes, refused writes
         notifications.finished_unseen.connect(self._on_notifications_finished_unseen)
         notifications.clicked.connect(self.show_chat)
+        notifications.reply_clicked.connect(self._on_notifications_reply_clicked)
         tray.show_requested.connect(self._on_tray_show_requested)
         tray.new_chat_requested.connect(self._on_tray_new_chat_requested)
         tray.stop_all_requested.connect(self.stop_all)
@@ -178,6 +180,12 @@ class SidestreamApp(StreamListener):
             return
         self.window.show_and_raise(session_id)
         self.window.mark_unread(session_id, False)
+
+    def _on_notifications_reply_clicked(self, session_id: int, message_id: int) -> None:
+        # After show_chat: the chat's tab is open; show the reply's branch.
+        tab = self.window.tab_for(session_id)
+        if tab is not None:
+            tab.show_reply(message_id)
 
     def stop_all(self) -> None:
         """The tray's Stop all: every live reply ends as ``stopped``."""

@@ -213,7 +213,12 @@ class ChatService:
         other = self._require_message(version_id)
         if other.session_id != message.session_id or other.parent_id != message.parent_id:
             raise ChatActionError("That is not a version of this message.")
-        leaf = await self._write(self._store.newest_leaf_under, version_id)
+        await self.show_message(version_id)
+
+    async def show_message(self, message_id: int) -> None:
+        """Show the branch a message is on: the newest path through it."""
+        message = self._require_message(message_id)
+        leaf = await self._write(self._store.newest_leaf_under, message.id)
         await self._write(self._store.set_active_leaf, message.session_id, leaf)
 
     def stop(self, session_id: int, message_id: int | None = None) -> bool:

@@ -29,6 +29,7 @@ from __future__ import annotations
 import logging
 import math
 import time
+from collections.abc import Callable
 from typing import NamedTuple
 
 from PySide6.QtCore import QObject, Qt, QTimer, Signal
@@ -109,10 +110,13 @@ class ViewFeed(QObject, StreamListener):
         session_id: int,
         parent: QObject | None = None,
         frame_ms: int = FRAME_MS,
+        shows: Callable[[int], bool] | None = None,
     ) -> None:
         super().__init__(parent)
         self._manager = manager
         self._session_id = session_id
+        # Which replies of the chat its view shows (the branch shown); None: all.
+        self._shows = shows
         self._screen_frame_s = frame_ms / 1000.0
         self._attached = False  # subscribed at all
         self._on_screen = False
@@ -181,9 +185,36 @@ class ViewFeed(QObject, StreamListener):
         self._status = None
         self._terminal = None
 
+    def refollow(self) -> bool:
+        """The view shows another branch: follow the live reply on it, if one is
+        (from what the view holds of it), and leave the one it no longer shows.
+        Returns whether a reply it shows is live."""
+        if not self._attached:
+            return False
+        if self._message_id is not None and not self.shows(self._message_id):
+            self._timer.stop()
+            self._scheduled = False
+            self._message_id = None
+            self._status = None
+            self._terminal = None
+        snapshot = self._shown_snapshot()
+        if snapshot is not None and snapshot.message_id != self._message_id:
+            self._follow(snapshot)
+        return self._message_id is not None and self._terminal is None
+
+    def forget(self, message_id: int) -> None:
+        """The view dropped this message (another branch is shown): should it
+        come back, its text is handed over again from the start."""
+        self._delivered.pop(message_id, None)
+        self._reasoning_delivered.pop(message_id, None)
+
     # ------------------------------------------------- StreamListener callbacks
+    def shows(self, message_id: int) -> bool:
+        return self._shows is None or self._shows(message_id)
+
     def on_stream_started(self, snapshot: StreamSnapshot) -> None:
-        self._follow(snapshot)
+        if self.shows(snapshot.message_id):
+            self._follow(snapshot)
 
     def on_stream_delta(self, message_id: int, text: str) -> None:
         # The hot path: the text stays in the manager until the next frame.
@@ -196,6 +227,8 @@ class ViewFeed(QObject, StreamListener):
             self._schedule()
 
     def on_stream_status(self, snapshot: StreamSnapshot) -> None:
+        if snapshot.message_id != self._message_id and not self.shows(snapshot.message_id):
+            return  # a reply on a branch the view does not show
         if snapshot.status.is_terminal:
             # The final text travels like any other text, under the live
             # status; the terminal status follows once it is all through.
@@ -213,12 +246,19 @@ class ViewFeed(QObject, StreamListener):
     def _subscribe(self, *, on_screen: bool) -> bool:
         self._attached = True
         self._on_screen = on_screen
-        snapshot = self._manager.attach(self._session_id, self, on_screen=on_screen)
+        self._manager.attach(self._session_id, self, on_screen=on_screen)
+        snapshot = self._shown_snapshot()
         if snapshot is not None:
             self._follow(snapshot)
         elif self._message_id is not None:
             self._schedule()  # text or an end still to hand over: now at this mode's pace
         return snapshot is not None
+
+    def _shown_snapshot(self) -> StreamSnapshot | None:
+        """The newest live reply of the chat that the view shows (in the same
+        synchronous step as the subscription: no delta falls between)."""
+        shown = [s for s in self._manager.snapshots(self._session_id) if self.shows(s.message_id)]
+        return shown[-1] if shown else None
 
     def _follow(self, snapshot: StreamSnapshot) -> None:
         self._finish_previous(snapshot.message_id)
@@ -280,8 +320,8 @@ class ViewFeed(QObject, StreamListener):
                 terminal.input_tokens, terminal.output_tokens, terminal.reasoning_seconds
             )
         else:
-            progress = self._manager.progress(self._session_id)
-            if progress is None or progress.message_id != message_id:
+            progress = self._manager.progress(self._session_id, message_id)
+            if progress is None:
                 return  # it ended; its end is on its way (on_stream_status)
             total, reasoning_total = progress.length, progress.reasoning_length
             reasoning = text = ""

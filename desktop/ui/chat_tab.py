@@ -29,6 +29,10 @@ from desktop.ui.plain import plain_label
 
 log = logging.getLogger("sidestream.ui")
 
+# A path change of more messages than this loads the transcript anew rather
+# than removing and adding message by message.
+RELOAD_AT = 40
+
 
 class ChatTab(QWidget):
     """The chat view, composer and live feed of one chat."""
@@ -36,6 +40,7 @@ class ChatTab(QWidget):
     error_raised = Signal(str)
     model_change_requested = Signal(int)  # session id
     chat_changed = Signal(int)  # session id: its title or order may have changed
+    version_switched = Signal(int)  # the message id of the version now shown
 
     def __init__(self, chat: ChatService, session: Session, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -46,7 +51,9 @@ class ChatTab(QWidget):
 
         self.view = ChatView(self)
         self.composer = Composer(self)
-        self.feed = ViewFeed(chat.manager, session.id, self)
+        # The ids of the path the chat shows (the branch on screen), as last read.
+        self._path: set[int] = set(chat.path_ids(session.id))
+        self.feed = ViewFeed(chat.manager, session.id, self, shows=self.shows)
 
         self._model_label = plain_label(parent=self)  # a model name from the provider
         self._model_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
@@ -72,7 +79,7 @@ class ChatTab(QWidget):
         # Replies the view shows as live: the store has their end once they end.
         self._unsettled = {m.id for m in messages if m.status.is_live}
         self.view.load_transcript(messages)
-        self.composer.set_streaming(chat.manager.is_live(session.id))
+        self.composer.set_streaming(chat.live_on_path(session.id) is not None)
 
     def _connect_signals(self) -> None:
         self.feed.updated.connect(self._on_feed_updated)
@@ -96,6 +103,14 @@ class ChatTab(QWidget):
     @property
     def active(self) -> bool:
         return self._active
+
+    def shows(self, message_id: int) -> bool:
+        """Whether the tab shows that message: it is on the chat's active path
+        (read again from the store when it is not on the path last read)."""
+        if message_id in self._path:
+            return True
+        self._path = set(self._chat.path_ids(self._session.id))
+        return message_id in self._path
 
     def set_session(self, session: Session) -> None:
         self._session = session
@@ -129,7 +144,35 @@ class ChatTab(QWidget):
         self.feed.follow_in_background()
 
     def stop(self) -> None:
+        """Stop the reply on the branch shown (a reply on another branch goes on)."""
         self._chat.stop(self._session.id)
+
+    def switch_version(self, message_id: int, version_id: int) -> None:
+        """Show another version of a message, and the newest path below it. A
+        reply streaming on the branch left goes on; coming back shows it live."""
+        self._tasks.spawn(self._switch_version(message_id, version_id))
+
+    def show_reply(self, message_id: int) -> None:
+        """Show the branch a message is on (a notification about it was clicked)."""
+        if not self.shows(message_id):
+            self._tasks.spawn(self._show_reply(message_id))
+
+    async def _show_reply(self, message_id: int) -> None:
+        try:
+            await self._chat.show_message(message_id)
+        except ChatActionError as exc:
+            self.error_raised.emit(str(exc))
+            return
+        self._sync_with_store()
+
+    async def _switch_version(self, message_id: int, version_id: int) -> None:
+        try:
+            await self._chat.switch_version(message_id, version_id)
+        except ChatActionError as exc:
+            self.error_raised.emit(str(exc))
+            return
+        self._sync_with_store()
+        self.version_switched.emit(version_id)
 
     def close_tab(self) -> None:
         """Closing a tab detaches; it never stops the reply (invariant 3)."""
@@ -168,7 +211,7 @@ class ChatTab(QWidget):
         replies = [m for m in self._chat.messages(self._session.id) if m.role is Role.ASSISTANT]
         if not replies:
             self.error_raised.emit("There is no reply to regenerate in this chat yet.")
-        elif self._chat.manager.is_live(self._session.id):
+        elif self._chat.live_on_path(self._session.id) is not None:
             self.error_raised.emit("A reply is still streaming in this chat: stop it first.")
         else:
             self._on_view_retry_requested(replies[-1].id)
@@ -201,12 +244,28 @@ class ChatTab(QWidget):
         from the feed, from the start, like any live text.
         """
         stored = self._chat.messages(self._session.id)
-        stored_ids = {m.id for m in stored}
-        for message_id in self.view.message_ids():
-            if message_id not in stored_ids:
-                self.view.remove_message(message_id)
-        shown = set(self.view.message_ids())
+        self._path = {m.id for m in stored}
+        shown_ids = self.view.message_ids()
+        # The view keeps what the path still shares with it (another branch
+        # differs from the message switched on down).
+        kept = 0
+        while kept < min(len(shown_ids), len(stored)) and shown_ids[kept] == stored[kept].id:
+            kept += 1
+        dropped = shown_ids[kept:]
+        for message_id in dropped:
+            self.feed.forget(message_id)  # shown again, its text comes again from the start
+            self._unsettled.discard(message_id)
         manager = self._chat.manager
+        if len(dropped) + len(stored) - kept > RELOAD_AT:
+            # Many messages change (a branch near the top): one new document.
+            messages = [self._as_shown(m) for m in stored]
+            self._unsettled = {m.id for m in messages if m.status.is_live}
+            self.view.load_transcript(messages)
+            self._after_path_change()
+            return
+        for message_id in reversed(dropped):
+            self.view.remove_message(message_id)
+        shown = set(shown_ids[:kept])
         for message in stored:
             if message.id not in shown:
                 message = self._as_shown(message)
@@ -234,6 +293,13 @@ class ChatTab(QWidget):
                         reasoning_seconds=message.reasoning_seconds,
                     )
                 )
+        if dropped or len(stored) > kept:
+            self._after_path_change()
+
+    def _after_path_change(self) -> None:
+        """The path shown changed: follow the live reply on it, if any."""
+        live = self.feed.refollow() if self.feed.following else False
+        self.composer.set_streaming(live or self._chat.live_on_path(self._session.id) is not None)
 
     def _as_shown(self, message: Message) -> Message:
         """``message`` as the view first shows it: a live reply without its text

@@ -243,6 +243,12 @@ class MainWindow(QMainWindow):
         tab = self.current_tab()
         return tab.session_id if tab else None
 
+    def shows_message(self, session_id: int, message_id: int) -> bool:
+        """Whether the chat's tab shows that message (its branch is the one
+        shown); a chat with no tab shows none."""
+        tab = self.tab_for(session_id)
+        return tab is not None and tab.shows(message_id)
+
     def is_unread(self, session_id: int) -> bool:
         return session_id in self._unread
 

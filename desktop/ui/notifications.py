@@ -389,12 +389,19 @@ class NotificationService(QObject, StreamListener):
     ``visible_session`` answers which chat the user is looking at now (None:
     none; :meth:`MainWindow.visible_session`); the same answer decides the
     unread mark and the notification, so the two never disagree.
+    ``shows_message(session_id, message_id)`` answers whether that chat's
+    view shows that reply (its branch is the one shown; None: every reply of
+    a chat is shown): a reply that ends on a branch the user left is notified
+    as a hidden chat's is, though its chat is on screen (and not marked
+    unread: the user is in it).
     """
 
     finished_unseen = Signal(int)
     """A reply of this chat ended while nobody was looking: mark it unread."""
     clicked = Signal(int)
     """The user clicked the notification about this chat."""
+    reply_clicked = Signal(int, int)
+    """The same click: the chat and the reply it told of (to show its branch)."""
 
     def __init__(
         self,
@@ -404,6 +411,7 @@ class NotificationService(QObject, StreamListener):
         notifier: Notifier,
         visible_session: Callable[[], int | None],
         parent: QObject | None = None,
+        shows_message: Callable[[int, int], bool] | None = None,
     ) -> None:
         super().__init__(parent)
         self._manager = manager
@@ -411,6 +419,8 @@ class NotificationService(QObject, StreamListener):
         self._settings = settings
         self._notifier = notifier
         self._visible_session = visible_session
+        self._shows_message = shows_message
+        self._told: dict[int, int] = {}  # chat -> the reply its notification is about
         self._notified: set[int] = set()  # message ids notified in their current run
         self._unseen: set[int] = set()  # chats with a notification not yet seen
         self._tasks = TaskKeeper(log)
@@ -442,9 +452,8 @@ class NotificationService(QObject, StreamListener):
             return
         # A reply runs again (Continue reuses its message; SQLite may reuse the
         # id of a deleted one): its next end is a new end worth telling.
-        snapshot = self._manager.snapshot(session_id)
-        if snapshot is not None:
-            self._notified.discard(snapshot.message_id)
+        for message_id in self._manager.live_messages(session_id):
+            self._notified.discard(message_id)
 
     def on_stream_ended(self, ended: StreamEnded) -> None:
         if self._closed:
@@ -457,8 +466,13 @@ class NotificationService(QObject, StreamListener):
         if status not in (MessageStatus.COMPLETE, MessageStatus.FAILED, MessageStatus.INTERRUPTED):
             return
         if self._visible_session() == ended.session_id:
-            return  # seen as it ended
-        self.finished_unseen.emit(ended.session_id)
+            shows = self._shows_message
+            if shows is None or shows(ended.session_id, ended.message_id):
+                return  # seen as it ended
+            # On a branch the user left: told as a hidden chat's reply is,
+            # but the chat on screen is not marked unread.
+        else:
+            self.finished_unseen.emit(ended.session_id)
         if status is MessageStatus.INTERRUPTED:
             return
         if ended.message_id in self._notified:
@@ -475,6 +489,7 @@ class NotificationService(QObject, StreamListener):
             log.debug("do not disturb: no notification for chat %s", session.id)
             return
         self._unseen.add(session.id)
+        self._told[session.id] = ended.message_id
         self._tasks.spawn(self._send(session.title, notification_body(ended), session.id), "notify")
 
     def seen(self, session_id: int | None) -> None:
@@ -502,6 +517,9 @@ class NotificationService(QObject, StreamListener):
         self._unseen.discard(session_id)
         if not self._closed:
             self.clicked.emit(session_id)
+            message_id = self._told.get(session_id)
+            if message_id is not None:
+                self.reply_clicked.emit(session_id, message_id)
 
     # -------------------------------------------------------------- lifecycle
     async def aclose(self) -> None:

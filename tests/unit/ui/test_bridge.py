@@ -44,7 +44,7 @@ class Replies:
             self.on_screen.append(listener)
         elif not on_screen and listener in self.on_screen:
             self.on_screen.remove(listener)
-        return self._snapshot(next(iter(self.live), None))
+        return self._snapshot(next(reversed(self.live), None))
 
     def detach(self, session_id: int, listener: StreamListener) -> None:
         for group in (self.listeners, self.on_screen):
@@ -65,9 +65,14 @@ class Replies:
         state = self.live.get(message_id)
         return None if state is None else state.reasoning_between(start, start + limit)
 
-    def progress(self, session_id: int) -> StreamProgress | None:
-        message_id = next(iter(self.live), None)
+    def snapshots(self, session_id: int) -> tuple[StreamSnapshot, ...]:
+        found = (self._snapshot(message_id) for message_id in self.live)
+        return tuple(snapshot for snapshot in found if snapshot is not None)
+
+    def progress(self, session_id: int, message_id: int | None = None) -> StreamProgress | None:
         if message_id is None:
+            message_id = next(reversed(self.live), None)
+        if message_id is None or message_id not in self.live:
             return None
         state = self.live[message_id]
         return StreamProgress(
@@ -431,3 +436,44 @@ def test_a_return_to_the_screen_goes_on_with_the_reasoning_from_where_it_left_of
     feed.attach()
     qtbot.waitUntil(lambda: len(view.reasonings[7]) == 1500, timeout=2000)
     assert all(u.reasoning_offset >= 1000 for u in view.updates[count:])
+
+
+def test_a_feed_follows_only_the_reply_on_the_branch_its_view_shows(qtbot: QtBot) -> None:
+    """Two replies live in one chat (an edit while the first streamed): the
+    feed hands over the one its view shows; after a switch it hands over the
+    other, from the start, and nothing more of the one it left."""
+    replies = Replies()
+    shown = {8}
+    feed = ViewFeed(replies, session_id=1, shows=shown.__contains__)  # type: ignore[arg-type]
+    view = View(feed)
+    replies.start(7, "old ")
+    feed.attach()
+    replies.start(8, "new ")
+    replies.delta(7, "branch")
+    replies.delta(8, "branch")
+    qtbot.waitUntil(lambda: view.texts.get(8) == "new branch", timeout=2000)
+    assert 7 not in view.texts
+    assert feed.shows(8) and not feed.shows(7)
+
+    # The view switches to the first branch: it dropped reply 8, shows reply 7.
+    shown.clear()
+    shown.add(7)
+    feed.forget(8)
+    assert feed.refollow()
+    qtbot.waitUntil(lambda: view.texts.get(7) == "old branch", timeout=2000)
+    replies.delta(8, " unseen")
+    replies.delta(7, " goes on")
+    replies.end(8)
+    qtbot.waitUntil(lambda: view.texts.get(7) == "old branch goes on", timeout=2000)
+    assert view.texts[8] == "new branch"  # nothing of the hidden reply, not even its end
+    assert all(u.message_id == 7 for u in view.updates[-2:])
+
+    # Back to the second branch, which ended meanwhile: nothing live is shown.
+    shown.clear()
+    shown.add(8)
+    feed.forget(7)
+    assert not feed.refollow()
+    replies.end(7)
+    count = len(view.updates)
+    qtbot.wait(FRAME_MS * 3)
+    assert len(view.updates) == count

@@ -122,6 +122,48 @@ def test_a_reply_finishing_in_the_visible_chat_notifies_nothing(
     assert harness.unseen == []
 
 
+def test_a_reply_ending_on_a_branch_left_notifies_like_a_hidden_chat(
+    qtbot: QtBot,
+    services: Services,
+    recorder: RecordingNotifier,
+    visible: Visible,
+    demo: DemoServer,
+) -> None:
+    """The chat is on screen but shows another branch (an edit while the
+    first reply streamed): that reply's end is notified, the chat on screen
+    is not marked unread, and a click names the reply to show."""
+    demo.defaults = DemoOptions(rate=100, tokens=120)
+    shown_replies: set[int] = set()
+    h = Harness(qtbot, services)
+    h.attach(
+        NotificationService(
+            services.manager,
+            services.chat,
+            services.settings,
+            recorder,
+            visible,
+            shows_message=lambda session_id, message_id: message_id in shown_replies,
+        )
+    )
+    clicked_replies: list[tuple[int, int]] = []
+    h.service.reply_clicked.connect(lambda s, m: clicked_replies.append((s, m)))
+    chat = h.new_chat()
+    visible.session = chat
+    left = run_on_qloop(services.chat.send(chat, "the first wording"))
+    question = services.chat.messages(chat)[0]
+    before = len(h.ended)
+    kept = run_on_qloop(services.chat.edit(question.id, "the second wording"))
+    shown_replies.add(kept.id)
+    qtbot.waitUntil(lambda: len(h.ended) >= before + 2, timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: h.service.pending() == 0, timeout=WAIT_MS)
+    assert {e.message_id for e in h.ended[before:]} == {left.id, kept.id}
+    title = services.chat.chat(chat).title  # type: ignore[union-attr]
+    assert [(t, s) for t, _, s in recorder.sent] == [(title, chat)]  # the branch left, once
+    assert h.unseen == []
+    recorder.click(chat)
+    assert clicked_replies == [(chat, left.id)]
+
+
 def test_a_muted_chat_gets_the_unread_mark_but_no_notification(
     harness: Harness, recorder: RecordingNotifier
 ) -> None:
