@@ -372,6 +372,89 @@ async def open_big_chat(url: str, messages: int) -> float:
     return elapsed
 
 
+async def branch_switch(url: str, messages: int, switches: int) -> dict[str, float]:
+    """Switch between two branches of a chat whose active path holds ``messages``
+    messages, until laid out and painted: a regenerated last reply (the paths
+    share all but one message), an edited first question (they share
+    nothing), and, for scale, a switch between two tabs of such chats."""
+    with tempfile.TemporaryDirectory() as tmp:
+        rig = Rig(Path(tmp), url)
+        store = rig.store
+
+        def long_path(session_id: int, parent: int | None, first: str) -> list[int]:
+            ids = []
+            for i in range(messages // 2):
+                question = first if i == 0 else f"Question {i}: how does step {i} work?"
+                ids.append(store.add_message(session_id, Role.USER, question, parent_id=parent).id)
+                parent = store.add_message(
+                    session_id,
+                    Role.ASSISTANT,
+                    f"## Step {i}\n\nIt reads the input, does **one** thing, and hands it on."
+                    f"\n\n- check inputs\n- transform\n- write\n\n```python\nx = {i}\n```\n",
+                    parent_id=ids[-1],
+                ).id
+                ids.append(parent)
+            return ids
+
+        session = rig.chat.create_chat("branches")
+        top = long_path(session.id, None, "The first question")
+        # A second version of the last reply, and a second version of the first
+        # question with a whole path of its own.
+        last_again = store.add_message(
+            session.id, Role.ASSISTANT, "Another **version** of the last reply.", parent_id=top[-2]
+        ).id
+        edited = long_path(session.id, None, "The first question, edited")
+        other = rig.chat.create_chat("another long chat")
+        long_path(other.id, None, "Another first question")
+        store.set_active_leaf(session.id, top[-1])
+        tab = rig.window.open_chat(session.id)
+        other_tab = rig.window.open_chat(other.id)
+        assert tab is not None and other_tab is not None
+        rig.window.show_and_raise(session.id)
+        tab.view.grab()
+
+        async def switch(message_id: int, version_id: int) -> float:
+            t0 = time.perf_counter()
+            tab.switch_version(message_id, version_id)
+            await until(lambda: version_id in tab.view.message_ids(), timeout=30)
+            tab.view.document().documentLayout().documentSize()
+            tab.view.grab()
+            return (time.perf_counter() - t0) * 1000
+
+        async def switch_tab(session_id: int) -> float:
+            t0 = time.perf_counter()
+            rig.window.show_and_raise(session_id)
+            target = rig.window.current_tab()
+            assert target is not None and target.session_id == session_id
+            target.view.document().documentLayout().documentSize()
+            target.view.grab()
+            return (time.perf_counter() - t0) * 1000
+
+        at_end: list[float] = []
+        at_top: list[float] = []
+        tabs: list[float] = []
+        for _ in range(switches):
+            at_end.append(await switch(top[-1], last_again))
+            at_end.append(await switch(last_again, top[-1]))
+        for _ in range(switches):
+            at_top.append(await switch(top[0], edited[0]))
+            at_top.append(await switch(edited[0], top[0]))
+        for _ in range(switches):
+            tabs.append(await switch_tab(other.id))
+            tabs.append(await switch_tab(session.id))
+        path = len(rig.chat.path_ids(session.id))
+        await rig.close()
+    return {
+        "path": path,
+        "end_median": statistics.median(at_end),
+        "end_max": max(at_end),
+        "top_median": statistics.median(at_top),
+        "top_max": max(at_top),
+        "tab_median": statistics.median(tabs),
+        "tab_max": max(tabs),
+    }
+
+
 async def open_table_chat(url: str, reply: str) -> float:
     """Open a chat whose newest reply is ``reply`` (a big table): until laid out and painted."""
     with tempfile.TemporaryDirectory() as tmp:
@@ -481,6 +564,21 @@ def main(argv: list[str] | None = None) -> int:
         print(
             f"   median of {repeats} runs: p99 {median_of(lats, 'p99'):.1f} ms (goal <= 66),"
             f" paints {median_of(lats, 'paints_per_s'):.1f}/s (goal <= 20/s)"
+        )
+        b = fresh(functools.partial(branch_switch, messages=1000, switches=2 if args.quick else 10))
+        print(f"\n== Switching between two branches of a chat of {b['path']:.0f} messages")
+        print(
+            f"   the last reply's versions: median {b['end_median']:.1f} ms"
+            f"  max {b['end_max']:.1f} ms until laid out and painted (goal <= 50)"
+        )
+        print(
+            f"   the first question's versions: median {b['top_median']:.1f} ms"
+            f"  max {b['top_max']:.1f} ms (goal <= 50)"
+        )
+        print(
+            f"   for scale, switching between two tabs of such chats: median"
+            f" {b['tab_median']:.1f} ms  max {b['tab_max']:.1f} ms;"
+            f" ratio last-reply switch / tab switch {b['end_median'] / b['tab_median']:.2f}"
         )
         big = fresh(functools.partial(open_big_chat, messages=1000))
         print(f"\n== Opening a chat of 1,000 messages: {big:.0f} ms (goal <= 300 ms)")

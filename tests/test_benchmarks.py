@@ -58,6 +58,11 @@ FIGURES: dict[str, list[str]] = {
         rf"the chat opened again:\s+{NUMBER} ms",
         rf"latency p50 {NUMBER} ms\s+p99 {NUMBER} ms;\s+view updates {NUMBER}/s,"
         rf" paints {NUMBER}/s",
+        rf"Switching between two branches of a chat of 1000 messages",
+        rf"the last reply's versions: median {NUMBER} ms\s+max {NUMBER} ms until laid out",
+        rf"the first question's versions: median {NUMBER} ms\s+max {NUMBER} ms",
+        rf"switching between two tabs of such chats: median {NUMBER} ms\s+max {NUMBER} ms;"
+        rf" ratio last-reply switch / tab switch {NUMBER}",
         rf"Opening a chat of 1,000 messages: {NUMBER} ms",
         rf"a 10 MB single event: lateness p50 {NUMBER} ms\s+p99 {NUMBER} ms\s+max {NUMBER} ms",
         rf"a 5 MB reply .*: lateness p50 {NUMBER} ms",

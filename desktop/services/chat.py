@@ -18,7 +18,7 @@ from __future__ import annotations
 import functools
 import logging
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TypeVar
 
 from desktop.core.models import ChatRequest, ChatTurn, GenerationParams, Message, Session
@@ -68,6 +68,10 @@ class ChatService:
     def messages(self, session_id: int) -> list[Message]:
         """The messages the chat shows: the path to its active leaf."""
         return self._store.active_path(session_id)
+
+    def messages_by_id(self, message_ids: Sequence[int]) -> list[Message]:
+        """Those messages, by id (any that no longer exist are left out)."""
+        return self._store.get_messages(message_ids) if message_ids else []
 
     def path_ids(self, session_id: int) -> list[int]:
         """The ids of :meth:`messages` (cheap: no text is read)."""
@@ -218,8 +222,7 @@ class ChatService:
     async def show_message(self, message_id: int) -> None:
         """Show the branch a message is on: the newest path through it."""
         message = self._require_message(message_id)
-        leaf = await self._write(self._store.newest_leaf_under, message.id)
-        await self._write(self._store.set_active_leaf, message.session_id, leaf)
+        await self._write(self._store.show_branch, message.session_id, message.id)
 
     def stop(self, session_id: int, message_id: int | None = None) -> bool:
         """Stop a live reply: ``message_id``'s, else the one on the path the chat

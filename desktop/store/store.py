@@ -91,6 +91,14 @@ def _translating(fn: Callable[Concatenate[Store, _P], _R]) -> Callable[Concatena
     return wrapper
 
 
+# The ids up from a message to its chat's first one (a recursive CTE named up).
+_PATH_UP = (
+    "WITH RECURSIVE up(id) AS (SELECT ? UNION ALL"
+    " SELECT m.parent_id FROM messages m JOIN up ON m.id = up.id"
+    " WHERE m.parent_id IS NOT NULL)"
+)
+
+
 class _Unset:
     """The default of an argument that was not given (None is a value there)."""
 
@@ -426,13 +434,13 @@ class Store:
 
     def _path_ids(self, leaf_id: int) -> list[int]:
         """The ids from the first message down to ``leaf_id`` (ids grow down a path)."""
-        rows = self._db.execute_sql(
-            "WITH RECURSIVE up(id) AS (SELECT ? UNION ALL"
-            " SELECT m.parent_id FROM messages m JOIN up ON m.id = up.id"
-            " WHERE m.parent_id IS NOT NULL) SELECT id FROM up",
-            (leaf_id,),
-        ).fetchall()
+        rows = self._db.execute_sql(_PATH_UP + " SELECT id FROM up", (leaf_id,)).fetchall()
         return sorted(int(row[0]) for row in rows)
+
+    def _on_path(self, leaf_id: int) -> Any:
+        """A condition on messages: on the path down to ``leaf_id``. One subquery,
+        whatever the path's length (a list of 1,000 ids costs more to build)."""
+        return self._m.message.id.in_(peewee.SQL(f"({_PATH_UP} SELECT id FROM up)", (leaf_id,)))
 
     @_translating
     def active_path(self, session_id: int) -> list[Message]:
@@ -441,8 +449,7 @@ class Store:
             row = self._m.session.get_or_none(self._m.session.id == session_id)
             if row is None or row.active_leaf_id is None:
                 return []
-            ids = self._path_ids(row.active_leaf_id)
-            return self._messages_with_chunks(self._m.message.id.in_(ids))
+            return self._messages_with_chunks(self._on_path(row.active_leaf_id))
 
     @_translating
     def active_path_ids(self, session_id: int) -> list[int]:
@@ -457,7 +464,7 @@ class Store:
     def path_to(self, message_id: int) -> list[Message]:
         """The path from a chat's first message down to ``message_id``, included."""
         with self._read():
-            return self._messages_with_chunks(self._m.message.id.in_(self._path_ids(message_id)))
+            return self._messages_with_chunks(self._on_path(message_id))
 
     @_translating
     def branches(self, session_id: int) -> dict[int | None, list[int]]:
@@ -480,6 +487,15 @@ class Store:
             (message_id,),
         ).fetchone()
         return int(row[0])
+
+    @_translating
+    def show_branch(self, session_id: int, message_id: int) -> int:
+        """Show the newest path through ``message_id`` in the chat (one write);
+        returns the leaf it ends at."""
+        with self._write():
+            leaf = self.newest_leaf_under(message_id)
+            self.set_active_leaf(session_id, leaf)
+        return leaf
 
     @_translating
     def set_active_leaf(self, session_id: int, leaf_id: int | None) -> None:
@@ -530,6 +546,11 @@ class Store:
     def get_message(self, message_id: int) -> Message | None:
         found = self._messages_with_chunks(self._m.message.id == message_id)
         return found[0] if found else None
+
+    @_translating
+    def get_messages(self, message_ids: Sequence[int]) -> list[Message]:
+        """Those messages, by id (any that do not exist are left out)."""
+        return self._messages_with_chunks(self._m.message.id.in_(list(message_ids)))
 
     @_translating
     def list_messages(self, session_id: int) -> list[Message]:

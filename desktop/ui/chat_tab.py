@@ -243,38 +243,41 @@ class ChatTab(QWidget):
         A reply the manager has live is shown empty at first: its text comes
         from the feed, from the start, like any live text.
         """
-        stored = self._chat.messages(self._session.id)
-        self._path = {m.id for m in stored}
+        path = self._chat.path_ids(self._session.id)
+        self._path = set(path)
         shown_ids = self.view.message_ids()
         # The view keeps what the path still shares with it (another branch
         # differs from the message switched on down).
         kept = 0
-        while kept < min(len(shown_ids), len(stored)) and shown_ids[kept] == stored[kept].id:
+        while kept < min(len(shown_ids), len(path)) and shown_ids[kept] == path[kept]:
             kept += 1
         dropped = shown_ids[kept:]
         for message_id in dropped:
             self.feed.forget(message_id)  # shown again, its text comes again from the start
             self._unsettled.discard(message_id)
-        manager = self._chat.manager
-        if len(dropped) + len(stored) - kept > RELOAD_AT:
+        if len(dropped) + len(path) - kept > RELOAD_AT:
             # Many messages change (a branch near the top): one new document.
-            messages = [self._as_shown(m) for m in stored]
+            messages = [self._as_shown(m) for m in self._chat.messages(self._session.id)]
             self._unsettled = {m.id for m in messages if m.status.is_live}
             self.view.load_transcript(messages)
             self._after_path_change()
             return
         for message_id in reversed(dropped):
             self.view.remove_message(message_id)
-        shown = set(shown_ids[:kept])
-        for message in stored:
-            if message.id not in shown:
+        # Read only what the view lacks: the new messages, and the replies it
+        # shows live whose end it may have missed.
+        unsettled = [m for m in path[:kept] if m in self._unsettled]
+        added = set(path[kept:])
+        manager = self._chat.manager
+        # By id, which is the path's order (ids grow down a path).
+        for message in self._chat.messages_by_id([*unsettled, *path[kept:]]):
+            if message.id in added:
                 message = self._as_shown(message)
                 self.view.add_message(message)
                 if message.status.is_live:
                     self._unsettled.add(message.id)
             elif (
-                message.id in self._unsettled
-                and not message.status.is_live
+                not message.status.is_live
                 and manager.text_length(self._session.id, message.id) is None
             ):
                 self._unsettled.discard(message.id)
@@ -293,7 +296,7 @@ class ChatTab(QWidget):
                         reasoning_seconds=message.reasoning_seconds,
                     )
                 )
-        if dropped or len(stored) > kept:
+        if dropped or len(path) > kept:
             self._after_path_change()
 
     def _after_path_change(self) -> None:

@@ -39,6 +39,7 @@ STORE_WRITES = (
     "delete_session",
     "add_message",
     "set_active_leaf",
+    "show_branch",
     "delete_message",
     "update_message_status",
     "flush_streaming",
