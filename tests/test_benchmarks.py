@@ -58,7 +58,7 @@ FIGURES: dict[str, list[str]] = {
         rf"the chat opened again:\s+{NUMBER} ms",
         rf"latency p50 {NUMBER} ms\s+p99 {NUMBER} ms;\s+view updates {NUMBER}/s,"
         rf" paints {NUMBER}/s",
-        rf"Switching between two branches of a chat of 1000 messages",
+        r"Switching between two branches of a chat of 1000 messages",
         rf"the last reply's versions: median {NUMBER} ms\s+max {NUMBER} ms until laid out",
         rf"the first question's versions: median {NUMBER} ms\s+max {NUMBER} ms",
         rf"switching between two tabs of such chats: median {NUMBER} ms\s+max {NUMBER} ms;"
