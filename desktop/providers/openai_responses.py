@@ -10,6 +10,10 @@ the last event the consumer has seen; resuming from it replays nothing and
 skips nothing (``"{response_id}:"`` when the server's numbers cannot be
 resumed from).
 
+A server's refusal about a stored response holds for the requests about it
+that follow (:mod:`~desktop.providers.holds`): after a 404 (or 401, 403, 410)
+its status is not asked, after a Retry-After not before that passes.
+
 A refusal (``response.refusal.delta``) is the reply's text and ends it as
 ``refusal``; ``incomplete_details.reason`` says why an incomplete reply
 ended (``max_output_tokens`` -> length, ``content_filter``); a reply that
@@ -19,6 +23,8 @@ as reasoning.
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import logging
 from collections.abc import AsyncGenerator, Sequence
 from typing import Any
@@ -38,6 +44,7 @@ from desktop.core.events import (
 )
 from desktop.core.models import ChatRequest, ProviderConfig, RemoteStatus
 from desktop.core.states import FinishReason, Role
+from desktop.providers.holds import Holds
 from desktop.providers.http import (
     HttpProvider,
     error_data_to_error,
@@ -362,10 +369,31 @@ class OpenAIResponsesProvider(HttpProvider):
         super().__init__(config, client=client)
         auth = {"Authorization": f"Bearer {config.api_key}"} if config.api_key else {}
         self._headers = self.headers_with(auth)
+        # What the server refused about a stored response, while it holds.
+        self._holds = Holds()
 
     @property
     def resumable(self) -> bool:
         return True
+
+    def _held(self, response_id: str, what: str) -> ProviderError | None:
+        """The server's refusal about ``response_id`` if it still holds (logged: ``what``
+        is not asked for)."""
+        held = self._holds.held(response_id)
+        if held is not None:
+            log.info("response %s: not asking %s, the server refused: %s", response_id, what, held)
+        return held
+
+    async def _noting(
+        self, response_id: str, events: AsyncGenerator[StreamEvent, None]
+    ) -> AsyncGenerator[StreamEvent, None]:
+        """``events``, remembering the server's refusal among them; closing this
+        closes them (and so the response) at once."""
+        async with contextlib.aclosing(events):
+            async for event in events:
+                if isinstance(event, Failed) and event.error.status is not None:
+                    self._holds.note(response_id, event.error)
+                yield event
 
     def _url(self, path: str) -> str:
         return join_url(self.config.base_url, path)
@@ -395,10 +423,13 @@ class OpenAIResponsesProvider(HttpProvider):
                     "the provider's event numbers do not grow, so the reply cannot be resumed",
                 )
             )
+        held = self._held(response_id, "to resume it")
+        if held is not None:
+            return _failing(held)
         url = self._url(
             f"/responses/{quote(response_id, safe='')}?stream=true&starting_after={seq}"
         )
-        return stream_exchange(
+        events = stream_exchange(
             self.client,
             "GET",
             url,
@@ -407,19 +438,28 @@ class OpenAIResponsesProvider(HttpProvider):
             parser=ResponsesParser(response_id, seq),
             started=started,
         )
+        return self._noting(response_id, events)
 
     async def status(self, cursor: str) -> RemoteStatus | None:
-        """How the stored response stands; raises ProviderError if the request fails."""
+        """How the stored response stands; raises ProviderError if the request fails,
+        or without a request while the server's refusal of an earlier one holds."""
         try:
             response_id, _ = parse_cursor(cursor)
         except ValueError:
             return None
-        payload = await get_json(
-            self.client,
-            self._url(f"/responses/{quote(response_id, safe='')}"),
-            config=self.config,
-            headers=self._headers,
-        )
+        held = self._held(response_id, "its status")
+        if held is not None:
+            raise dataclasses.replace(held)  # a new exception: no traceback of the first
+        try:
+            payload = await get_json(
+                self.client,
+                self._url(f"/responses/{quote(response_id, safe='')}"),
+                config=self.config,
+                headers=self._headers,
+            )
+        except ProviderError as exc:
+            self._holds.note(response_id, exc)
+            raise
         if not isinstance(payload, dict) or not isinstance(payload.get("status"), str):
             raise ProviderError(ErrorKind.PROTOCOL, "the response has no status")
         return RemoteStatus(payload["status"], output_text(payload))
@@ -431,6 +471,8 @@ class OpenAIResponsesProvider(HttpProvider):
         except ValueError:
             log.warning("cannot cancel: malformed cursor")
             return
+        if self._held(response_id, "to cancel it") is not None:
+            return
         try:
             await get_json(
                 self.client,
@@ -440,6 +482,7 @@ class OpenAIResponsesProvider(HttpProvider):
                 method="POST",
             )
         except ProviderError as exc:
+            self._holds.note(response_id, exc)
             log.info("cancelling response %s failed: %s", response_id, exc.message)
 
     async def list_models(self) -> list[str]:

@@ -340,3 +340,60 @@ def test_huge_events_that_repeat_the_text_are_skipped_unread() -> None:
     assert parser.feed(SSEEvent("response.output_text.done", '{"x":')) != ()
     parser = ResponsesParser()
     assert isinstance(parser.feed(SSEEvent("response.completed", broken))[0], Failed)
+
+
+# --- a refusal about a stored response holds for the requests that follow ---------
+# (llmock's verdict, issue 15: after the resume GET was answered 404 the status GET
+# asked for the same response again, "retried a 404"; after a 429 or 503 with
+# Retry-After it asked at once, "ignored Retry-After".)
+
+
+def refused_then_asked(reply: Reply) -> tuple[list[StreamEvent], list[RecordedRequest]]:
+    """Resume (refused with ``reply``), then ask the status and cancel: the manager
+    asks the status when a resume is refused, and cancels a reply the user stops."""
+
+    async def main(server: RawServer) -> tuple[list[StreamEvent], list[RecordedRequest]]:
+        provider = OpenAIResponsesProvider(config(server))
+        try:
+            events = await collect(provider.resume(at(4)))
+            with pytest.raises(ProviderError) as caught:
+                await provider.status(at(4))
+            assert caught.value.status == reply.status
+            await provider.cancel(at(4))
+            return events, list(server.requests)
+        finally:
+            await provider.aclose()
+
+    with RawServer(lambda _: reply) as server:
+        return run(main(server))
+
+
+REFUSED_BODY = (
+    b'{"error":{"message":"No response found with id \'resp_x\'.","type":"invalid_request_error"}}'
+)
+
+
+@pytest.mark.parametrize("status", [401, 403, 404, 410])
+def test_a_response_the_server_refused_for_good_is_not_asked_about_again(status: int) -> None:
+    events, requests = refused_then_asked(Reply(status=status, headers=JSON, chunks=[REFUSED_BODY]))
+    assert isinstance(events[-1], Failed) and events[-1].error.status == status
+    # The resume only: the status and the cancel would have been refused the same way.
+    assert [(r.method, r.path.split("?")[0]) for r in requests] == [("GET", f"/v1/responses/{RID}")]
+
+
+@pytest.mark.parametrize("status", [429, 503])
+def test_a_response_is_not_asked_about_before_its_retry_after(status: int) -> None:
+    headers = [*JSON, ("Retry-After", "30")]
+    events, requests = refused_then_asked(Reply(status=status, headers=headers, chunks=[b"{}"]))
+    assert isinstance(events[-1], Failed) and events[-1].error.retry_after == 30
+    assert len(requests) == 1
+
+
+@pytest.mark.parametrize("status", [400, 422, 500])
+def test_other_refusals_of_a_resume_leave_the_status_to_be_asked(status: int) -> None:
+    # A 400 or 422 is about the resume's query, not the response; a 500 with no
+    # Retry-After may pass: the status (a different request) is still worth asking.
+    events, requests = refused_then_asked(Reply(status=status, headers=JSON, chunks=[b"{}"]))
+    assert isinstance(events[-1], Failed)
+    assert [r.method for r in requests] == ["GET", "GET", "POST"]
+    assert "stream=true" not in requests[1].path
