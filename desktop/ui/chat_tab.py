@@ -152,6 +152,20 @@ class ChatTab(QWidget):
         reply streaming on the branch left goes on; coming back shows it live."""
         self._tasks.spawn(self._switch_version(message_id, version_id))
 
+    def edit_message(self, message_id: int, text: str) -> None:
+        """Resend one of the user's messages changed: a new version of it, and a
+        reply to that, shown; the original and its replies stay (a reply of
+        theirs still streaming goes on, on its own branch)."""
+        self._tasks.spawn(self._edit_message(message_id, text))
+
+    async def _edit_message(self, message_id: int, text: str) -> None:
+        try:
+            await self._chat.edit(message_id, text)
+        except ChatActionError as exc:
+            self.error_raised.emit(str(exc))
+            return
+        self._sync_with_store()
+
     def show_reply(self, message_id: int) -> None:
         """Show the branch a message is on (a notification about it was clicked)."""
         if not self.shows(message_id):
