@@ -64,8 +64,14 @@ def stored(services: Services, tab: ChatTab) -> Message:
 
 
 def ended(services: Services, tab: ChatTab) -> bool:
+    """The reply's end is on disk and announced (its stream is gone from the
+    manager: a view opened now shows it from the store)."""
     message = reply_of(services, tab)
-    return message is not None and message.status.is_terminal
+    return (
+        message is not None
+        and message.status.is_terminal
+        and not services.manager.is_live(tab.session_id)
+    )
 
 
 def shown(tab: ChatTab) -> str:
