@@ -58,6 +58,8 @@ class PresetService:
         )
 
     def update(self, preset: Preset) -> None:
+        if self._store.get_preset(preset.id) is None:  # removed meanwhile: nothing to save
+            raise PresetError("That preset no longer exists.")
         name = self._valid_name(preset.name, exclude_id=preset.id)
         params = self._valid_params(preset.params)
         self._store.update_preset(

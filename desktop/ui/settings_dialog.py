@@ -1,5 +1,6 @@
 """The settings dialog: providers (add, edit, remove, default, keys, models), the
-stream limit and the wait for a reply's first token.
+stream limit and the wait for a reply's first token, and the presets chats start
+from (:mod:`desktop.ui.presets_page`, when a PresetService is handed in).
 
 Everything goes through the :class:`SettingsService` handed in; the dialog
 never talks to the store or a provider itself. Settings apply at once (there
@@ -39,9 +40,11 @@ from PySide6.QtWidgets import (
 
 from desktop.core.presets import ProviderPreset
 from desktop.core.tasks import TaskKeeper
+from desktop.services.chat_presets import PresetService
 from desktop.services.settings import MAX_FIRST_TOKEN_WAIT, ProviderView, SettingsService
 from desktop.ui import icons, style
 from desktop.ui.plain import ask, plain_label, tooltip
+from desktop.ui.presets_page import PresetsPage
 from desktop.ui.provider_editor import (
     DEMO_URL_TEXT,
     KIND_SHORT,
@@ -75,14 +78,23 @@ class SettingsDialog(QDialog):
 
     Signals: ``providers_changed()`` after any provider was added, edited,
     removed or made default; ``max_streams_changed(int)`` after the limit changed;
-    ``first_token_wait_changed(float)`` after the first-token wait changed (seconds).
+    ``first_token_wait_changed(float)`` after the first-token wait changed (seconds);
+    ``presets_changed()`` after a preset was added, edited or removed, or the
+    default preset changed (the Presets page is there only when ``presets`` is given).
     """
 
     providers_changed = Signal()
     max_streams_changed = Signal(int)
     first_token_wait_changed = Signal(float)
+    presets_changed = Signal()
 
-    def __init__(self, service: SettingsService, parent: QWidget | None = None) -> None:
+    def __init__(
+        self,
+        service: SettingsService,
+        parent: QWidget | None = None,
+        *,
+        presets: PresetService | None = None,
+    ) -> None:
         super().__init__(parent)
         self.tasks = TaskKeeper(log)
         self._service = service
@@ -97,6 +109,17 @@ class SettingsDialog(QDialog):
         self.tabs = QTabWidget(self)
         self.tabs.addTab(self._build_providers_tab(), "&Providers")
         self.tabs.addTab(self._build_streaming_tab(), "&Streaming")
+        self.presets_page: PresetsPage | None = None
+        if presets is not None:
+            self.presets_page = PresetsPage(
+                presets,
+                service,
+                tasks=self.tasks,
+                # Through the attribute: a test replaces ``confirm`` after building.
+                confirm=lambda title, question: self.confirm(title, question),
+                parent=self,
+            )
+            self.tabs.addTab(self.presets_page, "Pr&esets")
         self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close, self)
         layout = QVBoxLayout(self)
         layout.addWidget(self.tabs, 1)
@@ -111,6 +134,10 @@ class SettingsDialog(QDialog):
         self.streams_spin.valueChanged.connect(self._on_streams_spin_value_changed)
         self.wait_minutes.valueChanged.connect(self._on_wait_spin_value_changed)
         self.wait_seconds.valueChanged.connect(self._on_wait_spin_value_changed)
+        if self.presets_page is not None:
+            self.presets_page.presets_changed.connect(self.presets_changed)
+            # A provider renamed or removed shows in the presets' model column.
+            self.providers_changed.connect(self.presets_page.refresh)
         self.refresh()
 
     # ------------------------------------------------------------ building
@@ -470,5 +497,7 @@ class SettingsDialog(QDialog):
     def done(self, result: int) -> None:
         if self.editor is not None and shiboken6.isValid(self.editor):
             self.editor.close()
+        if self.presets_page is not None:
+            self.presets_page.close_editor()
         # A removal still running is left to finish: it is one quick store call.
         super().done(result)

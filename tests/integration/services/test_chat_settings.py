@@ -86,6 +86,9 @@ def test_a_new_chat_starts_from_the_default_preset_and_a_chat_becomes_one(
 
         await presets.remove(tutor.id)  # the default: new chats start from none again
         assert presets.default_preset() is None
+        with pytest.raises(PresetError, match="no longer exists"):
+            presets.update(tutor)  # an editor still open on it is told, not silently ignored
+        assert [p.name for p in presets.presets()] == ["Brief"]
         again = services.store.get_session(started.id)
         assert again is not None and again.preset_id is None and again.system_prompt == "Be brief."
         assert chat.create_chat().system_prompt == ""
