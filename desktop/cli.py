@@ -2,6 +2,7 @@
 
 sidestream [--data-dir DIR] [--demo] [--provider KIND --base-url URL --model M]
 sidestream export [--format json|markdown] [--chat ID] [--output FILE]
+sidestream import FILE
 sidestream demo-server [--port N] [--rate R] [--tokens N]
 sidestream --self-test
 """
@@ -55,6 +56,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     export.add_argument("--data-dir", type=Path, dest="export_data_dir", help=argparse.SUPPRESS)
 
+    imp = sub.add_parser(
+        "import",
+        help="add chats from a Sidestream JSON export or a ChatGPT data export (.json or .zip)",
+    )
+    imp.add_argument("file", type=Path, help="the export file")
+    imp.add_argument("--data-dir", type=Path, dest="import_data_dir", help=argparse.SUPPRESS)
+
     demo = sub.add_parser("demo-server", help="run the demo provider alone on 127.0.0.1")
     demo.add_argument("--port", type=int, default=0)
     demo.add_argument("--rate", type=float, default=40.0, help="tokens per second per reply")
@@ -83,6 +91,10 @@ def main(argv: list[str] | None = None) -> int:
 
         data_dir = args.export_data_dir or args.data_dir
         return export_main(data_dir, args.format, args.chat, args.output)
+    if args.command == "import":
+        from desktop.importer.command import import_main
+
+        return import_main(args.import_data_dir or args.data_dir, args.file)
     if args.self_test:
         from desktop.selftest import self_test
 

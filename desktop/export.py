@@ -74,6 +74,8 @@ def export_json(store: Store, chat_ids: Sequence[int] | None = None) -> str:
             "created_at": s.created_at.isoformat(),
             "updated_at": s.updated_at.isoformat(),
             "system_prompt": s.system_prompt,
+            # The parameters set for the chat ({}: the provider's defaults).
+            "params": json.loads(s.params.to_json() or "{}"),
             # The chat is a tree (each message names its parent); it shows the
             # path from its first message to this leaf.
             "active_leaf": s.active_leaf_id,

@@ -1,8 +1,9 @@
 """The Qt-free services of one running Sidestream, built in one place.
 
 What a person does with chats (:mod:`.chat`), the presets chats start from
-(:mod:`.chat_presets`), providers and settings (:mod:`.settings`), and which
-provider serves which chat (:mod:`.directory`),
+(:mod:`.chat_presets`), providers and settings (:mod:`.settings`), which
+provider serves which chat (:mod:`.directory`), and chats imported from
+export files (:mod:`.imports`),
 over the store and the stream manager. ``app.py`` builds these for the
 window; tests and ``--self-test`` build the same objects without a window.
 
@@ -10,8 +11,8 @@ Which thread writes to the store:
 
 * Everything a reply writes, and every write that must be ordered with a
   reply's writes (send, edit, regenerate, continue, switch versions, delete a
-  chat or a message, remove a provider or a preset, whose chats lose it),
-  runs on the StreamManager's writer thread
+  chat or a message, remove a provider or a preset, whose chats lose it,
+  import chats from a file), runs on the StreamManager's writer thread
   (:meth:`StreamManager.run_store`), in order.
 * The GUI thread writes only single-row edits a person makes and waits for
   (create a chat, rename, change its model, system prompt or parameters,
@@ -38,6 +39,7 @@ from desktop.providers.demo.server import DemoOptions, DemoServer
 from desktop.services.chat import ChatService
 from desktop.services.chat_presets import PresetService
 from desktop.services.directory import ProviderDirectory
+from desktop.services.imports import ImportService
 from desktop.services.settings import MAX_STREAMS_KEY, SettingsService
 from desktop.store import KeyStore, Store
 from desktop.streaming.manager import DEFAULT_LIMIT, StreamManager
@@ -74,6 +76,7 @@ class Services:
     settings: SettingsService
     demo_only: bool
     presets: PresetService
+    imports: ImportService
 
     async def recover(self) -> RecoveryReport:
         """Resume or settle replies a quit or crash left streaming (invariant 9)."""
@@ -148,4 +151,7 @@ def build_services(
     chat = ChatService(store, manager, directory)
     settings = SettingsService(store, directory, manager)
     presets = PresetService(store, manager)
-    return Services(store, keys, demo, directory, manager, chat, settings, demo_only, presets)
+    imports = ImportService(store, manager)
+    return Services(
+        store, keys, demo, directory, manager, chat, settings, demo_only, presets, imports
+    )

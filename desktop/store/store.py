@@ -29,6 +29,7 @@ from typing import Any, Concatenate, ParamSpec, Self, TypeVar
 
 import peewee
 
+from desktop.core.imported import ChatImportResult, ImportedChat
 from desktop.core.models import (
     GenerationParams,
     Message,
@@ -40,7 +41,7 @@ from desktop.core.models import (
     blocks_to_json,
 )
 from desktop.core.states import FinishReason, MessageStatus, Role
-from desktop.store import migrations, paths
+from desktop.store import merge, migrations, paths
 from desktop.store.database import (
     SidestreamDatabase,
     StoreError,
@@ -723,6 +724,20 @@ class Store:
             .tuples()
         )
         return "".join(text for (text,) in query)
+
+    # -- imports --------------------------------------------------------------
+
+    @_translating
+    def import_chats(self, chats: Sequence[ImportedChat]) -> list[ChatImportResult]:
+        """Add chats read from an export file, all in one transaction (all or nothing).
+
+        A chat the store has already (imported before, or exported from here)
+        gets only the messages it lacks; see :mod:`desktop.store.merge` for
+        what counts as the same chat. Times, statuses and the tree are kept.
+        """
+        with self._write():
+            merger = merge.ChatMerger(self._db)
+            return [merger.import_chat(chat) for chat in chats]
 
     # -- providers ------------------------------------------------------------
 

@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2] / "desktop"
-QT_FREE = ["core", "providers", "store", "streaming", "services"]
+QT_FREE = ["core", "providers", "store", "streaming", "importer", "services"]
 QT_MODULES = ("PySide6", "shiboken6", "qasync", "PyQt5", "PyQt6")
 
 

@@ -48,6 +48,7 @@ STORE_WRITES = (
     "update_provider",
     "delete_provider",
     "set_setting",
+    "import_chats",
 )
 
 
@@ -191,6 +192,23 @@ def test_replies_and_what_is_ordered_with_them_write_on_the_writer_thread(
         assert [name for name, _ in writes] == ["delete_provider", "delete_session"], writes
         assert _threads(writes) == {"writer"}, writes
 
+        await services.aclose()
+
+    run(scenario())
+
+
+def test_an_import_writes_on_the_writer_thread(
+    tmp_path: Path, demo: DemoServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store, services = _open(tmp_path, demo, monkeypatch)
+    fixture = Path(__file__).resolve().parents[2] / "fixtures" / "imports"
+
+    async def scenario() -> None:
+        report = await services.imports.import_file(fixture / "chatgpt_conversations.json")
+        assert report.chats_added == 2
+        writes = store.take()
+        assert [name for name, _ in writes] == ["import_chats"], writes
+        assert _threads(writes) == {"writer"}, writes
         await services.aclose()
 
     run(scenario())
