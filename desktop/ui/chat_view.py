@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, cast
 
 from PySide6.QtCore import (
@@ -34,17 +34,20 @@ from PySide6.QtCore import (
     Signal,
 )
 from PySide6.QtGui import (
+    QAction,
     QColor,
     QContextMenuEvent,
     QDesktopServices,
     QGuiApplication,
     QImage,
     QKeyEvent,
+    QKeySequence,
     QMouseEvent,
     QPainter,
     QPaintEvent,
     QResizeEvent,
     QTextBlock,
+    QTextCursor,
     QTextDocument,
     QTextFormat,
     QTextLine,
@@ -66,6 +69,12 @@ from desktop.ui.render.document import (
 )
 from desktop.ui.render.status import ACTION_SCHEME
 from desktop.ui.render.theme import Theme
+from desktop.ui.render.versions import (
+    EDIT_ACTION,
+    EDIT_DESCRIPTION,
+    VERSION_ACTION,
+    VersionMark,
+)
 
 log = logging.getLogger("sidestream.ui")
 
@@ -122,6 +131,21 @@ class TranscriptBrowser(QTextBrowser):
         the focused link), as the document holds it; "" when unknown."""
         href, self._activated_href = self._activated_href, ""
         return href
+
+    def focusNextPrevChild(self, next: bool) -> bool:
+        moved = super().focusNextPrevChild(next)
+        self.describe_focused_link()  # Tab selects a link with no signal of its own
+        return moved
+
+    def describe_focused_link(self) -> None:
+        """Let assistive technology say what the link with the keyboard focus
+        does: the view's description is the link's ("Next version (2 of 3)")."""
+        cursor = self.textCursor()
+        description = ""
+        if cursor.hasSelection():
+            description = self._view.link_description(cursor.charFormat().anchorHref())
+        if self.accessibleDescription() != description:
+            self.setAccessibleDescription(description)
 
     def mouseReleaseEvent(self, event: QMouseEvent) -> None:
         # anchorClicked is emitted from inside the release: note the raw href first.
@@ -301,6 +325,17 @@ def _reconcile_text(
     return False
 
 
+def _parse_action(url: QUrl) -> tuple[str, list[int]] | None:
+    """``sidestream:version/12/15`` -> ("version", [12, 15]); None if it is not one."""
+    if url.scheme().lower() != ACTION_SCHEME:
+        return None
+    action, _, rest = url.path().partition("/")
+    try:
+        return action, [int(part) for part in rest.split("/")]
+    except ValueError:
+        return None
+
+
 def _cursor_x(line: QTextLine, position: int) -> float:
     # PySide returns (x, position) for QTextLine.cursorToX(int).
     result = line.cursorToX(position)
@@ -310,13 +345,19 @@ def _cursor_x(line: QTextLine, position: int) -> float:
 class ChatView(QWidget):
     """The transcript of one chat; see the module docstring.
 
-    All text is Markdown. A streaming reply is fed with :meth:`show_live`
-    (authoritative snapshots: first attach and reattach) and
-    :meth:`append_text` (the per-frame coalesced deltas).
+    All text and state reach it through :meth:`reconcile`. A message with
+    versions shows ``‹ 2/3 ›`` in its header (:meth:`set_versions`);
+    ``‹``/``›`` (a click, Enter on the focused link, or Alt+Left/Alt+Right
+    for the newest message with versions) emit ``version_requested(message
+    id, version id)``, and the tab shows the other path. A user message's
+    Edit (header link, or "Edit and resend" in the context menu) emits
+    ``edit_requested(message id)``.
     """
 
     continue_requested = Signal(int)
     retry_requested = Signal(int)
+    version_requested = Signal(int, int)  # message id, the version to show instead
+    edit_requested = Signal(int)  # a user message's id
     copied = Signal(str)
 
     def __init__(self, parent: QWidget | None = None) -> None:
@@ -341,6 +382,17 @@ class ChatView(QWidget):
         bar.valueChanged.connect(self._on_scroll_value_changed)
         self.browser.anchorClicked.connect(self._on_browser_anchor_clicked)
         self.browser.highlighted.connect(self._on_browser_link_hovered)
+        self.browser.cursorPositionChanged.connect(self.browser.describe_focused_link)
+
+        # Which way the user last went through versions (-1 back, +1 on):
+        # focus_versions puts the focus on that arrow again where it can.
+        self._version_step = -1
+        self.previous_version_action = self._shortcut(
+            "Previous version", "Alt+Left", self._on_previous_version_triggered
+        )
+        self.next_version_action = self._shortcut(
+            "Next version", "Alt+Right", self._on_next_version_triggered
+        )
 
     # ------------------------------------------------------------- public API
 
@@ -381,6 +433,42 @@ class ChatView(QWidget):
         if self.renderer.remove(message_id):
             self._after_update()
             self._schedule_wait_tick()
+
+    def set_versions(self, versions: Mapping[int, tuple[int, ...]]) -> None:
+        """Each message's versions: its siblings, itself included, oldest first
+        (a message left out, or with one, shows no switcher). Kept for the
+        messages added or loaded later. Only the headers whose switcher
+        changes are written again, each on its own: cheap on a long chat."""
+        if self.renderer.set_versions(versions):
+            self._after_update()
+
+    def focus_versions(self, message_id: int) -> bool:
+        """Put the keyboard focus on a message's switcher (the arrow the user
+        last went by, else the other), so that a keyboard user switching
+        versions keeps their place; False if it shows no switcher."""
+        region = self.renderer.region(message_id)
+        if region is None or region.versions is None:
+            return False
+        while not region.in_document and self.renderer.hidden_count:
+            self.show_earlier()
+        mark = region.versions
+        ahead = (mark.next, mark.previous) if self._version_step > 0 else (mark.previous, mark.next)
+        spans = [
+            self.renderer.header_link(message_id, mark.href(target))
+            for target in ahead
+            if target is not None
+        ]
+        span = next((span for span in spans if span is not None), None)
+        if span is None:
+            return False
+        self.browser.setFocus(Qt.FocusReason.OtherFocusReason)
+        cursor = QTextCursor(self.renderer.document)
+        cursor.setPosition(span[0])
+        cursor.setPosition(span[1], QTextCursor.MoveMode.KeepAnchor)
+        self.browser.setTextCursor(cursor)
+        self.browser.ensureCursorVisible()
+        self.browser.describe_focused_link()
+        return True
 
     def reconcile(self, update: MessageUpdate) -> None:
         """Bring one message in line with ``update``: the one way text and state
@@ -532,6 +620,11 @@ class ChatView(QWidget):
         """The context menu for a point of the viewport (the caller shows it)."""
         menu = QMenu(self)
         message_id = self.message_at(pos)
+        region = self.renderer.region(message_id) if message_id is not None else None
+        if region is not None and region.role is Role.USER:
+            edit = menu.addAction("Edit and resend")
+            edit.triggered.connect(lambda: self.edit_requested.emit(region.message_id))
+            menu.addSeparator()
         copy_message = menu.addAction("Copy message")
         copy_message.setEnabled(message_id is not None)
         if message_id is not None:
@@ -579,16 +672,42 @@ class ChatView(QWidget):
 
     def _on_browser_link_hovered(self, url: QUrl) -> None:
         scheme = url.scheme().lower()
-        self.browser.setToolTip(tooltip(url.toString()) if scheme in OPENABLE_SCHEMES else "")
+        if scheme in OPENABLE_SCHEMES:
+            text = url.toString()
+        elif scheme == ACTION_SCHEME:
+            text = self.link_description(url.toString())
+        else:
+            text = ""
+        self.browser.setToolTip(tooltip(text))
+
+    def link_description(self, href: str) -> str:
+        """What one of the view's own links does, in words (its tooltip and,
+        while it has the keyboard focus, the view's accessible description):
+        "Previous version (1 of 3)"; "" for a link that needs none."""
+        parsed = _parse_action(QUrl(href))
+        if parsed is None:
+            return ""
+        action, numbers = parsed
+        if action == EDIT_ACTION:
+            return EDIT_DESCRIPTION
+        if action != VERSION_ACTION or len(numbers) != 2:
+            return ""
+        region = self.renderer.region(numbers[0])
+        mark = region.versions if region is not None else None
+        if mark is None:
+            return ""
+        if numbers[1] == mark.previous:
+            return mark.previous_label()
+        if numbers[1] == mark.next:
+            return mark.next_label()
+        return ""
 
     def _run_action(self, url: QUrl) -> None:
-        action, _, rest = url.path().partition("/")
-        parts = rest.split("/")
-        try:
-            numbers = [int(part) for part in parts]
-        except ValueError:
+        parsed = _parse_action(url)
+        if parsed is None:
             log.debug("Malformed action link: %s", url.toString())
             return
+        action, numbers = parsed
         message_id = numbers[0]
         if action == "copy":
             self.copy_message(message_id)
@@ -602,8 +721,46 @@ class ChatView(QWidget):
             self.toggle_thinking(message_id)
         elif action == "earlier":
             self.show_earlier()
+        elif action == EDIT_ACTION:
+            self.edit_requested.emit(message_id)
+        elif action == VERSION_ACTION and len(numbers) == 2:
+            region = self.renderer.region(message_id)
+            if region is not None and region.versions is not None:
+                self._request_version(region.versions, numbers[1])
         else:
             log.debug("Unknown action link: %s", url.toString())
+
+    # ------------------------------------------------------------ versions
+
+    def _shortcut(self, text: str, keys: str, slot: Callable[[], None]) -> QAction:
+        """A key of the view (and of any widget the action is added to, such
+        as the composer): active while the focus is in one of them."""
+        action = QAction(text, self)
+        action.setShortcut(QKeySequence(keys))
+        action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+        action.triggered.connect(slot)
+        self.addAction(action)
+        return action
+
+    def _on_previous_version_triggered(self) -> None:
+        mark = self.renderer.newest_versions()
+        if mark is not None and mark.previous is not None:
+            self._request_version(mark, mark.previous)
+
+    def _on_next_version_triggered(self) -> None:
+        mark = self.renderer.newest_versions()
+        if mark is not None and mark.next is not None:
+            self._request_version(mark, mark.next)
+
+    def _request_version(self, mark: VersionMark, version_id: int) -> None:
+        if version_id == mark.previous:
+            self._version_step = -1
+        elif version_id == mark.next:
+            self._version_step = 1
+        else:
+            log.debug("Version %d is not next to message %d", version_id, mark.message_id)
+            return
+        self.version_requested.emit(mark.message_id, version_id)
 
     # ----------------------------------------------------------- following
 

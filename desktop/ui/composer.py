@@ -4,6 +4,14 @@ Enter sends, Shift+Enter starts a new line, Esc stops the reply while this
 chat streams. The text box grows from one line to :attr:`Composer.MAX_LINES`
 lines, then scrolls. Sending clears the box (Ctrl+Z brings the words back)
 and keeps the keyboard focus in it.
+
+Editing a message (:meth:`Composer.begin_edit`, asked for by the view's Edit
+or by Up in an empty box) puts its text in the box under a slim "Editing your
+message" bar; the draft the box held is kept and comes back when the edit
+ends. While editing, the edit owns the keys and the button: Enter and Resend
+send the edit (``edit_submitted``), Esc and Cancel drop it; Esc stops a
+streaming reply again once the edit is over. The rule for Esc in the box:
+an edit in progress first, then a streaming reply, else it is the window's.
 """
 
 from __future__ import annotations
@@ -18,15 +26,19 @@ from PySide6.QtWidgets import (
     QPlainTextEdit,
     QPushButton,
     QSizePolicy,
+    QToolButton,
+    QVBoxLayout,
     QWidget,
 )
 
 from desktop.ui import icons
-from desktop.ui.plain import tooltip
+from desktop.ui.plain import plain_label, tooltip
 
 log = logging.getLogger("sidestream.ui")
 
 PLACEHOLDER = "Message Sidestream — Enter to send, Shift+Enter for a new line"
+EDIT_PLACEHOLDER = "Your message — Enter to send it again, Esc to cancel"
+EDIT_BAR_TEXT = "Editing your message · Esc to cancel"
 _ENTER_KEYS = (Qt.Key.Key_Return, Qt.Key.Key_Enter)
 
 
@@ -39,14 +51,18 @@ def _clean(text: str) -> str:
 
 
 class ComposerEdit(QPlainTextEdit):
-    """The text box: turns Enter into "submit" and Esc into "stop"; grows with its text."""
+    """The text box: turns Enter into "submit", Esc into "cancel the edit" or
+    "stop", Up in an empty box into "edit the last message"; grows with its text."""
 
     submitted = Signal()
     stop_pressed = Signal()
+    cancel_pressed = Signal()
+    up_pressed_empty = Signal()
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.streaming = False
+        self.editing = False
         self.max_lines = 8
         self.setTabChangesFocus(True)
         self.setLineWrapMode(QPlainTextEdit.LineWrapMode.WidgetWidth)
@@ -115,11 +131,11 @@ class ComposerEdit(QPlainTextEdit):
         return QSize(super().sizeHint().width(), self.height())
 
     def event(self, event: QEvent) -> bool:
-        # Claim Esc before a window-wide shortcut does, but only while
-        # streaming: otherwise Esc belongs to whoever else wants it.
+        # Claim Esc before a window-wide shortcut (Stop) does, but only while
+        # editing or streaming: otherwise Esc belongs to whoever else wants it.
         if event.type() == QEvent.Type.ShortcutOverride:
             assert isinstance(event, QKeyEvent)
-            if event.key() == Qt.Key.Key_Escape and self.streaming:
+            if event.key() == Qt.Key.Key_Escape and (self.editing or self.streaming):
                 event.accept()
                 return True
         return super().event(event)
@@ -138,7 +154,20 @@ class ComposerEdit(QPlainTextEdit):
                 super().keyPressEvent(event)
             event.accept()
             return
+        if (
+            key == Qt.Key.Key_Up
+            and modifiers == Qt.KeyboardModifier.NoModifier
+            and not self.editing
+            and self.document().isEmpty()
+        ):
+            self.up_pressed_empty.emit()
+            event.accept()
+            return
         if key == Qt.Key.Key_Escape and modifiers == Qt.KeyboardModifier.NoModifier:
+            if self.editing:  # an edit in progress first: Esc drops it, the reply goes on
+                self.cancel_pressed.emit()
+                event.accept()
+                return
             if self.streaming:
                 self.stop_pressed.emit()
                 event.accept()
@@ -153,11 +182,20 @@ class Composer(QWidget):
 
     ``send_requested(str)`` carries the text (never empty); the box is already
     cleared when it is emitted. ``stop_requested()`` comes from Stop or Esc
-    while :meth:`set_streaming` is on.
+    while :meth:`set_streaming` is on (and no edit is in progress).
+
+    Edit mode (see the module docstring): ``edit_submitted(message id, text)``
+    when the edit is sent, ``edit_cancelled()`` when it is dropped (Esc,
+    Cancel, :meth:`cancel_edit`); either way the draft comes back.
+    ``edit_last_requested()`` is Up in an empty box: the tab answers with
+    :meth:`begin_edit` for the last user message shown.
     """
 
     send_requested = Signal(str)
     stop_requested = Signal()
+    edit_submitted = Signal(int, str)  # message id, the new text (never empty)
+    edit_cancelled = Signal()
+    edit_last_requested = Signal()
 
     MAX_LINES = 8
 
@@ -166,6 +204,8 @@ class Composer(QWidget):
         self.setObjectName("composer")
         self._streaming = False
         self._disabled_reason: str | None = None
+        self._editing: int | None = None
+        self._draft = ("", 0)  # the box's text and cursor before the edit
 
         self.input = ComposerEdit(self)
         self.input.setObjectName("composerInput")
@@ -183,15 +223,39 @@ class Composer(QWidget):
         self._send_icon = icons.send_icon()
         self._stop_icon = icons.stop_icon()
 
-        layout = QHBoxLayout(self)
+        self.edit_bar = QWidget(self)
+        self.edit_bar.setObjectName("composerEditBar")
+        self.edit_label = plain_label(EDIT_BAR_TEXT, self.edit_bar)
+        self.edit_label.setAccessibleName("Editing your message")
+        self.cancel_button = QToolButton(self.edit_bar)
+        self.cancel_button.setText("Cancel")
+        self.cancel_button.setToolTip("Drop the edit and get your draft back (Esc)")
+        self.cancel_button.setAutoRaise(True)
+        self.cancel_button.setFocusPolicy(Qt.FocusPolicy.TabFocus)
+        bar = QHBoxLayout(self.edit_bar)
+        bar.setContentsMargins(2, 0, 0, 0)
+        bar.setSpacing(6)
+        bar.addWidget(self.edit_label)
+        bar.addWidget(self.cancel_button)
+        bar.addStretch(1)
+        self.edit_bar.hide()
+
+        row = QHBoxLayout()
+        row.setSpacing(6)
+        row.addWidget(self.input, 1)
+        row.addWidget(self.button, 0, Qt.AlignmentFlag.AlignBottom)
+        layout = QVBoxLayout(self)
         layout.setContentsMargins(8, 6, 8, 8)
-        layout.setSpacing(6)
-        layout.addWidget(self.input, 1)
-        layout.addWidget(self.button, 0, Qt.AlignmentFlag.AlignBottom)
+        layout.setSpacing(2)
+        layout.addWidget(self.edit_bar)
+        layout.addLayout(row)
         self.setFocusProxy(self.input)
 
         self.input.submitted.connect(self._on_input_submitted)
         self.input.stop_pressed.connect(self.stop_requested)
+        self.input.cancel_pressed.connect(self.cancel_edit)
+        self.input.up_pressed_empty.connect(self.edit_last_requested)
+        self.cancel_button.clicked.connect(self.cancel_edit)
         self.input.textChanged.connect(self._update_button)
         self.button.clicked.connect(self._on_button_clicked)
         self._update_button()
@@ -224,8 +288,7 @@ class Composer(QWidget):
         """Disable the composer with a reason shown as its tooltip (None enables it)."""
         self._disabled_reason = reason
         self.input.setEnabled(reason is None)
-        self.input.setPlaceholderText(reason or PLACEHOLDER)
-        self.input.refit()
+        self._update_placeholder()
         self.input.setToolTip(tooltip(reason or ""))
         self.setToolTip(tooltip(reason or ""))
         self._update_button()
@@ -233,8 +296,67 @@ class Composer(QWidget):
     def disabled_reason(self) -> str | None:
         return self._disabled_reason
 
+    @property
+    def editing(self) -> int | None:
+        """The id of the message being edited, or None."""
+        return self._editing
+
+    def begin_edit(self, message_id: int, text: str) -> None:
+        """Edit a message: its text in the box (cursor at the end), the bar
+        above, Resend for Send. The draft the box held comes back when the
+        edit ends; editing another message meanwhile keeps that draft."""
+        if self._editing is None:
+            self._draft = (self.input.toPlainText(), self.input.textCursor().position())
+        self._editing = message_id
+        self.input.editing = True
+        self.edit_bar.show()
+        self._update_placeholder()
+        self.input.setAccessibleDescription(EDIT_BAR_TEXT)
+        self.set_text(text)
+        self._update_button()
+        self.focus_input()
+        log.debug("Composer: editing message %d", message_id)
+
+    def cancel_edit(self) -> None:
+        """Drop the edit in progress (if any) and give the draft back."""
+        if self._editing is None:
+            return
+        self._end_edit()
+        self.edit_cancelled.emit()
+
     # ---------------------------------------------------------------- slots
+    def _end_edit(self) -> None:
+        """Leave edit mode, the draft back in the box where it was."""
+        self._editing = None
+        self.input.editing = False
+        self.edit_bar.hide()
+        self._update_placeholder()
+        self.input.setAccessibleDescription("")
+        text, position = self._draft
+        self._draft = ("", 0)
+        self.input.setPlainText(text)
+        cursor = self.input.textCursor()
+        cursor.setPosition(min(position, len(text)))
+        self.input.setTextCursor(cursor)
+        self._update_button()
+        self.input.setFocus(Qt.FocusReason.OtherFocusReason)
+
+    def _submit_edit(self, message_id: int) -> None:
+        # A streaming reply does not hold an edit back: the edit starts its
+        # own branch beside it (ChatService.edit), and the reply goes on.
+        if self._disabled_reason is not None:
+            return
+        text = _clean(self.input.toPlainText())
+        if not text:
+            return
+        self._end_edit()
+        log.debug("Composer: sending an edit of message %d", message_id)
+        self.edit_submitted.emit(message_id, text)
+
     def _on_input_submitted(self) -> None:
+        if self._editing is not None:
+            self._submit_edit(self._editing)
+            return
         if self._streaming or self._disabled_reason is not None:
             return  # one reply at a time per chat; the text stays for later
         text = _clean(self.input.toPlainText())
@@ -250,14 +372,30 @@ class Composer(QWidget):
         self.send_requested.emit(text)
 
     def _on_button_clicked(self) -> None:
-        if self._streaming:
+        if self._editing is not None:
+            self._submit_edit(self._editing)
+        elif self._streaming:
             self.stop_requested.emit()
         else:
             self._on_input_submitted()
         self.input.setFocus(Qt.FocusReason.OtherFocusReason)
 
+    def _update_placeholder(self) -> None:
+        default = PLACEHOLDER if self._editing is None else EDIT_PLACEHOLDER
+        self.input.setPlaceholderText(self._disabled_reason or default)
+        self.input.refit()
+
     def _update_button(self) -> None:
-        if self._streaming:
+        if self._editing is not None:
+            self.button.setText("Resend")
+            self.button.setIcon(self._send_icon)
+            self.button.setToolTip(
+                self._disabled_reason or "Send the edited message as a new version (Enter)"
+            )
+            self.button.setEnabled(
+                self._disabled_reason is None and bool(self.input.toPlainText().strip())
+            )
+        elif self._streaming:
             self.button.setText("Stop")
             self.button.setIcon(self._stop_icon)
             self.button.setToolTip("Stop this reply (Esc)")

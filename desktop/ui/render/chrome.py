@@ -1,6 +1,8 @@
 """The renderer's own lines around a message: its header and its status line.
 
-A header ("Assistant · model   Copy") opens every region; a status line
+A header ("Assistant · model   Copy", "You   Copy · Edit   ‹ 2/3 ›") opens
+every region, with the version switcher of :mod:`desktop.ui.render.versions`
+when the message has versions; a status line
 ("streaming…", "Stopped · Continue · Retry", "Cut at the model's token
 limit.  1,234 tokens in · 567 out  Continue · Retry") closes it when there is
 something to say (what it says is decided in :mod:`desktop.ui.render.status`).
@@ -19,6 +21,7 @@ from desktop.core.states import Role
 from desktop.ui.render.region import BLOCK_KIND, BLOCK_MESSAGE, BlockKind, Region
 from desktop.ui.render.status import StatusLine, action_url, status_line
 from desktop.ui.render.theme import Theme
+from desktop.ui.render.versions import EDIT_ACTION, VersionMark
 
 HEADER_GAP = 20.0
 
@@ -52,26 +55,83 @@ class Style:
 
 def fill_header(cursor: QTextCursor, region: Region, style: Style, *, first: bool) -> int:
     """Write the header into the block at ``cursor`` (replacing its selection)."""
-    theme = style.theme
     start = cursor.selectionStart()
     block_format = QTextBlockFormat()
     block_format.setProperty(BLOCK_KIND, int(BlockKind.HEADER))
     block_format.setProperty(BLOCK_MESSAGE, region.message_id)
     block_format.setTopMargin(0.0 if first else HEADER_GAP)
     block_format.setBottomMargin(4.0)
+    _write_header_text(cursor, region, style)
+    cursor.setBlockFormat(block_format)
+    cursor.setBlockCharFormat(QTextCharFormat())
+    return cursor.position() - start
+
+
+def rewrite_header(doc: QTextDocument, region: Region, style: Style) -> int:
+    """Write a region's header text again (its block keeps its format); return
+    the change in length. One block changes: nothing else is laid out again."""
+    cursor = QTextCursor(doc)
+    cursor.setPosition(region.start)
+    cursor.setPosition(region.start + region.header_chars, QTextCursor.MoveMode.KeepAnchor)
+    _write_header_text(cursor, region, style)
+    length = cursor.position() - region.start
+    delta = length - region.header_chars
+    region.header_chars = length
+    return delta
+
+
+def _write_header_text(cursor: QTextCursor, region: Region, style: Style) -> None:
+    """ "You    Copy · Edit    ‹ 2/3 ›", "Assistant  ·  model    Copy    ‹ 1/2 ›"."""
+    theme = style.theme
     name = QTextCharFormat()
     name.setFontWeight(QFont.Weight.Bold)
     name.setForeground(theme.accent if region.role is Role.ASSISTANT else theme.text)
     muted = QTextCharFormat()
     muted.setForeground(theme.muted)
     cursor.insertText(_role_label(region.role), name)
-    cursor.setBlockFormat(block_format)
-    cursor.setBlockCharFormat(QTextCharFormat())
     if region.model and region.role is Role.ASSISTANT:
         cursor.insertText(f"  ·  {region.model}", muted)
     cursor.insertText("    ", muted)
     cursor.insertText("Copy", style.link(action_url("copy", region.message_id)))
-    return cursor.position() - start
+    if region.role is Role.USER:
+        cursor.insertText("  ·  ", muted)
+        cursor.insertText("Edit", style.link(action_url(EDIT_ACTION, region.message_id)))
+    mark = region.versions
+    if mark is not None:
+        cursor.insertText("    ", muted)
+        _write_arrow(cursor, style, "‹", mark, mark.previous)
+        cursor.insertText(f" {mark.text} ", muted)
+        _write_arrow(cursor, style, "›", mark, mark.next)
+
+
+def _write_arrow(
+    cursor: QTextCursor,
+    style: Style,
+    arrow: str,
+    mark: VersionMark,
+    target: int | None,
+) -> None:
+    """One end of the switcher: a link to ``target``, or muted text at an end."""
+    if target is None:
+        fmt = QTextCharFormat()
+        fmt.setForeground(style.theme.muted)
+    else:
+        fmt = style.link(mark.href(target))
+        fmt.setFontWeight(QFont.Weight.Bold)
+    cursor.insertText(arrow, fmt)
+
+
+def header_link(doc: QTextDocument, region: Region, href: str) -> tuple[int, int] | None:
+    """Where the link to ``href`` is in a region's header: (start, end), or None."""
+    block = doc.findBlock(region.start)
+    iterator = block.begin()
+    while not iterator.atEnd():
+        fragment = iterator.fragment()
+        char_format = fragment.charFormat()
+        if char_format.isAnchor() and char_format.anchorHref() == href:
+            return fragment.position(), fragment.position() + fragment.length()
+        iterator.__iadd__(1)
+    return None
 
 
 def set_header_gap(doc: QTextDocument, region: Region, *, first: bool) -> None:

@@ -2,7 +2,7 @@
 
 Every message owns a contiguous *region* of the document::
 
-    header      "Assistant · model   Copy"             (one block)
+    header      "Assistant · model   Copy   ‹ 2/3 ›"   (one block)
     thinking    "Thought for 12 s ▸", or the reasoning  (0..n blocks)
     done        finished Markdown blocks, rendered once (0..n blocks)
     tail        the open tail, re-rendered per update   (0..n blocks)
@@ -30,6 +30,7 @@ refreshes the status lines. The parts, and their costs (see DESIGN.md,
 - :mod:`~desktop.ui.render.text_tables`: tables too large to lay out;
 - :mod:`~desktop.ui.render.code_labels`: the line above each code block;
 - :mod:`~desktop.ui.render.chrome`: headers and status lines;
+- :mod:`~desktop.ui.render.versions`: the version switcher in a header;
 - :mod:`~desktop.ui.render.edit`: Markdown imports and removals.
 """
 
@@ -47,7 +48,12 @@ from desktop.core.models import Message
 from desktop.core.states import FinishReason, MessageStatus, Role
 from desktop.ui.render.body import TAIL_MARKDOWN_LIMIT, BodyRenderer
 from desktop.ui.render.bulk import BulkRenderer
-from desktop.ui.render.chrome import Style, insert_status, status_for
+from desktop.ui.render.chrome import (
+    Style,
+    header_link,
+    insert_status,
+    status_for,
+)
 from desktop.ui.render.code_labels import code_text
 from desktop.ui.render.edit import (
     MARKDOWN_FEATURES,
@@ -71,6 +77,7 @@ from desktop.ui.render.region import (
 from desktop.ui.render.text_tables import TABLE_TEXT_LABEL
 from desktop.ui.render.theme import Theme
 from desktop.ui.render.thinking import THINKING_LIMIT, ThinkingRenderer
+from desktop.ui.render.versions import VersionMark, version_mark
 from desktop.ui.render.window import WINDOW_CHARS, Window, window_start
 
 __all__ = [
@@ -118,6 +125,10 @@ class TranscriptDocument:
         self._style = Style(theme, font)
         self._by_id: dict[int, Region] = {}
         self._waiting: set[int] = set()  # live replies waiting for their first token
+        # Each message's versions, kept for the messages shown later; and the
+        # messages whose header shows a switcher.
+        self._versions: dict[int, tuple[int, ...]] = {}
+        self._marked: set[int] = set()
         self.stats = RenderStats()
         self.highlighter: CodeHighlighter
         self.document: QTextDocument
@@ -152,6 +163,21 @@ class TranscriptDocument:
     def regions_between(self, first: int, last: int) -> list[Region]:
         """Rendered regions that overlap positions ``first..last``."""
         return self._window.regions_between(first, last)
+
+    def newest_versions(self) -> VersionMark | None:
+        """The switcher of the newest message shown that has versions, if any."""
+        for regions in (self._window.regions, self._window.hidden):
+            for region in reversed(regions):
+                if region.versions is not None:
+                    return region.versions
+        return None
+
+    def header_link(self, message_id: int, href: str) -> tuple[int, int] | None:
+        """Where a link of a rendered message's header is: (start, end), or None."""
+        region = self._by_id.get(message_id)
+        if region is None or not region.in_document:
+            return None
+        return header_link(self.document, region, href)
 
     def code_text(self, message_id: int, index: int) -> str | None:
         """The text of the ``index``-th code block of a message, as rendered."""
@@ -191,6 +217,7 @@ class TranscriptDocument:
                 continue
             seen.add(message.id)
             region = Region.from_message(message)
+            region.versions = self._mark(message.id)
             before = carry.get(message.id) if carry is not None else None
             if before is not None:
                 region.thinking.pinned = before.thinking.pinned
@@ -200,6 +227,7 @@ class TranscriptDocument:
         self.stats.loads += 1
         self._by_id = {region.message_id: region for region in regions}
         self._waiting = {r.message_id for r in regions if r.waiting_since is not None}
+        self._marked = {r.message_id for r in regions if r.versions is not None}
         split = window_start(regions) if window is None else max(0, len(regions) - window)
         self._new_document(regions[:split], regions[split:])
         shown = self._window.regions
@@ -234,6 +262,9 @@ class TranscriptDocument:
         if message.id in self._by_id:
             return False
         region = Region.from_message(message)
+        region.versions = self._mark(message.id)
+        if region.versions is not None:
+            self._marked.add(message.id)
         previous_last = self._window.last_assistant()
         with self._edit_block():
             self._window.append(region)
@@ -254,6 +285,7 @@ class TranscriptDocument:
         if region is None:
             return False
         self._waiting.discard(message_id)
+        self._marked.discard(message_id)
         was_last_assistant = region is self._window.last_assistant()
         with self._edit_block():
             self._window.remove(region)
@@ -366,6 +398,31 @@ class TranscriptDocument:
             self._refresh_status(region)
         return True
 
+    def set_versions(self, versions: Mapping[int, tuple[int, ...]]) -> int:
+        """Each message's versions (itself and its siblings, oldest first; a
+        message left out has one). Kept for messages shown later; the headers
+        shown whose switcher changed are written again, one block each (never
+        one edit spanning the transcript, which would lay all of it out
+        again). Returns how many headers were written."""
+        self._versions = dict(versions)
+        by_id = self._by_id
+        changed: list[Region] = []
+        for message_id in self._marked | (self._versions.keys() & by_id.keys()):
+            region = by_id[message_id]
+            mark = self._mark(message_id)
+            if mark != region.versions:
+                region.versions = mark
+                changed.append(region)
+                if mark is None:
+                    self._marked.discard(message_id)
+                else:
+                    self._marked.add(message_id)
+        written = self._window.rewrite_headers([r for r in changed if r.in_document])
+        self.stats.header_renders += written
+        if written:
+            self.stats.updates += 1
+        return written
+
     def toggle_thinking(self, message_id: int) -> bool:
         """Open a reply's Thinking section, or close it (the user's choice, kept)."""
         region = self._by_id.get(message_id)
@@ -463,6 +520,10 @@ class TranscriptDocument:
         self._body = BodyRenderer(doc, self._style, self.stats)
         self._bulk = BulkRenderer(self._style, self.stats)
         self._thinking = ThinkingRenderer(doc, self._style, self.stats)
+
+    def _mark(self, message_id: int) -> VersionMark | None:
+        siblings = self._versions.get(message_id)
+        return None if siblings is None else version_mark(message_id, siblings)
 
     def _rebuild_body(self, region: Region, text: str) -> None:
         """Render a message body from scratch, split for incremental updates."""

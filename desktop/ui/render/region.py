@@ -20,6 +20,7 @@ from desktop.core.states import FinishReason, MessageStatus, Role
 from desktop.ui.render.blocks import BlockSplitter, Fence, TableSpan
 from desktop.ui.render.status import StatusLine
 from desktop.ui.render.tables import TablePlan, plan_text
+from desktop.ui.render.versions import VersionMark
 
 # A message's first MARKDOWN_LIMIT characters are rendered as Markdown (about
 # 0.3 s of layout at most); the rest is shown as plain text, up to
@@ -63,6 +64,7 @@ class RenderStats:
     thinking_renders: int = 0  # Thinking sections written whole (line and reasoning)
     thinking_appends: int = 0  # reasoning appended to an open Thinking section
     thinking_chars: int = 0  # characters of reasoning put in the document
+    header_renders: int = 0  # headers written again (their version switcher changed)
 
 
 @dataclass(eq=False)
@@ -134,6 +136,7 @@ class Region:
     plain_from: int = 0
     shown_to: int = 0
     status_shown: StatusLine = field(default_factory=StatusLine)
+    versions: VersionMark | None = None  # the header's switcher (None: one version)
     in_document: bool = False
 
     @classmethod

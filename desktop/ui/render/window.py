@@ -25,8 +25,8 @@ from PySide6.QtGui import (
 )
 
 from desktop.core.states import Role
-from desktop.ui.render.chrome import Style, fill_header, set_header_gap
-from desktop.ui.render.edit import KEEP, insert_fragment, remove
+from desktop.ui.render.chrome import Style, fill_header, rewrite_header, set_header_gap
+from desktop.ui.render.edit import KEEP, edit_block, insert_fragment, remove
 from desktop.ui.render.region import BLOCK_KIND, BlockKind, Region, table_plan
 from desktop.ui.render.status import action_url
 
@@ -125,6 +125,24 @@ class Window:
         self.regions.append(region)
         region.header_chars = fill_header(cursor, region, self._style, first=first)
         region.done_chars = region.tail_chars = region.status_chars = 0
+
+    def rewrite_headers(self, regions: Sequence[Region]) -> int:
+        """Write the headers of these rendered regions again (their switcher
+        changed); return how many. Each is its own edit of one block: one
+        edit spanning them would have Qt lay out everything between again."""
+        deltas: dict[int, int] = {}
+        # Back to front: the headers still to write keep their positions.
+        for region in sorted(regions, key=lambda r: r.start, reverse=True):
+            with edit_block(self.document):
+                deltas[region.message_id] = rewrite_header(self.document, region, self._style)
+        if len(regions) == 1:
+            self.shift_after(regions[0], deltas[regions[0].message_id])
+        elif any(deltas.values()):
+            shift = 0  # one pass, however many changed
+            for region in self.regions:
+                region.start += shift
+                shift += deltas.get(region.message_id, 0)
+        return len(deltas)
 
     def remove(self, region: Region) -> None:
         """Take a region out, rendered or hidden."""

@@ -763,7 +763,7 @@ def test_a_thousand_messages_load_and_older_ones_come_in_on_demand(
     assert len(view.renderer.regions()) == 1000
     assert "earlier message" not in plain(view)
     check_regions(view)
-    assert plain(view).startswith("You    Copy\nQuestion 1?")
+    assert plain(view).startswith("You    Copy  ·  Edit\nQuestion 1?")
     append_text(view, 1000, " appended")
     assert view.message_text(1000).endswith("word  appended")
     check_regions(view)

@@ -1,4 +1,5 @@
-"""The composer: Enter sends, Shift+Enter newline, Esc stops while streaming, Send/Stop, growth."""
+"""The composer: Enter sends, Shift+Enter newline, Esc stops while streaming, Send/Stop,
+growth; edit mode (issue 16): Resend, Esc cancels, the draft comes back; Up to edit."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QWidget
 from pytestqt.qtbot import QtBot
 
-from desktop.ui.composer import PLACEHOLDER, Composer
+from desktop.ui.composer import EDIT_BAR_TEXT, EDIT_PLACEHOLDER, PLACEHOLDER, Composer
 
 
 def show_active(qtbot: QtBot, widget: QWidget) -> None:
@@ -185,3 +186,135 @@ def test_paste_inserts_plain_text(composer: Composer, qtbot: QtBot) -> None:
     clipboard.setText("pasted\ntext")
     composer.input.paste()
     assert composer.text() == "pasted\ntext"
+
+
+# ---------------------------------------------------------------- edit mode
+
+
+def test_begin_edit_then_enter_sends_the_edit_and_gives_the_draft_back(
+    composer: Composer, qtbot: QtBot
+) -> None:
+    qtbot.keyClicks(composer.input, "half a thought")
+    assert composer.editing is None and composer.edit_bar.isHidden()
+    composer.begin_edit(7, "What is 2+2?")
+    assert composer.editing == 7
+    assert composer.edit_bar.isVisible()
+    assert composer.edit_label.text() == EDIT_BAR_TEXT
+    assert composer.edit_label.textFormat() == Qt.TextFormat.PlainText
+    assert composer.text() == "What is 2+2?"
+    assert composer.input.textCursor().position() == len("What is 2+2?")
+    assert composer.input.hasFocus()
+    assert composer.button.text() == "Resend" and composer.button.isEnabled()
+    qtbot.keyClick(composer.input, Qt.Key.Key_Backspace)
+    qtbot.keyClicks(composer.input, " exactly?")
+    with (
+        qtbot.assertNotEmitted(composer.send_requested),
+        qtbot.waitSignal(composer.edit_submitted) as sent,
+    ):
+        qtbot.keyClick(composer.input, Qt.Key.Key_Return)
+    assert sent.args == [7, "What is 2+2 exactly?"]
+    assert composer.editing is None and composer.edit_bar.isHidden()
+    assert composer.text() == "half a thought"
+    assert composer.button.text() == "Send"
+    assert composer.input.placeholderText() == PLACEHOLDER
+
+
+def test_esc_and_cancel_drop_the_edit_and_restore_the_draft(
+    composer: Composer, qtbot: QtBot
+) -> None:
+    composer.set_text("line one\nline two")
+    cursor = composer.input.textCursor()
+    cursor.setPosition(4)
+    composer.input.setTextCursor(cursor)
+    composer.begin_edit(3, "old words")
+    composer.begin_edit(5, "other words")  # another edit meanwhile: the draft stays
+    assert composer.editing == 5
+    with (
+        qtbot.assertNotEmitted(composer.edit_submitted),
+        qtbot.waitSignal(composer.edit_cancelled),
+    ):
+        qtbot.keyClick(composer.input, Qt.Key.Key_Escape)
+    assert composer.editing is None
+    assert composer.text() == "line one\nline two"
+    assert composer.input.textCursor().position() == 4  # where the user was
+    assert composer.input.hasFocus()
+
+    composer.begin_edit(3, "old words")
+    with (
+        qtbot.assertNotEmitted(composer.edit_submitted),
+        qtbot.waitSignal(composer.edit_cancelled),
+    ):
+        qtbot.mouseClick(composer.cancel_button, Qt.MouseButton.LeftButton)
+    assert composer.text() == "line one\nline two" and composer.edit_bar.isHidden()
+    with qtbot.assertNotEmitted(composer.edit_cancelled):
+        composer.cancel_edit()  # no edit: nothing to do
+
+
+def test_an_edit_emptied_is_not_sent(composer: Composer, qtbot: QtBot) -> None:
+    composer.begin_edit(3, "x")
+    qtbot.keyClick(composer.input, Qt.Key.Key_Backspace)
+    assert not composer.button.isEnabled()
+    with qtbot.assertNotEmitted(composer.edit_submitted):
+        qtbot.keyClick(composer.input, Qt.Key.Key_Return)
+        composer.button.click()
+    assert composer.editing == 3
+    with qtbot.waitSignal(composer.edit_submitted) as sent:
+        qtbot.keyClicks(composer.input, "  y  ")
+        composer.button.click()  # Resend
+    assert sent.args == [3, "  y"]
+
+
+def test_while_a_reply_streams_esc_cancels_the_edit_not_the_reply(qtbot: QtBot) -> None:
+    from PySide6.QtGui import QKeySequence, QShortcut
+
+    window = QWidget()
+    qtbot.addWidget(window)
+    composer = Composer(window)
+    fired: list[str] = []
+    shortcut = QShortcut(QKeySequence(Qt.Key.Key_Escape), window)  # the window's Stop
+    shortcut.activated.connect(lambda: fired.append("window"))
+    composer.stop_requested.connect(lambda: fired.append("stop"))
+    composer.edit_cancelled.connect(lambda: fired.append("cancel"))
+    show_active(qtbot, window)
+    composer.set_streaming(True)
+    composer.begin_edit(3, "old words")
+    assert composer.button.text() == "Resend"  # the edit owns the button
+    qtbot.keyClick(composer.input, Qt.Key.Key_Escape)
+    assert fired == ["cancel"]
+    assert composer.button.text() == "Stop"
+    qtbot.keyClick(composer.input, Qt.Key.Key_Escape)  # no edit now: Esc stops
+    assert fired == ["cancel", "stop"]
+    # An edit is sent while a reply streams: it starts its own branch beside it.
+    composer.begin_edit(3, "new words")
+    with qtbot.waitSignal(composer.edit_submitted) as sent:
+        qtbot.keyClick(composer.input, Qt.Key.Key_Return)
+    assert sent.args == [3, "new words"]
+    assert fired == ["cancel", "stop"]
+
+
+def test_up_in_an_empty_box_asks_to_edit_the_last_message(composer: Composer, qtbot: QtBot) -> None:
+    with qtbot.waitSignal(composer.edit_last_requested):
+        qtbot.keyClick(composer.input, Qt.Key.Key_Up)
+    with qtbot.assertNotEmitted(composer.edit_last_requested):
+        qtbot.keyClick(composer.input, Qt.Key.Key_Up, Qt.KeyboardModifier.ShiftModifier)
+        composer.begin_edit(3, "")  # an edit emptied is not "empty composer"
+        qtbot.keyClick(composer.input, Qt.Key.Key_Up)
+        composer.cancel_edit()
+        # With text, Up moves the cursor as ever.
+        composer.set_text("first line\nsecond")
+        assert composer.input.textCursor().blockNumber() == 1
+        qtbot.keyClick(composer.input, Qt.Key.Key_Up)
+    assert composer.input.textCursor().blockNumber() == 0
+    assert composer.text() == "first line\nsecond"
+
+
+def test_edit_while_disabled_keeps_its_reason(composer: Composer, qtbot: QtBot) -> None:
+    composer.begin_edit(3, "words")
+    assert composer.input.placeholderText() == EDIT_PLACEHOLDER
+    composer.set_enabled_reason("No provider is available.")
+    assert not composer.button.isEnabled()
+    with qtbot.assertNotEmitted(composer.edit_submitted):
+        composer.input.submitted.emit()
+    composer.set_enabled_reason(None)
+    assert composer.input.placeholderText() == EDIT_PLACEHOLDER
+    assert composer.button.text() == "Resend" and composer.button.isEnabled()
