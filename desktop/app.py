@@ -353,7 +353,9 @@ def start_window(services: Services, args: argparse.Namespace) -> MainWindow:
     hint shows only when the demo is still the one provider there is."""
     _apply_provider_args(services, args)
     demo_only = all(p.is_demo for p in services.settings.providers())
-    return MainWindow(services.chat, services.settings, demo_only=demo_only)
+    return MainWindow(
+        services.chat, services.settings, demo_only=demo_only, presets=services.presets
+    )
 
 
 def _apply_provider_args(services: Services, args: argparse.Namespace) -> None:

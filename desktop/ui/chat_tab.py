@@ -78,8 +78,13 @@ class ChatTab(QWidget):
         messages = [self._as_shown(m) for m in chat.messages(session.id)]
         # Replies the view shows as live: the store has their end once they end.
         self._unsettled = {m.id for m in messages if m.status.is_live}
+        # The versions first: the transcript is then laid out with its switchers.
+        self.view.set_versions(chat.versions(session.id))
         self.view.load_transcript(messages)
         self.composer.set_streaming(chat.live_on_path(session.id) is not None)
+        # Alt+Left / Alt+Right switch versions from the composer too.
+        self.composer.addAction(self.view.previous_version_action)
+        self.composer.addAction(self.view.next_version_action)
 
     def _connect_signals(self) -> None:
         self.feed.updated.connect(self._on_feed_updated)
@@ -87,6 +92,10 @@ class ChatTab(QWidget):
         self.composer.stop_requested.connect(self.stop)
         self.view.continue_requested.connect(self._on_view_continue_requested)
         self.view.retry_requested.connect(self._on_view_retry_requested)
+        self.view.version_requested.connect(self._on_view_version_requested)
+        self.view.edit_requested.connect(self._on_view_edit_requested)
+        self.composer.edit_submitted.connect(self.edit_message)
+        self.composer.edit_last_requested.connect(self._on_composer_edit_last_requested)
         self._model_button.clicked.connect(
             lambda: self.model_change_requested.emit(self._session.id)
         )
@@ -150,7 +159,7 @@ class ChatTab(QWidget):
     def switch_version(self, message_id: int, version_id: int) -> None:
         """Show another version of a message, and the newest path below it. A
         reply streaming on the branch left goes on; coming back shows it live."""
-        self._tasks.spawn(self._switch_version(message_id, version_id))
+        self._tasks.spawn(self._switch_version(message_id, version_id, keep_focus=False))
 
     def edit_message(self, message_id: int, text: str) -> None:
         """Resend one of the user's messages changed: a new version of it, and a
@@ -179,13 +188,15 @@ class ChatTab(QWidget):
             return
         self._sync_with_store()
 
-    async def _switch_version(self, message_id: int, version_id: int) -> None:
+    async def _switch_version(self, message_id: int, version_id: int, *, keep_focus: bool) -> None:
         try:
             await self._chat.switch_version(message_id, version_id)
         except ChatActionError as exc:
             self.error_raised.emit(str(exc))
             return
         self._sync_with_store()
+        if keep_focus:
+            self.view.focus_versions(version_id)
         self.version_switched.emit(version_id)
 
     def close_tab(self) -> None:
@@ -206,6 +217,26 @@ class ChatTab(QWidget):
         else:
             self._unsettled.discard(update.message_id)
         self.composer.set_streaming(update.status.is_live)
+
+    def _on_view_version_requested(self, message_id: int, version_id: int) -> None:
+        # A keyboard user on the switcher keeps their place on it after the
+        # switch (the version shown replaces the message's region).
+        keep_focus = self.view.browser.hasFocus()
+        self._tasks.spawn(self._switch_version(message_id, version_id, keep_focus=keep_focus))
+
+    def _on_view_edit_requested(self, message_id: int) -> None:
+        message = self._chat.message(message_id)
+        if message is None or message.role is not Role.USER:
+            return
+        self.composer.begin_edit(message_id, message.content)
+        self.composer.focus_input()
+
+    def _on_composer_edit_last_requested(self) -> None:
+        """Up in the empty composer: edit the last message you sent on this branch."""
+        path = self._chat.messages(self._session.id)
+        mine = [m for m in path if m.role is Role.USER]
+        if mine:
+            self.composer.begin_edit(mine[-1].id, mine[-1].content)
 
     def _on_composer_send_requested(self, text: str) -> None:
         # The composer cleared itself (undoably); the text comes back on error.
@@ -273,6 +304,7 @@ class ChatTab(QWidget):
             # Many messages change (a branch near the top): one new document.
             messages = [self._as_shown(m) for m in self._chat.messages(self._session.id)]
             self._unsettled = {m.id for m in messages if m.status.is_live}
+            self.view.set_versions(self._chat.versions(self._session.id))
             self.view.load_transcript(messages)
             self._after_path_change()
             return
@@ -314,7 +346,12 @@ class ChatTab(QWidget):
             self._after_path_change()
 
     def _after_path_change(self) -> None:
-        """The path shown changed: follow the live reply on it, if any."""
+        """The path shown changed: its versions, the live reply on it (followed,
+        if any), and an edit of a message it no longer shows (given up)."""
+        self.view.set_versions(self._chat.versions(self._session.id))
+        editing = self.composer.editing
+        if editing is not None and editing not in self._path:
+            self.composer.cancel_edit()
         live = self.feed.refollow() if self.feed.following else False
         self.composer.set_streaming(live or self._chat.live_on_path(self._session.id) is not None)
 

@@ -30,8 +30,10 @@ from desktop import APP_NAME
 from desktop.core.models import Session
 from desktop.core.tasks import TaskKeeper
 from desktop.services.chat import ChatActionError, ChatService
+from desktop.services.chat_presets import PresetService
 from desktop.services.settings import SettingsService
 from desktop.streaming.events import StreamListener
+from desktop.ui.chat_settings_dialog import ChatSettingsDialog
 from desktop.ui.chat_tab import ChatTab
 from desktop.ui.icons import app_icon
 from desktop.ui.model_picker import ModelPickerDialog
@@ -67,11 +69,13 @@ class MainWindow(QMainWindow):
         settings: SettingsService,
         *,
         demo_only: bool = False,
+        presets: PresetService | None = None,
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
         self._chat = chat
         self._settings = settings
+        self._presets = presets
         self._tabs_by_session: dict[int, ChatTab] = {}
         self._tasks = TaskKeeper(log)
         self._unread: set[int] = set()
@@ -180,6 +184,10 @@ class MainWindow(QMainWindow):
         self._action(chat_menu, "&Stop reply", None, self.stop_current)
         self._action(chat_menu, "&Rename…", "F2", self._rename_current)
         self._action(chat_menu, "Change &model…", None, self._change_model_current)
+        self.action_chat_settings = self._action(
+            chat_menu, "Chat s&ettings…", "Ctrl+Shift+S", self._chat_settings_current
+        )
+        self.action_chat_settings.setEnabled(self._presets is not None)
         self.action_mute = self._action(chat_menu, "&Mute notifications", None, self._toggle_mute)
         self.action_mute.setCheckable(True)
         chat_menu.addSeparator()
@@ -356,8 +364,24 @@ class MainWindow(QMainWindow):
             self._chat.set_chat_model(session_id, provider_id, model)
             self.refresh_chat(session_id)
 
+    def open_chat_settings(self, session_id: int) -> None:
+        """A chat's own system prompt and parameters (and presets to start from)."""
+        if self._presets is None:
+            return
+        dialog = ChatSettingsDialog(self._chat, self._presets, session_id, self)
+        dialog.settings_changed.connect(self.refresh_chat)
+        dialog.exec()
+        dialog.deleteLater()
+
+    def _chat_settings_current(self) -> None:
+        tab = self.current_tab()
+        if tab is None:
+            self.show_error("Open a chat first: its settings are its own.")
+            return
+        self.open_chat_settings(tab.session_id)
+
     def open_settings(self) -> None:
-        dialog = SettingsDialog(self._settings, self)
+        dialog = SettingsDialog(self._settings, self, presets=self._presets)
         dialog.providers_changed.connect(self._on_settings_providers_changed)
         dialog.exec()
         dialog.deleteLater()

@@ -14,7 +14,9 @@ from desktop.ui.main_window import MainWindow
 
 @pytest.fixture
 def window(qtbot: QtBot, services: Services) -> Iterator[MainWindow]:
-    win = MainWindow(services.chat, services.settings, demo_only=services.demo_only)
+    win = MainWindow(
+        services.chat, services.settings, demo_only=services.demo_only, presets=services.presets
+    )
     qtbot.addWidget(win)
     win.allow_close = True
     win.show()

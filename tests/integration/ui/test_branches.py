@@ -5,14 +5,18 @@ live on return, and is told of like a hidden chat's when it ends unseen."""
 from __future__ import annotations
 
 import pytest
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
 
 from desktop.core.states import MessageStatus, Role
 from desktop.providers.demo.server import DemoOptions, DemoServer, demo_reply
 from desktop.services import Services
+from desktop.ui.chat_settings_dialog import ChatSettingsDialog
 from desktop.ui.chat_tab import ChatTab
 from desktop.ui.main_window import MainWindow
 from desktop.ui.notifications import NotificationService, RecordingNotifier
+from desktop.ui.render.region import BLOCK_KIND, BLOCK_MESSAGE, BlockKind
 
 WAIT = 20_000
 TOKENS = 300
@@ -146,3 +150,146 @@ def test_a_branch_left_mid_stream_notifies_when_it_ends(
     qtbot.waitUntil(lambda: tab.view.message_ids()[-1] == unseen, timeout=WAIT)
     assert not window.is_unread(tab.session_id)  # the chat is on screen
     assert services.chat.versions(tab.session_id)[edited] == (question, edited)
+
+
+def test_chat_settings_from_the_menu_reach_the_next_reply(
+    qtbot: QtBot, window: MainWindow, services: Services, demo: DemoServer
+) -> None:
+    """Chat → Chat settings… (Ctrl+Shift+S): the system prompt set there is
+    sent with the chat's next reply, where the dialect wants it."""
+    demo.defaults = DemoOptions(rate=0, tokens=10)
+    tab = window.new_chat()
+    assert tab is not None
+    seen: list[ChatSettingsDialog] = []
+
+    def fill() -> None:
+        dialog = QApplication.activeModalWidget()
+        if not isinstance(dialog, ChatSettingsDialog):
+            QTimer.singleShot(20, fill)
+            return
+        seen.append(dialog)
+        dialog.prompt_edit.setPlainText("Answer like a pirate.")
+        dialog.ok_button.click()
+
+    QTimer.singleShot(0, fill)
+    window.action_chat_settings.trigger()
+    assert seen, "the dialog did not open"
+    session = services.chat.chat(tab.session_id)
+    assert session is not None and session.system_prompt == "Answer like a pirate."
+    tab.composer.send_requested.emit("Ahoy?")
+
+    def replied() -> bool:
+        path = services.chat.messages(tab.session_id)
+        return len(path) == 2 and path[1].status is MessageStatus.COMPLETE
+
+    qtbot.waitUntil(replied, timeout=WAIT)
+    (post,) = [r for r in demo.requests if r.method == "POST" and "Ahoy?" in str(r.body)]
+    assert post.body["instructions"] == "Answer like a pirate.", post.body  # Responses
+
+
+def header_of(tab: ChatTab, message_id: int) -> str:
+    """The text of a message's header line in the view (where ‹ 2/3 › is)."""
+    block = tab.view.document().begin()
+    while block.isValid():
+        fmt = block.blockFormat()
+        if (
+            fmt.property(BLOCK_MESSAGE) == message_id
+            and fmt.property(BLOCK_KIND) == BlockKind.HEADER
+        ):
+            return block.text()
+        block = block.next()
+    return ""
+
+
+def test_regenerate_three_times_and_walk_the_versions_with_the_keyboard(
+    qtbot: QtBot, window: MainWindow, services: Services, demo: DemoServer
+) -> None:
+    demo.defaults = DemoOptions(rate=0, tokens=12)
+    tab = window.new_chat()
+    assert tab is not None
+    composer = tab.composer.input
+    qtbot.keyClicks(composer, "Tell me a story")
+    qtbot.keyClick(composer, Qt.Key.Key_Return)
+
+    def settled(count: int) -> bool:
+        versions = [m for m in services.chat.messages(tab.session_id) if m.role is Role.ASSISTANT]
+        return (
+            len(tab.view.message_ids()) == 2
+            and len(services.chat.versions(tab.session_id).get(versions[-1].id, ())) == count
+            if versions
+            else False
+        ) and not services.manager.is_live(tab.session_id)
+
+    qtbot.waitUntil(lambda: settled(1), timeout=WAIT)
+    for count in (2, 3):
+        qtbot.keyClick(composer, Qt.Key.Key_R, Qt.KeyboardModifier.ControlModifier)
+        qtbot.waitUntil(lambda count=count: settled(count), timeout=WAIT)  # type: ignore[misc]
+    question, third = tab.view.message_ids()
+    first, second, newest = services.chat.versions(tab.session_id)[third]
+    assert newest == third
+    assert "‹ 3/3 ›" in header_of(tab, third)
+
+    # Alt+Left from the composer, twice: ‹ 1/3 ›, each version's own text.
+    for shown, label in ((second, "2/3"), (first, "1/3")):
+        qtbot.keyClick(composer, Qt.Key.Key_Left, Qt.KeyboardModifier.AltModifier)
+        qtbot.waitUntil(
+            lambda shown=shown: tab.view.message_ids() == [question, shown], timeout=WAIT
+        )  # type: ignore[misc]
+        assert f"‹ {label} ›" in header_of(tab, shown)
+        stored = services.chat.message(shown)
+        assert stored is not None and tab.view.message_text(shown) == stored.content
+    with qtbot.assertNotEmitted(tab.view.version_requested):  # at the end: nothing
+        qtbot.keyClick(composer, Qt.Key.Key_Left, Qt.KeyboardModifier.AltModifier)
+    assert tab.view.message_ids() == [question, first]
+    # And back up to ‹ 3/3 ›, the keyboard on the switcher itself this time.
+    assert tab.view.focus_versions(first)
+    for shown in (second, third):
+        qtbot.keyClick(tab.view.browser, Qt.Key.Key_Right, Qt.KeyboardModifier.AltModifier)
+        qtbot.waitUntil(
+            lambda shown=shown: tab.view.message_ids() == [question, shown], timeout=WAIT
+        )  # type: ignore[misc]
+    assert "‹ 3/3 ›" in header_of(tab, third)
+    # Every version is kept, complete.
+    for version in (first, second, third):
+        stored = services.chat.message(version)
+        assert stored is not None and stored.status is MessageStatus.COMPLETE
+
+
+def test_edit_with_up_while_the_reply_streams_keeps_both_replies(
+    qtbot: QtBot, window: MainWindow, services: Services, demo: DemoServer
+) -> None:
+    demo.defaults = DemoOptions(rate=80, tokens=TOKENS)
+    tab = window.new_chat()
+    assert tab is not None
+    composer = tab.composer.input
+    qtbot.keyClicks(composer, "first try")
+    qtbot.keyClick(composer, Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: len(tab.view.message_ids()) == 2, timeout=WAIT)
+    question, first = tab.view.message_ids()
+    qtbot.waitUntil(lambda: len(tab.view.message_text(first)) > 10, timeout=WAIT)
+    assert services.manager.is_message_live(first)
+
+    # Up in the empty composer edits the last message sent; Enter resends it.
+    qtbot.keyClick(composer, Qt.Key.Key_Up)
+    assert tab.composer.editing == question
+    assert composer.toPlainText() == "first try"
+    qtbot.keyClicks(composer, ", again")
+    qtbot.keyClick(composer, Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: first not in tab.view.message_ids(), timeout=WAIT)
+    edited, second = tab.view.message_ids()
+    assert tab.composer.editing is None
+    assert "‹ 2/2 ›" in header_of(tab, edited)
+    assert services.manager.live_messages(tab.session_id) == [first, second]
+    qtbot.waitUntil(lambda: not services.manager.is_live(tab.session_id), timeout=WAIT)
+    for reply, prompt in ((first, "first try"), (second, "first try, again")):
+        stored = services.chat.message(reply)
+        assert stored is not None and stored.status is MessageStatus.COMPLETE
+        assert stored.content == demo_reply(prompt, TOKENS)
+    qtbot.waitUntil(
+        lambda: tab.view.message_text(second) == demo_reply("first try, again", TOKENS),
+        timeout=WAIT,
+    )
+    # The original, one switch away, with its own complete reply.
+    qtbot.keyClick(composer, Qt.Key.Key_Left, Qt.KeyboardModifier.AltModifier)
+    qtbot.waitUntil(lambda: tab.view.message_ids() == [question, first], timeout=WAIT)
+    assert tab.view.message_text(first) == demo_reply("first try", TOKENS)
