@@ -354,7 +354,11 @@ def start_window(services: Services, args: argparse.Namespace) -> MainWindow:
     _apply_provider_args(services, args)
     demo_only = all(p.is_demo for p in services.settings.providers())
     return MainWindow(
-        services.chat, services.settings, demo_only=demo_only, presets=services.presets
+        services.chat,
+        services.settings,
+        demo_only=demo_only,
+        presets=services.presets,
+        imports=services.imports,
     )
 
 

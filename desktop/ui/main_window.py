@@ -31,11 +31,13 @@ from desktop.core.models import Session
 from desktop.core.tasks import TaskKeeper
 from desktop.services.chat import ChatActionError, ChatService
 from desktop.services.chat_presets import PresetService
+from desktop.services.imports import ImportService
 from desktop.services.settings import SettingsService
 from desktop.streaming.events import StreamListener
 from desktop.ui.chat_settings_dialog import ChatSettingsDialog
 from desktop.ui.chat_tab import ChatTab
 from desktop.ui.icons import app_icon
+from desktop.ui.import_dialog import ChatImporter
 from desktop.ui.model_picker import ModelPickerDialog
 from desktop.ui.plain import ask, plain_label
 from desktop.ui.settings_dialog import SettingsDialog
@@ -70,12 +72,14 @@ class MainWindow(QMainWindow):
         *,
         demo_only: bool = False,
         presets: PresetService | None = None,
+        imports: ImportService | None = None,
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
         self._chat = chat
         self._settings = settings
         self._presets = presets
+        self.importer = ChatImporter(imports, self) if imports is not None else None
         self._tabs_by_session: dict[int, ChatTab] = {}
         self._tasks = TaskKeeper(log)
         self._unread: set[int] = set()
@@ -177,6 +181,8 @@ class MainWindow(QMainWindow):
         bar = self.menuBar()
         file_menu = bar.addMenu("&File")
         self.action_new = self._action(file_menu, "&New chat", "Ctrl+N", self.new_chat)
+        self.action_import = self._action(file_menu, "&Import chats…", None, self._import)
+        self.action_import.setEnabled(self.importer is not None)
         self._action(file_menu, "&Settings…", "Ctrl+,", self.open_settings)
         file_menu.addSeparator()
         self.action_quit = self._action(file_menu, "&Quit", "Ctrl+Q", self.quit_requested.emit)
@@ -221,6 +227,8 @@ class MainWindow(QMainWindow):
 
     def _connect_signals(self) -> None:
         self.tabs.currentChanged.connect(self._on_tabs_current_changed)
+        if self.importer is not None:
+            self.importer.imported.connect(self._on_importer_imported)
         self.tabs.tabCloseRequested.connect(self._on_tabs_close_requested)
         self.sidebar.chat_activated.connect(self.open_chat)
         self.sidebar.new_chat_requested.connect(self.new_chat)
@@ -363,6 +371,16 @@ class MainWindow(QMainWindow):
             provider_id, model = dialog.choice()
             self._chat.set_chat_model(session_id, provider_id, model)
             self.refresh_chat(session_id)
+
+    def _import(self) -> None:
+        if self.importer is not None:
+            self.importer.choose_and_import()
+
+    def _on_importer_imported(self, session_ids: list[int]) -> None:
+        """Chats came in from a file: the sidebar lists them, the first is opened."""
+        self.sidebar.model.set_chats(self._chat.chats())
+        if session_ids:
+            self.open_chat(session_ids[0])
 
     def open_chat_settings(self, session_id: int) -> None:
         """A chat's own system prompt and parameters (and presets to start from)."""

@@ -15,7 +15,11 @@ from desktop.ui.main_window import MainWindow
 @pytest.fixture
 def window(qtbot: QtBot, services: Services) -> Iterator[MainWindow]:
     win = MainWindow(
-        services.chat, services.settings, demo_only=services.demo_only, presets=services.presets
+        services.chat,
+        services.settings,
+        demo_only=services.demo_only,
+        presets=services.presets,
+        imports=services.imports,
     )
     qtbot.addWidget(win)
     win.allow_close = True

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QInputDialog, QMessageBox
@@ -199,3 +201,24 @@ def test_a_full_disk_while_streaming_is_shown_and_nothing_is_lost(
         return message is not None and message.content == demo_reply("fill the disk", 1500)
 
     qtbot.waitUntil(saved, timeout=WAIT)
+
+
+def test_file_import_brings_a_chatgpt_export_into_the_sidebar_and_opens_it(
+    qtbot: QtBot, window: MainWindow, services: Services
+) -> None:
+    """File → Import chats… (the picker answered with the fixture): the chats
+    are listed in the sidebar, the first is opened with its branch shown."""
+    fixture = Path(__file__).resolve().parents[2] / "fixtures" / "imports"
+    assert window.importer is not None and window.action_import.isEnabled()
+    before = len(services.chat.chats())
+    opened: list[list[int]] = []
+    window.importer.imported.connect(opened.append)
+    window.importer.import_file(fixture / "chatgpt_conversations.json")
+    qtbot.waitUntil(lambda: bool(opened), timeout=WAIT)
+    (ids,) = opened
+    assert ids and len(services.chat.chats()) == before + len(ids)
+    for session_id in ids:
+        assert window.sidebar.model.row_of(session_id) is not None
+    tab = window.current_tab()
+    assert tab is not None and tab.session_id == ids[0]
+    assert tab.view.message_ids() == services.chat.path_ids(ids[0])
