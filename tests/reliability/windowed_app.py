@@ -35,7 +35,14 @@ NEW_CHAT = "Sidestream — New chat"
 class App(Program):
     """One start of ``python -m desktop`` on the desktop session, typed at with xdotool."""
 
-    def __init__(self, desktop: DesktopSession, data_dir: Path, demo: DemoServer, run: int):
+    def __init__(
+        self,
+        desktop: DesktopSession,
+        data_dir: Path,
+        demo: DemoServer,
+        run: int,
+        options: str = DEMO_OPTIONS,
+    ):
         self.desktop = desktop
         self.log = desktop.workdir / f"app-{run:02d}.log"
         self.started_at = time.monotonic()
@@ -45,7 +52,7 @@ class App(Program):
             QT_QPA_PLATFORM="xcb",
             PYTHONPATH=str(ROOT),
             SIDESTREAM_DEMO_URL=demo.url,
-            SIDESTREAM_DEMO_OPTIONS=DEMO_OPTIONS,
+            SIDESTREAM_DEMO_OPTIONS=options,
         )
         # The main window shows once the store is open and recovery has run;
         # its title names the chat on screen ("Sidestream — <chat>").
