@@ -470,10 +470,10 @@ class Store:
     @_translating
     def branches(self, session_id: int) -> dict[int | None, list[int]]:
         """Each message's children (None: the chat's first messages), oldest first."""
-        m = self._m.message
         children: dict[int | None, list[int]] = {}
-        query = m.select(m.id, m.parent).where(m.session == session_id).order_by(m.id).tuples()
-        for message_id, parent_id in query:
+        # Plain SQL: a chat of thousands of messages is read at every branch switch.
+        query = "SELECT id, parent_id FROM messages WHERE session_id = ? ORDER BY id"
+        for message_id, parent_id in self._db.execute_sql(query, (session_id,)):
             children.setdefault(parent_id, []).append(message_id)
         return children
 

@@ -304,9 +304,10 @@ class ChatTab(QWidget):
             # Many messages change (a branch near the top): one new document.
             messages = [self._as_shown(m) for m in self._chat.messages(self._session.id)]
             self._unsettled = {m.id for m in messages if m.status.is_live}
-            self.view.set_versions(self._chat.versions(self._session.id))
+            versions = self._chat.versions(self._session.id)
+            self.view.set_versions(versions)
             self.view.load_transcript(messages)
-            self._after_path_change()
+            self._after_path_change(versions)
             return
         for message_id in reversed(dropped):
             self.view.remove_message(message_id)
@@ -345,15 +346,18 @@ class ChatTab(QWidget):
         if dropped or len(path) > kept:
             self._after_path_change()
 
-    def _after_path_change(self) -> None:
-        """The path shown changed: its versions, the live reply on it (followed,
-        if any), and an edit of a message it no longer shows (given up)."""
-        self.view.set_versions(self._chat.versions(self._session.id))
+    def _after_path_change(self, versions: dict[int, tuple[int, ...]] | None = None) -> None:
+        """The path shown changed: its versions (unless just set), the live reply
+        on it (followed, if any), and an edit of a message it no longer shows
+        (given up)."""
+        if versions is None:
+            self.view.set_versions(self._chat.versions(self._session.id))
         editing = self.composer.editing
         if editing is not None and editing not in self._path:
             self.composer.cancel_edit()
         live = self.feed.refollow() if self.feed.following else False
-        self.composer.set_streaming(live or self._chat.live_on_path(self._session.id) is not None)
+        live_here = self._chat.manager.live_messages(self._session.id)
+        self.composer.set_streaming(live or any(m in self._path for m in live_here))
 
     def _as_shown(self, message: Message) -> Message:
         """``message`` as the view first shows it: a live reply without its text
