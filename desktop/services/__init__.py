@@ -2,8 +2,8 @@
 
 What a person does with chats (:mod:`.chat`), the presets chats start from
 (:mod:`.chat_presets`), providers and settings (:mod:`.settings`), which
-provider serves which chat (:mod:`.directory`), and chats imported from
-export files (:mod:`.imports`),
+provider serves which chat (:mod:`.directory`), chats imported from
+export files (:mod:`.imports`), and full-text search (:mod:`.search`),
 over the store and the stream manager. ``app.py`` builds these for the
 window; tests and ``--self-test`` build the same objects without a window.
 
@@ -40,6 +40,7 @@ from desktop.services.chat import ChatService
 from desktop.services.chat_presets import PresetService
 from desktop.services.directory import ProviderDirectory
 from desktop.services.imports import ImportService
+from desktop.services.search import SearchService
 from desktop.services.settings import MAX_STREAMS_KEY, SettingsService
 from desktop.store import KeyStore, Store
 from desktop.streaming.manager import DEFAULT_LIMIT, StreamManager
@@ -77,6 +78,7 @@ class Services:
     demo_only: bool
     presets: PresetService
     imports: ImportService
+    search: SearchService
 
     async def recover(self) -> RecoveryReport:
         """Resume or settle replies a quit or crash left streaming (invariant 9)."""
@@ -152,6 +154,7 @@ def build_services(
     settings = SettingsService(store, directory, manager)
     presets = PresetService(store, manager)
     imports = ImportService(store, manager)
+    search = SearchService(store)
     return Services(
-        store, keys, demo, directory, manager, chat, settings, demo_only, presets, imports
+        store, keys, demo, directory, manager, chat, settings, demo_only, presets, imports, search
     )

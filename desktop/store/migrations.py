@@ -20,6 +20,10 @@ Version 5: the message tree (``messages.parent_id``; ``sessions.active_leaf_id``
 the end of the path a chat shows), a chat's system prompt and parameters
 (``sessions.system_prompt``, ``sessions.params`` as JSON, ``sessions.preset_id``),
 and ``presets``.
+Version 6: full-text search. ``messages_fts`` indexes ``messages.content`` and
+``sessions_fts`` ``sessions.title`` (FTS5, external content, kept by triggers;
+words any case, with or without diacritics, prefixes of 2 and 3 letters
+indexed for typing); the step builds both indexes for the rows already there.
 
 Each step runs in its own ``BEGIN IMMEDIATE`` transaction together with the
 row recording its version, so a crash mid-migration leaves the previous
@@ -202,6 +206,68 @@ _V5 = (
 )
 
 
+# Full-text search (issue 17). External-content FTS5 tables hold only the
+# index: the text stays in messages.content and sessions.title, and triggers
+# keep the index in step with every write, the importer's raw inserts and
+# cascade deletes included. A streaming reply's text lives in message_chunks
+# (content is empty until finish_message writes it whole), so a reply is
+# indexed when it finishes, fails, stops or is interrupted, not token by token.
+# unicode61 with remove_diacritics 2 matches "cafe" and "café" alike; queries
+# are words by prefix ("stre" finds "streaming"); prefix='2 3' makes the short
+# prefixes of typing cheap. trigram would find any substring, but it knows no
+# diacritics folding in SQLite 3.40, needs 3 characters before it uses the
+# index and makes an index about three times the size.
+_FTS_OPTIONS = "tokenize = 'unicode61 remove_diacritics 2', prefix = '2 3'"
+_V6 = (
+    f"""
+    CREATE VIRTUAL TABLE messages_fts USING fts5(
+        content, content = 'messages', content_rowid = 'id', {_FTS_OPTIONS}
+    )
+    """,
+    """
+    CREATE TRIGGER messages_fts_insert AFTER INSERT ON messages BEGIN
+        INSERT INTO messages_fts (rowid, content) VALUES (new.id, new.content);
+    END
+    """,
+    """
+    CREATE TRIGGER messages_fts_delete AFTER DELETE ON messages BEGIN
+        INSERT INTO messages_fts (messages_fts, rowid, content)
+        VALUES ('delete', old.id, old.content);
+    END
+    """,
+    """
+    CREATE TRIGGER messages_fts_update AFTER UPDATE OF content ON messages BEGIN
+        INSERT INTO messages_fts (messages_fts, rowid, content)
+        VALUES ('delete', old.id, old.content);
+        INSERT INTO messages_fts (rowid, content) VALUES (new.id, new.content);
+    END
+    """,
+    "INSERT INTO messages_fts (messages_fts) VALUES ('rebuild')",
+    f"""
+    CREATE VIRTUAL TABLE sessions_fts USING fts5(
+        title, content = 'sessions', content_rowid = 'id', {_FTS_OPTIONS}
+    )
+    """,
+    """
+    CREATE TRIGGER sessions_fts_insert AFTER INSERT ON sessions BEGIN
+        INSERT INTO sessions_fts (rowid, title) VALUES (new.id, new.title);
+    END
+    """,
+    """
+    CREATE TRIGGER sessions_fts_delete AFTER DELETE ON sessions BEGIN
+        INSERT INTO sessions_fts (sessions_fts, rowid, title) VALUES ('delete', old.id, old.title);
+    END
+    """,
+    """
+    CREATE TRIGGER sessions_fts_update AFTER UPDATE OF title ON sessions BEGIN
+        INSERT INTO sessions_fts (sessions_fts, rowid, title) VALUES ('delete', old.id, old.title);
+        INSERT INTO sessions_fts (rowid, title) VALUES (new.id, new.title);
+    END
+    """,
+    "INSERT INTO sessions_fts (sessions_fts) VALUES ('rebuild')",
+)
+
+
 def _rebuild(statements: tuple[str, ...]) -> Callable[[SidestreamDatabase], None]:
     def step(db: SidestreamDatabase) -> None:
         for sql in statements:
@@ -230,6 +296,7 @@ STEPS: tuple[Step, ...] = (
     (3, _rebuild(_V3)),
     (4, _run(_V4)),
     (5, _run(_V5)),
+    (6, _run(_V6)),
 )
 CURRENT_VERSION = STEPS[-1][0]
 

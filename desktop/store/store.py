@@ -40,8 +40,10 @@ from desktop.core.models import (
     StoredProvider,
     blocks_to_json,
 )
+from desktop.core.search import SearchHit
 from desktop.core.states import FinishReason, MessageStatus, Role
 from desktop.store import merge, migrations, paths
+from desktop.store import search as fulltext
 from desktop.store.database import (
     SidestreamDatabase,
     StoreError,
@@ -724,6 +726,21 @@ class Store:
             .tuples()
         )
         return "".join(text for (text,) in query)
+
+    # -- full-text search -----------------------------------------------------
+
+    @_translating
+    def search(self, query: str, limit: int = 50) -> list[SearchHit]:
+        """Chats whose title matches ``query`` (newest first), then messages
+        whose text does (best first), at most ``limit`` of each. A streaming
+        reply is found once it has ended (its text is then in the index)."""
+        with self._read():
+            return fulltext.search(self._db, query, limit)
+
+    @_translating
+    def search_chat(self, session_id: int, query: str) -> list[int]:
+        """The ids of a chat's messages, of every branch, that match ``query``, in order."""
+        return fulltext.search_chat(self._db, session_id, query)
 
     # -- imports --------------------------------------------------------------
 
