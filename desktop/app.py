@@ -359,6 +359,7 @@ def start_window(services: Services, args: argparse.Namespace) -> MainWindow:
         demo_only=demo_only,
         presets=services.presets,
         imports=services.imports,
+        search=services.search,
     )
 
 

@@ -56,8 +56,10 @@ from PySide6.QtWidgets import QDialog, QMenu, QTextBrowser, QVBoxLayout, QWidget
 
 from desktop.core.links import OPENABLE_SCHEMES, LinkCheck, check_link
 from desktop.core.models import Message
+from desktop.core.search import find_matches, query_terms
 from desktop.core.states import Role
 from desktop.streaming.events import MessageUpdate
+from desktop.ui.find import FindBar, Match, matches_in, selections
 from desktop.ui.link_dialog import LinkDialog
 from desktop.ui.plain import tooltip
 from desktop.ui.render.document import (
@@ -77,6 +79,9 @@ from desktop.ui.render.versions import (
 )
 
 log = logging.getLogger("sidestream.ui")
+
+# A streaming reply is searched again at most this often while a find is on.
+FIND_REFRESH_MS = 150
 
 # Within this many pixels of the bottom counts as "at the bottom".
 FOLLOW_SLACK_PX = 4
@@ -359,13 +364,31 @@ class ChatView(QWidget):
     version_requested = Signal(int, int)  # message id, the version to show instead
     edit_requested = Signal(int)  # a user message's id
     copied = Signal(str)
+    find_changed = Signal(int, int)  # the current match (0-based, -1: none), how many
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.browser = TranscriptBrowser(self)
+        self.find_bar = FindBar(self)
+        self.find_bar.hide()
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(0)
+        layout.addWidget(self.find_bar)
         layout.addWidget(self.browser)
+        # Find in the chat: the words, the matches in the document and which
+        # one is current. A document change finds again, at most every
+        # FIND_REFRESH_MS (a streaming reply changes it every frame).
+        self._find_terms: list[str] = []
+        self._matches: list[Match] = []
+        self._current_match = -1
+        self._find_timer = QTimer(self)
+        self._find_timer.setSingleShot(True)
+        self._find_timer.setInterval(FIND_REFRESH_MS)
+        self._find_timer.timeout.connect(self._refresh_find)
+        self.find_bar.query_changed.connect(self._on_find_bar_query_changed)
+        self.find_bar.step_requested.connect(self.find_step)
+        self.find_bar.closed.connect(self.close_find)
         self.theme = Theme.for_palette(self.palette())
         self.renderer = TranscriptDocument(self._make_document, self.theme, self.font())
         self._following = True
@@ -424,6 +447,8 @@ class ChatView(QWidget):
         self._set_document(self.renderer.document)
         self.scroll_to_bottom()
         self._schedule_wait_tick()
+        if self._find_terms:
+            self._refresh_find()
 
     def add_message(self, message: Message) -> None:
         if self.renderer.add(message):
@@ -568,7 +593,145 @@ class ChatView(QWidget):
             layout.blockBoundingRect(doc.lastBlock())
             grown = layout.documentSize().height() - before
             self._scroll_to(bar.value() + round(grown))
+            if self._find_terms:
+                self._refresh_find()
         return shown
+
+    # ------------------------------------------------------------------- find
+
+    @property
+    def find_status(self) -> tuple[int, int]:
+        """(the current match, 0-based or -1, how many matches)."""
+        return self._current_match, len(self._matches)
+
+    def matches(self) -> list[Match]:
+        """The matches highlighted now, in document order."""
+        return list(self._matches)
+
+    def find_text(self, query: str, message_id: int | None = None) -> int:
+        """Highlight every match of ``query``'s words and go to the first one
+        (the first in ``message_id`` when given); returns how many there are.
+
+        Older messages not rendered yet that hold a match are rendered first.
+        An empty query clears the highlights.
+        """
+        self._find_terms = query_terms(query)
+        if self._find_terms:
+            self._bring_in_matches(message_id)
+        self._matches = self._find_matches()
+        self._current_match = 0 if self._matches else -1
+        if message_id is not None:
+            self._current_match = next(
+                (i for i, m in enumerate(self._matches) if m.message_id == message_id),
+                self._current_match,
+            )
+            if self._current_match < 0:
+                self.reveal_message(message_id)
+        self._show_matches(scroll=True)
+        return len(self._matches)
+
+    def highlight_matches(self, message_id: int, query: str) -> int:
+        """Open the find bar on ``query`` and go to its first match in that message."""
+        self.open_find_bar(query, focus=False)
+        return self.find_text(query, message_id)
+
+    def find_step(self, step: int) -> None:
+        """Go to the next (``step`` 1) or previous (-1) match, round the end."""
+        if not self._matches:
+            return
+        self._current_match = (self._current_match + step) % len(self._matches)
+        self._show_matches(scroll=True)
+
+    def open_find_bar(self, query: str | None = None, *, focus: bool = True) -> None:
+        """Show the find bar (with ``query`` when given), its words selected."""
+        self.find_bar.show()
+        if query is not None:
+            self.find_bar.set_query(query)
+        if focus:
+            self.find_bar.field.setFocus(Qt.FocusReason.ShortcutFocusReason)
+            self.find_bar.field.selectAll()
+        self.find_bar.set_count(*self.find_status)
+
+    def close_find(self) -> None:
+        """Hide the find bar and clear every highlight."""
+        had_focus = self.find_bar.field.hasFocus()
+        self.find_bar.hide()
+        self._find_terms = []
+        self._matches = []
+        self._current_match = -1
+        self._find_timer.stop()
+        self._show_matches(scroll=False)
+        if had_focus:
+            self.browser.setFocus(Qt.FocusReason.OtherFocusReason)
+
+    def reveal_message(self, message_id: int) -> bool:
+        """Scroll so that a message's start is in view (rendering older
+        messages first if it is among them); False if the view lacks it."""
+        region = self.renderer.region(message_id)
+        if region is None:
+            return False
+        while not region.in_document and self.renderer.hidden_count:
+            if not self.show_earlier():
+                break
+        if not region.in_document:
+            return False
+        self._scroll_to_position(region.start, 0.0)
+        return True
+
+    def _bring_in_matches(self, message_id: int | None) -> None:
+        wanted = [] if message_id is None else [message_id]
+        for mid in self.renderer.message_ids():
+            region = self.renderer.region(mid)
+            hidden = region is not None and not region.in_document
+            if hidden and region is not None and find_matches(region.text, self._find_terms):
+                wanted.append(mid)
+        for mid in wanted:
+            region = self.renderer.region(mid)
+            while region is not None and not region.in_document and self.renderer.hidden_count:
+                if not self.show_earlier():
+                    break
+
+    def _find_matches(self) -> list[Match]:
+        renderer = self.renderer
+        return matches_in(renderer.document, renderer.regions(), self._find_terms)
+
+    def _refresh_find(self) -> None:
+        """Find again in the changed document, keeping the current match's place."""
+        self._find_timer.stop()
+        if not self._find_terms:
+            return
+        self._matches = self._find_matches()
+        if not self._matches:
+            self._current_match = -1
+        else:
+            self._current_match = min(max(self._current_match, 0), len(self._matches) - 1)
+        self._show_matches(scroll=False)
+
+    def _show_matches(self, *, scroll: bool) -> None:
+        document = self.renderer.document
+        self.browser.setExtraSelections(selections(document, self._matches, self._current_match))
+        self.find_bar.set_count(*self.find_status)
+        if scroll and self._current_match >= 0:
+            self._scroll_to_position(self._matches[self._current_match].start, 0.33)
+        self.find_changed.emit(*self.find_status)
+
+    def _scroll_to_position(self, position: int, fraction: float) -> None:
+        """Scroll so that ``position`` shows ``fraction`` of the way down the
+        viewport; the view stops following the end (the reader is reading)."""
+        doc = self.renderer.document
+        layout = doc.documentLayout()
+        layout.blockBoundingRect(doc.lastBlock())  # lay out to the end first
+        block = doc.findBlock(position)
+        top = layout.blockBoundingRect(block).top()
+        line = block.layout().lineForTextPosition(position - block.position())
+        if line.isValid():
+            top += line.y()
+        self._following = False
+        viewport = self.browser.viewport().height()
+        self._scroll_to(max(0, round(top - viewport * fraction)))
+
+    def _on_find_bar_query_changed(self, text: str) -> None:
+        self.find_text(text)
 
     def scroll_to_bottom(self) -> None:
         """Jump to the end and follow new text from now on."""
@@ -809,6 +972,8 @@ class ChatView(QWidget):
     def _after_update(self) -> None:
         if self._following:
             self._scroll_to(self.browser.verticalScrollBar().maximum())
+        if self._find_terms and not self._find_timer.isActive():
+            self._find_timer.start()
 
     # ------------------------------------------------------------ waiting
 

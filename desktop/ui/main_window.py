@@ -32,6 +32,7 @@ from desktop.core.tasks import TaskKeeper
 from desktop.services.chat import ChatActionError, ChatService
 from desktop.services.chat_presets import PresetService
 from desktop.services.imports import ImportService
+from desktop.services.search import SearchService
 from desktop.services.settings import SettingsService
 from desktop.streaming.events import StreamListener
 from desktop.ui.chat_settings_dialog import ChatSettingsDialog
@@ -73,10 +74,12 @@ class MainWindow(QMainWindow):
         demo_only: bool = False,
         presets: PresetService | None = None,
         imports: ImportService | None = None,
+        search: SearchService | None = None,
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
         self._chat = chat
+        self._search = search
         self._settings = settings
         self._presets = presets
         self.importer = ChatImporter(imports, self) if imports is not None else None
@@ -217,6 +220,9 @@ class MainWindow(QMainWindow):
             ("Ctrl+Backtab", lambda: self._cycle_tab(-1)),
             ("Ctrl+PgUp", lambda: self._cycle_tab(-1)),
             ("Ctrl+F", self.sidebar.focus_search),
+            ("Ctrl+Shift+F", self.find_in_chat),
+            ("F3", lambda: self.find_step(1)),
+            ("Shift+F3", lambda: self.find_step(-1)),
             ("Esc", self.stop_current),
             ("Ctrl+R", self.retry_current),
         ]
@@ -235,6 +241,8 @@ class MainWindow(QMainWindow):
         self.sidebar.rename_requested.connect(self.rename_chat)
         self.sidebar.delete_requested.connect(self.delete_chat)
         self.sidebar.mute_toggled.connect(self.set_muted)
+        self.sidebar.search_requested.connect(self._on_sidebar_search_requested)
+        self.sidebar.hit_activated.connect(self.open_hit)
         # The sidebar's spinners follow the manager, and nothing else.
         manager, listener = self._chat.manager, self._live_flags
         manager.attach(None, listener)
@@ -305,6 +313,48 @@ class MainWindow(QMainWindow):
         self._update_empty_state()
         tab.composer.focus_input()
         return tab
+
+    def open_hit(self, session_id: int, message_id: int, query: str) -> ChatTab | None:
+        """Open a chat at a message found by search, its matches highlighted
+        (F3 / Shift+F3 go through them; the find bar shows the words)."""
+        tab = self.open_chat(session_id)
+        if tab is None:
+            return None
+        if message_id not in tab.view.message_ids():
+            self.show_error(
+                "That message is on another version of the chat; its matches in the"
+                " version shown are highlighted."
+            )
+        tab.view.highlight_matches(message_id, query)
+        return tab
+
+    def find_in_chat(self) -> None:
+        """Ctrl+Shift+F: the find bar of the chat shown."""
+        tab = self.current_tab()
+        if tab is not None:
+            tab.view.open_find_bar()
+
+    def find_step(self, step: int) -> None:
+        """F3 / Shift+F3: the next or previous match in the chat shown (the
+        find bar opens when nothing is being found yet)."""
+        tab = self.current_tab()
+        if tab is None:
+            return
+        if tab.view.find_status[1] == 0 and not tab.view.find_bar.query().strip():
+            tab.view.open_find_bar()
+            return
+        tab.view.find_step(step)
+
+    def _on_sidebar_search_requested(self, query: str) -> None:
+        if self._search is None:
+            return
+        try:
+            hits = self._search.search(query)
+        except Exception as exc:
+            log.warning("search for %r failed: %s", query, exc)
+            self.sidebar.show_search_error(query, str(exc))
+            return
+        self.sidebar.show_hits(query, hits)
 
     def close_current_tab(self) -> None:
         index = self.tabs.currentIndex()

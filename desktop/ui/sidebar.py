@@ -5,6 +5,11 @@ The model is in :mod:`desktop.ui.chat_list`, the row painting in
 drives the streaming spinners; it runs only while some chat streams and the
 list is visible, and each tick repaints only the spinners (the delegate paints
 just the spinner when that is all exposed).
+
+While words are typed in the search field the chat list shows the chats
+whose title matches, and below it the messages found
+(:mod:`desktop.ui.search_results`): the sidebar asks with
+``search_requested`` and the window answers with :meth:`Sidebar.show_hits`.
 """
 
 from __future__ import annotations
@@ -33,6 +38,7 @@ from PySide6.QtGui import (
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QHBoxLayout,
+    QLabel,
     QLineEdit,
     QListView,
     QMenu,
@@ -41,9 +47,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from desktop.core.search import SearchHit
 from desktop.ui import icons, style
 from desktop.ui.chat_list import ChatFilterModel, ChatListModel, IdRole
 from desktop.ui.chat_list_delegate import ChatListDelegate
+from desktop.ui.search_results import SearchResultsView
 
 
 class ChatListView(QListView):
@@ -207,6 +215,10 @@ class Sidebar(QWidget):
     delete_requested = Signal(int)
     mute_toggled = Signal(int, bool)
     """(session id, muted): the user asked to mute (True) or unmute (False) a chat."""
+    search_requested = Signal(str)
+    """The words typed in the search field changed (non-empty): find messages."""
+    hit_activated = Signal(int, int, str)
+    """(session id, message id, the words): open the chat at that message."""
 
     def __init__(
         self, parent: QWidget | None = None, *, model: ChatListModel | None = None
@@ -243,6 +255,14 @@ class Sidebar(QWidget):
         layout.setSpacing(6)
         layout.addLayout(top)
         layout.addWidget(self.view, 1)
+        self.results_label = QLabel("Messages", self)
+        self.results_label.setObjectName("searchResultsLabel")
+        self.results = SearchResultsView(self)
+        layout.addWidget(self.results_label)
+        layout.addWidget(self.results, 2)
+        self.results_label.hide()
+        self.results.hide()
+        self.results.installEventFilter(self)
         self.setMinimumWidth(180)
         self._menu: QMenu | None = None
 
@@ -253,6 +273,7 @@ class Sidebar(QWidget):
         self.view.context_menu_requested.connect(self._on_view_context_menu_requested)
         self.view.rename_key_pressed.connect(self.rename_requested)
         self.view.delete_key_pressed.connect(self.delete_requested)
+        self.results.hit_activated.connect(self._on_results_hit_activated)
         self.model.modelReset.connect(self._update_empty_text)
         self._update_empty_text()
 
@@ -260,6 +281,31 @@ class Sidebar(QWidget):
     def focus_search(self) -> None:
         self.search.setFocus(Qt.FocusReason.ShortcutFocusReason)
         self.search.selectAll()
+
+    def show_hits(self, query: str, hits: list[SearchHit]) -> None:
+        """Show the messages found for ``query`` (ignored if the field moved on)."""
+        if query != self.search.text():
+            return
+        message_hits = [hit for hit in hits if hit.message_id is not None]
+        self.results.model_.set_hits(message_hits)
+        count = len(message_hits)
+        if count:
+            self.results_label.setText("Messages" if count < 2 else f"Messages ({count})")
+        else:
+            self.results_label.setText(f"No messages match “{query.strip()}”")
+        self._show_results(True)
+
+    def show_search_error(self, query: str, text: str) -> None:
+        """Say why the messages could not be searched."""
+        if query != self.search.text():
+            return
+        self.results.model_.set_hits([])
+        self.results_label.setText(f"Could not search messages: {text}")
+        self._show_results(True)
+
+    def _show_results(self, shown: bool) -> None:
+        self.results_label.setVisible(shown)
+        self.results.setVisible(shown)
 
     def select_chat(self, session_id: int | None) -> None:
         """Highlight the chat on screen (no signal); None clears the highlight."""
@@ -314,6 +360,11 @@ class Sidebar(QWidget):
     def _on_search_text_changed(self, text: str) -> None:
         self.proxy.set_query(text)
         self._update_empty_text()
+        if text.strip():
+            self.search_requested.emit(text)
+        else:
+            self.results.model_.set_hits([])
+            self._show_results(False)
 
     def _on_search_return_pressed(self) -> None:
         index = self.view.currentIndex()
@@ -322,6 +373,14 @@ class Sidebar(QWidget):
         session_id = self.view.session_id_at(index)
         if session_id is not None:
             self.chat_activated.emit(session_id)
+            return
+        first = self.results.model_.hit_at(0)
+        if first is not None:
+            self._on_results_hit_activated(first)
+
+    def _on_results_hit_activated(self, hit: SearchHit) -> None:
+        if hit.message_id is not None:
+            self.hit_activated.emit(hit.session_id, hit.message_id, self.search.text())
 
     def _update_empty_text(self) -> None:
         query = self.search.text().strip()
@@ -339,10 +398,23 @@ class Sidebar(QWidget):
                 if not self.view.currentIndex().isValid():
                     self.view.setCurrentIndex(self.proxy.index(0, 0))
                 return True
+            if event.key() == Qt.Key.Key_Down and self.results.model_.rowCount() > 0:
+                self._focus_results()
+                return True
             if event.key() == Qt.Key.Key_Escape and self.search.text():
                 self.search.clear()
                 return True
+        if watched is self.results and event.type() == QEvent.Type.KeyPress:
+            assert isinstance(event, QKeyEvent)
+            if event.key() == Qt.Key.Key_Up and self.results.currentIndex().row() <= 0:
+                self.search.setFocus(Qt.FocusReason.OtherFocusReason)
+                return True
         return super().eventFilter(watched, event)
+
+    def _focus_results(self) -> None:
+        self.results.setFocus(Qt.FocusReason.TabFocusReason)
+        if not self.results.currentIndex().isValid():
+            self.results.setCurrentIndex(self.results.model_.index(0, 0))
 
 
 __all__ = ["ChatListView", "Sidebar"]
