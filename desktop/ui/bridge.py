@@ -306,6 +306,11 @@ class ViewFeed(QObject, StreamListener):
         message_id = self._message_id
         if message_id is None:
             return
+        if not self.shows(message_id):
+            # Its branch left the screen before the view said so (refollow):
+            # hand nothing over that the view could not hold.
+            self._message_id = self._status = self._terminal = None
+            return
         budget = MAX_CHARS * 1000 if unbounded else self._budget()
         start = self._delivered.get(message_id, 0)
         reasoning_start = self._reasoning_delivered.get(message_id, 0)

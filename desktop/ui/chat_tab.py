@@ -15,7 +15,7 @@ from collections.abc import Coroutine
 from typing import Any
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import QHBoxLayout, QToolButton, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QHBoxLayout, QStackedWidget, QToolButton, QVBoxLayout, QWidget
 
 from desktop.core.models import Message, Session
 from desktop.core.states import Role
@@ -50,6 +50,11 @@ class ChatTab(QWidget):
         self._active = False
 
         self.view = ChatView(self)
+        # The view of the branch shown before the last big switch, kept laid
+        # out (as a tab keeps its view): switching back to it costs a swap.
+        self._stashed: ChatView | None = None
+        self._views = QStackedWidget(self)
+        self._views.addWidget(self.view)
         self.composer = Composer(self)
         # The ids of the path the chat shows (the branch on screen), as last read.
         self._path: set[int] = set(chat.path_ids(session.id))
@@ -71,7 +76,7 @@ class ChatTab(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(4)
         layout.addLayout(header)
-        layout.addWidget(self.view, 1)
+        layout.addWidget(self._views, 1)
         layout.addWidget(self.composer)
         self._connect_signals()
         self.refresh_header()
@@ -90,15 +95,18 @@ class ChatTab(QWidget):
         self.feed.updated.connect(self._on_feed_updated)
         self.composer.send_requested.connect(self._on_composer_send_requested)
         self.composer.stop_requested.connect(self.stop)
-        self.view.continue_requested.connect(self._on_view_continue_requested)
-        self.view.retry_requested.connect(self._on_view_retry_requested)
-        self.view.version_requested.connect(self._on_view_version_requested)
-        self.view.edit_requested.connect(self._on_view_edit_requested)
+        self._connect_view(self.view)
         self.composer.edit_submitted.connect(self.edit_message)
         self.composer.edit_last_requested.connect(self._on_composer_edit_last_requested)
         self._model_button.clicked.connect(
             lambda: self.model_change_requested.emit(self._session.id)
         )
+
+    def _connect_view(self, view: ChatView) -> None:
+        view.continue_requested.connect(self._on_view_continue_requested)
+        view.retry_requested.connect(self._on_view_retry_requested)
+        view.version_requested.connect(self._on_view_version_requested)
+        view.edit_requested.connect(self._on_view_edit_requested)
 
     # ------------------------------------------------------------------ state
     @property
@@ -293,22 +301,20 @@ class ChatTab(QWidget):
         shown_ids = self.view.message_ids()
         # The view keeps what the path still shares with it (another branch
         # differs from the message switched on down).
-        kept = 0
-        while kept < min(len(shown_ids), len(path)) and shown_ids[kept] == path[kept]:
-            kept += 1
+        kept = _shared(shown_ids, path)
+        if len(shown_ids) - kept + len(path) - kept > RELOAD_AT:
+            stashed = self._stashed
+            if stashed is not None and _shared(stashed.message_ids(), path) > kept:
+                # Back to the branch shown before: its view is still laid out.
+                self._swap_views(stashed)
+                self._sync_with_store()
+                self._after_path_change()  # even with nothing else to bring in
+                return
+            self._show_new_path(path)
+            return
         dropped = shown_ids[kept:]
         for message_id in dropped:
-            self.feed.forget(message_id)  # shown again, its text comes again from the start
-            self._unsettled.discard(message_id)
-        if len(dropped) + len(path) - kept > RELOAD_AT:
-            # Many messages change (a branch near the top): one new document.
-            messages = [self._as_shown(m) for m in self._chat.messages(self._session.id)]
-            self._unsettled = {m.id for m in messages if m.status.is_live}
-            versions = self._chat.versions(self._session.id)
-            self.view.set_versions(versions)
-            self.view.load_transcript(messages)
-            self._after_path_change(versions)
-            return
+            self._forget(message_id)
         for message_id in reversed(dropped):
             self.view.remove_message(message_id)
         # Read only what the view lacks: the new messages, and the replies it
@@ -346,6 +352,56 @@ class ChatTab(QWidget):
         if dropped or len(path) > kept:
             self._after_path_change()
 
+    def _show_new_path(self, path: list[int]) -> None:
+        """Many messages change (a branch near the top): the path shown goes to
+        a view of its own, laid out anew; the view of the branch left is kept."""
+        old = self._stashed
+        previous = self.view
+        kept = set(previous.message_ids())
+        if old is not None:
+            # The older stash makes way: what only it showed is forgotten.
+            for message_id in old.message_ids():
+                if message_id not in kept:
+                    self.feed.forget(message_id)
+                    self._unsettled.discard(message_id)
+            view = old
+        else:
+            view = ChatView(self)
+            self._views.addWidget(view)
+            self._connect_view(view)
+        self._stashed = None
+        self._swap_views(view)
+        self._stashed = previous
+        messages = [self._as_shown(m) for m in self._chat.messages(self._session.id)]
+        for message in messages:
+            if message.id not in kept:
+                self.feed.forget(message.id)  # this view gets it whole, from the start
+            if message.status.is_live:
+                self._unsettled.add(message.id)
+        versions = self._chat.versions(self._session.id)
+        view.set_versions(versions)
+        view.load_transcript(messages)
+        self._after_path_change(versions)
+
+    def _swap_views(self, view: ChatView) -> None:
+        """Show ``view`` in place of the current one (kept as the stash)."""
+        previous = self.view
+        for action in (previous.previous_version_action, previous.next_version_action):
+            self.composer.removeAction(action)
+        self.view = view
+        self._stashed = previous
+        self._views.setCurrentWidget(view)
+        self.composer.addAction(view.previous_version_action)
+        self.composer.addAction(view.next_version_action)
+
+    def _forget(self, message_id: int) -> None:
+        """The current view dropped a message: unless the stashed view holds it
+        too, its text comes again from the start should it be shown again."""
+        if self._stashed is not None and message_id in self._stashed.message_ids():
+            return
+        self.feed.forget(message_id)
+        self._unsettled.discard(message_id)
+
     def _after_path_change(self, versions: dict[int, tuple[int, ...]] | None = None) -> None:
         """The path shown changed: its versions (unless just set), the live reply
         on it (followed, if any), and an edit of a message it no longer shows
@@ -368,3 +424,11 @@ class ChatTab(QWidget):
 
     def _on_task_failed(self, exc: BaseException) -> None:
         self.error_raised.emit(f"Something went wrong: {exc}")
+
+
+def _shared(shown: list[int], path: list[int]) -> int:
+    """How many messages a view's transcript shares with a path, from the top."""
+    kept = 0
+    while kept < min(len(shown), len(path)) and shown[kept] == path[kept]:
+        kept += 1
+    return kept

@@ -212,13 +212,16 @@ def test_regenerate_three_times_and_walk_the_versions_with_the_keyboard(
     qtbot.keyClick(composer, Qt.Key.Key_Return)
 
     def settled(count: int) -> bool:
-        versions = [m for m in services.chat.messages(tab.session_id) if m.role is Role.ASSISTANT]
+        """The newest reply is the count-th version, complete, and shown."""
+        path = services.chat.messages(tab.session_id)
+        if len(path) != 2 or path[1].status is not MessageStatus.COMPLETE:
+            return False
+        versions = services.chat.versions(tab.session_id).get(path[1].id, (path[1].id,))
         return (
-            len(tab.view.message_ids()) == 2
-            and len(services.chat.versions(tab.session_id).get(versions[-1].id, ())) == count
-            if versions
-            else False
-        ) and not services.manager.is_live(tab.session_id)
+            len(versions) == count
+            and tab.view.message_ids() == [path[0].id, path[1].id]
+            and not services.manager.is_live(tab.session_id)
+        )
 
     qtbot.waitUntil(lambda: settled(1), timeout=WAIT)
     for count in (2, 3):
@@ -293,3 +296,72 @@ def test_edit_with_up_while_the_reply_streams_keeps_both_replies(
     qtbot.keyClick(composer, Qt.Key.Key_Left, Qt.KeyboardModifier.AltModifier)
     qtbot.waitUntil(lambda: tab.view.message_ids() == [question, first], timeout=WAIT)
     assert tab.view.message_text(first) == demo_reply("first try", TOKENS)
+
+
+def test_switching_between_two_long_branches_keeps_both_views_and_both_live(
+    qtbot: QtBot, window: MainWindow, services: Services, demo: DemoServer
+) -> None:
+    """Two branches of 60+ messages that share nothing (an edited first
+    question): the branch left keeps its laid-out view, so switching back is
+    a swap, not a new layout; a reply streaming at the end of each branch is
+    shown live and whole on each return."""
+    demo.defaults = DemoOptions(rate=50, tokens=TOKENS)
+    store = services.store
+    session = services.chat.create_chat("two long branches")
+
+    def long_path(first: str) -> list[int]:
+        ids: list[int] = []
+        parent: int | None = None
+        for i in range(30):
+            text = first if i == 0 else f"Question {i}"
+            ids.append(store.add_message(session.id, Role.USER, text, parent_id=parent).id)
+            parent = store.add_message(
+                session.id, Role.ASSISTANT, f"Answer **{i}**.", parent_id=ids[-1]
+            ).id
+            ids.append(parent)
+        return ids
+
+    top = long_path("The first question")
+    edited = long_path("The first question, edited")
+    store.set_active_leaf(session.id, top[-1])
+    tab = window.open_chat(session.id)
+    assert tab is not None
+    tab.composer.send_requested.emit("the end of the first branch")
+    qtbot.waitUntil(lambda: len(tab.view.message_ids()) == 62, timeout=WAIT)
+    first_reply = tab.view.message_ids()[-1]
+    first_view = tab.view
+
+    tab.switch_version(top[0], edited[0])
+    qtbot.waitUntil(lambda: tab.view.message_ids()[:1] == [edited[0]], timeout=WAIT)
+    assert tab.view is not first_view
+    tab.composer.send_requested.emit("the end of the second branch")
+    qtbot.waitUntil(lambda: len(tab.view.message_ids()) == 62, timeout=WAIT)
+    second_reply = tab.view.message_ids()[-1]
+    second_view = tab.view
+    assert services.manager.live_messages(session.id) == [first_reply, second_reply]
+
+    loads = first_view.render_stats.loads
+    for _ in range(2):
+        tab.switch_version(edited[0], top[0])
+        qtbot.waitUntil(lambda: tab.view is first_view, timeout=WAIT)
+        assert tab.view.message_ids()[-1] == first_reply
+        held = len(first_view.message_text(first_reply))
+        qtbot.waitUntil(
+            lambda held=held: (
+                len(first_view.message_text(first_reply)) > held
+                or not services.manager.is_message_live(first_reply)
+            ),
+            timeout=WAIT,
+        )
+        tab.switch_version(top[0], edited[0])
+        qtbot.waitUntil(lambda: tab.view is second_view, timeout=WAIT)
+    assert first_view.render_stats.loads == loads  # swapped in, never laid out anew
+
+    qtbot.waitUntil(lambda: not services.manager.is_live(session.id), timeout=WAIT)
+    expected = demo_reply("the end of the second branch", TOKENS)
+    qtbot.waitUntil(lambda: second_view.message_text(second_reply) == expected, timeout=WAIT)
+    tab.switch_version(edited[0], top[0])
+    qtbot.waitUntil(lambda: tab.view is first_view, timeout=WAIT)
+    expected = demo_reply("the end of the first branch", TOKENS)
+    qtbot.waitUntil(lambda: first_view.message_text(first_reply) == expected, timeout=WAIT)
+    assert not tab.composer.is_streaming()
