@@ -38,7 +38,7 @@ from desktop.ui.action_errors import failure_text
 from desktop.ui.editor_dialog import EditorDialog
 from desktop.ui.params_form import ParamsForm, ParamsInputError
 from desktop.ui.plain import plain_label, tooltip
-from desktop.ui.provider_editor import BusyIndicator, error_text
+from desktop.ui.provider_editor import BusyIndicator, error_text, model_combo
 
 log = logging.getLogger("sidestream.ui")
 
@@ -103,14 +103,7 @@ class PresetEditor(EditorDialog):
 
         self.provider_combo = QComboBox(self)
         self.provider_combo.setObjectName("presetProvider")
-        self.model_combo = QComboBox(self)
-        self.model_combo.setObjectName("presetModel")
-        self.model_combo.setEditable(True)
-        self.model_combo.setInsertPolicy(QComboBox.InsertPolicy.NoInsert)
-        self.model_combo.setSizeAdjustPolicy(
-            QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
-        )
-        self.model_combo.setMinimumContentsLength(18)
+        self.model_combo = model_combo(self, "presetModel")
         self.fetch_button = QPushButton("F&etch models", self)
         self.fetch_button.setObjectName("presetFetchModels")
         self.fetch_button.setAutoDefault(False)

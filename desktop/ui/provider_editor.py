@@ -159,14 +159,7 @@ class ProviderEditor(QDialog):
         self.key_hint.setWordWrap(True)
         self.key_hint.setStyleSheet(style.status_stylesheet("info", self.palette()))
 
-        self.model_combo = QComboBox(self)
-        self.model_combo.setObjectName("providerModel")
-        self.model_combo.setEditable(True)
-        self.model_combo.setInsertPolicy(QComboBox.InsertPolicy.NoInsert)
-        self.model_combo.setSizeAdjustPolicy(
-            QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
-        )
-        self.model_combo.setMinimumContentsLength(18)
+        self.model_combo = model_combo(self, "providerModel")
         self.fetch_button = QPushButton("Fetch models", self)
         self.fetch_button.setObjectName("fetchModels")
         self.fetch_button.setAutoDefault(False)
@@ -517,3 +510,15 @@ class ProviderEditor(QDialog):
             return  # the save finishes (it is quick) and closes the editor itself
         self.tasks.cancel_all()  # fetches and tests only: a save never gets here
         super().done(result)
+
+
+def model_combo(parent: QWidget, name: str) -> QComboBox:
+    """The field for a model's name: typed freely, or picked from what a
+    provider lists (Fetch models fills it)."""
+    combo = QComboBox(parent)
+    combo.setObjectName(name)
+    combo.setEditable(True)
+    combo.setInsertPolicy(QComboBox.InsertPolicy.NoInsert)
+    combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+    combo.setMinimumContentsLength(18)
+    return combo
