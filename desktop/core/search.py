@@ -31,7 +31,8 @@ class SearchHit:
     """One result: a chat whose title matched (``message_id`` None) or a message.
 
     ``snippet`` is the matched text around the hit with each match between
-    :data:`MARK_START` and :data:`MARK_END`; ``rank`` is lower for better hits.
+    :data:`MARK_START` and :data:`MARK_END`; ``rank`` is the hit's bm25 score
+    (lower is better; hits come newest first, not by it).
     """
 
     session_id: int

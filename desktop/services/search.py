@@ -25,7 +25,7 @@ class SearchService:
         self._store = store
 
     def search(self, query: str, limit: int = DEFAULT_LIMIT) -> list[SearchHit]:
-        """Chats whose title matches (newest first), then messages (best first),
+        """Chats whose title matches (newest first), then messages (newest first),
         at most ``limit`` of each; [] for a query with no word in it."""
         hits = self._store.search(query, limit)
         log.debug("search %r: %d hits", query, len(hits))

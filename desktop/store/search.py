@@ -22,17 +22,20 @@ _TITLE_HITS = """
     LIMIT ?
 """
 
-# The best hits by bm25 (FTS5 sorts by rank with the limit inside the virtual
-# table), then their chats: the join only ever sees ``limit`` rows.
+# The newest hits: FTS5 walks its lists by rowid (message ids only grow) and
+# stops at the limit, so snippet() and bm25() run for ``limit`` rows only.
+# Ordering by bm25 instead ranks every match first: 0.6 s for a word's
+# start that half of 200,000 messages share, where this takes milliseconds.
 _MESSAGE_HITS = f"""
-    SELECT m.session_id, hit.rowid, s.title, hit.snip, hit.rank
+    SELECT m.session_id, hit.rowid, s.title, hit.snip, hit.score
     FROM (
-        SELECT rowid, snippet(messages_fts, 0, ?, ?, '…', {SNIPPET_WORDS}) AS snip, rank
-        FROM messages_fts WHERE messages_fts MATCH ? ORDER BY rank LIMIT ?
+        SELECT rowid, snippet(messages_fts, 0, ?, ?, '…', {SNIPPET_WORDS}) AS snip,
+               bm25(messages_fts) AS score
+        FROM messages_fts WHERE messages_fts MATCH ? ORDER BY rowid DESC LIMIT ?
     ) AS hit
     JOIN messages m ON m.id = hit.rowid
     JOIN sessions s ON s.id = m.session_id
-    ORDER BY hit.rank
+    ORDER BY hit.rowid DESC
 """
 
 _CHAT_HITS = """
@@ -44,8 +47,8 @@ _CHAT_HITS = """
 
 
 def search(db: SidestreamDatabase, query: str, limit: int) -> list[SearchHit]:
-    """Chats whose title matches (newest first), then messages (best first):
-    at most ``limit`` of each."""
+    """Chats whose title matches (newest first), then messages (newest
+    first): at most ``limit`` of each."""
     expression = match_expression(query)
     if expression is None or limit <= 0:
         return []

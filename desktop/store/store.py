@@ -732,7 +732,7 @@ class Store:
     @_translating
     def search(self, query: str, limit: int = 50) -> list[SearchHit]:
         """Chats whose title matches ``query`` (newest first), then messages
-        whose text does (best first), at most ``limit`` of each. A streaming
+        whose text does (newest first), at most ``limit`` of each. A streaming
         reply is found once it has ended (its text is then in the index)."""
         with self._read():
             return fulltext.search(self._db, query, limit)

@@ -140,16 +140,17 @@ def test_search_chat_lists_a_chats_matching_messages_in_order(store: Store) -> N
     assert store.search_chat(second.id, "pears") == []
 
 
-def test_titles_first_then_messages_best_first_and_the_limit_holds(store: Store) -> None:
+def test_titles_first_then_messages_newest_first_and_the_limit_holds(store: Store) -> None:
     chat = store.create_session("Kiwi chat")
-    once = store.add_message(chat.id, Role.USER, "a kiwi among many other words here")
     often = store.add_message(chat.id, Role.USER, "kiwi kiwi kiwi")
+    once = store.add_message(chat.id, Role.USER, "a kiwi among many other words here")
     found = store.search("kiwi", 20)
     assert [(h.session_id, h.message_id) for h in found] == [
         (chat.id, None),
-        (chat.id, often.id),
         (chat.id, once.id),
+        (chat.id, often.id),
     ]
+    assert found[2].rank < found[1].rank  # bm25: the denser hit scores better
     assert len(store.search("kiwi", 1)) == 2  # one title, one message
 
 
