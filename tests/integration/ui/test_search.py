@@ -195,3 +195,22 @@ def test_a_reply_keeps_streaming_under_the_highlights(
     assert view.find_status[1] == expected_count
     # Once it has ended, the reply is in the index too.
     assert reply in services.search.search_chat(tab.session_id, "every")
+
+
+def test_a_hit_on_a_version_not_shown_opens_the_chat_and_says_so(
+    qtbot: QtBot, window: MainWindow, services: Services
+) -> None:
+    store = services.store
+    chat = store.create_session("Versions")
+    question = store.add_message(chat.id, Role.USER, "Tell me about penguins")
+    hidden = store.add_message(chat.id, Role.ASSISTANT, "An old answer about walruses.")
+    store.add_message(chat.id, Role.ASSISTANT, "A new answer.", parent_id=question.id)
+    window.sidebar.focus_search()
+    qtbot.keyClicks(window.sidebar.search, "walrus")
+    qtbot.waitUntil(lambda: window.sidebar.results.model_.rowCount() == 1, timeout=WAIT)
+    qtbot.keyClick(window.sidebar.search, Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: window.tab_for(chat.id) is not None, timeout=WAIT)
+    tab = window.tab_for(chat.id)
+    assert tab is not None and hidden.id not in tab.view.message_ids()
+    assert "another version" in window.statusBar().currentMessage()
+    assert tab.view.find_bar.count.text() == "No matches"
