@@ -126,6 +126,7 @@ class SidestreamApp(StreamListener):
         notifications.finished_unseen.connect(self._on_notifications_finished_unseen)
         notifications.clicked.connect(self.show_chat)
         notifications.reply_clicked.connect(self._on_notifications_reply_clicked)
+        self.services.titles.subscribe(window.refresh_chat)  # a chat named by its model
         tray.show_requested.connect(self._on_tray_show_requested)
         tray.new_chat_requested.connect(self._on_tray_new_chat_requested)
         tray.stop_all_requested.connect(self.stop_all)

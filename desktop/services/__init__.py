@@ -42,6 +42,7 @@ from desktop.services.directory import ProviderDirectory
 from desktop.services.imports import ImportService
 from desktop.services.search import SearchService
 from desktop.services.settings import MAX_STREAMS_KEY, SettingsService
+from desktop.services.titles import TitleService
 from desktop.store import KeyStore, Store
 from desktop.streaming.manager import DEFAULT_LIMIT, StreamManager
 from desktop.streaming.stream import RecoveryReport
@@ -79,6 +80,7 @@ class Services:
     presets: PresetService
     imports: ImportService
     search: SearchService
+    titles: TitleService
 
     async def recover(self) -> RecoveryReport:
         """Resume or settle replies a quit or crash left streaming (invariant 9)."""
@@ -104,6 +106,7 @@ class Services:
 
     async def aclose(self, *, interrupt: bool = True) -> None:
         """Stop or park every reply, flush, and release everything."""
+        await self.titles.aclose()
         await self.manager.shutdown(interrupt=interrupt)
         await self.directory.aclose()
         if self.demo is not None:
@@ -155,6 +158,18 @@ def build_services(
     presets = PresetService(store, manager)
     imports = ImportService(store, manager)
     search = SearchService(store)
+    titles = TitleService(store, manager, directory)
     return Services(
-        store, keys, demo, directory, manager, chat, settings, demo_only, presets, imports, search
+        store,
+        keys,
+        demo,
+        directory,
+        manager,
+        chat,
+        settings,
+        demo_only,
+        presets,
+        imports,
+        search,
+        titles,
     )

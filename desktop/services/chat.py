@@ -157,7 +157,7 @@ class ChatService:
         session = self._require_session(session_id)
         user = await self._write(self._store.add_message, session_id, Role.USER, text)
         if session.title == DEFAULT_TITLE:
-            await self._write(self._store.rename_session, session_id, _title_from(text))
+            await self._write(self._store.rename_session, session_id, title_from(text))
         return await self._start(session, continue_message=None, parent=user)
 
     async def edit(self, message_id: int, text: str) -> Message:
@@ -346,7 +346,7 @@ _LINK = re.compile(r"!?\[([^\]]*)\]\([^)]*\)")
 _MARKUP = re.compile(r"(\*\*|__|\*|`+|~~|^#+\s*|^>\s*)", re.MULTILINE)
 
 
-def _title_from(text: str) -> str:
+def title_from(text: str) -> str:
     """A chat's title from its first message: plain text on one line (Markdown
     emphasis, code marks, headings and links read as their words)."""
     plain = _MARKUP.sub("", _LINK.sub(r"\1", text))

@@ -21,6 +21,7 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QFont, QShowEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
+    QComboBox,
     QDialog,
     QDialogButtonBox,
     QFormLayout,
@@ -42,6 +43,7 @@ from desktop.core.presets import ProviderPreset
 from desktop.core.tasks import TaskKeeper
 from desktop.services.chat_presets import PresetService
 from desktop.services.settings import MAX_FIRST_TOKEN_WAIT, ProviderView, SettingsService
+from desktop.services.titles import AUTO_TITLE_KEY
 from desktop.ui import icons, style
 from desktop.ui.plain import ask, plain_label, tooltip
 from desktop.ui.presets_page import PresetsPage
@@ -67,6 +69,16 @@ FIRST_TOKEN_TEXT = (
     "token (text or reasoning), and the chat counts the wait meanwhile; Stop ends "
     "it at any time. Once the reply has begun, 60 seconds without any data count "
     "as a stalled connection. Replies started from now on use the new wait."
+)
+TITLE_CHOICES = (
+    ("From the first message", "never"),
+    ("By the model, for models on this machine or network", "local"),
+    ("By the model, always (one small extra request)", "always"),
+)
+TITLES_TOOLTIP = (
+    "After a chat's first reply, its model can be asked for a short title. That is "
+    "one more small request to the provider, so it is off unless you choose it; a "
+    "chat you renamed keeps your title."
 )
 FIRST_TOKEN_TOOLTIP = (
     "How long a reply may take to begin: between 10 seconds and 24 hours (default 10 minutes)."
@@ -134,6 +146,7 @@ class SettingsDialog(QDialog):
         self.streams_spin.valueChanged.connect(self._on_streams_spin_value_changed)
         self.wait_minutes.valueChanged.connect(self._on_wait_spin_value_changed)
         self.wait_seconds.valueChanged.connect(self._on_wait_spin_value_changed)
+        self.titles_combo.currentIndexChanged.connect(self._on_titles_combo_index_changed)
         if self.presets_page is not None:
             self.presets_page.presets_changed.connect(self.presets_changed)
             # A provider renamed or removed shows in the presets' model column.
@@ -228,6 +241,8 @@ class SettingsDialog(QDialog):
         layout.addWidget(self.streams_status)
         layout.addSpacing(12)
         layout.addLayout(self._build_first_token_form(page))
+        layout.addSpacing(12)
+        layout.addLayout(self._build_titles_form(page))
         layout.addStretch(1)
         return page
 
@@ -462,6 +477,28 @@ class SettingsDialog(QDialog):
         self.streams_status.hide()
         log.info("Concurrent reply limit set to %d", value)
         self.max_streams_changed.emit(value)
+
+    def _build_titles_form(self, page: QWidget) -> QFormLayout:
+        """How a new chat is named: from its first message, or by its model."""
+        self.titles_combo = QComboBox(page)
+        self.titles_combo.setObjectName("autoTitle")
+        for text, choice in TITLE_CHOICES:
+            self.titles_combo.addItem(text, choice)
+        current = self._service.get(AUTO_TITLE_KEY, "never")
+        index = self.titles_combo.findData(current)
+        self.titles_combo.setCurrentIndex(max(0, index))
+        self.titles_combo.setToolTip(tooltip(TITLES_TOOLTIP))
+        label = plain_label("&Name new chats:", page)
+        label.setBuddy(self.titles_combo)
+        form = QFormLayout()
+        form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.FieldsStayAtSizeHint)
+        form.addRow(label, self.titles_combo)
+        return form
+
+    def _on_titles_combo_index_changed(self, _index: int) -> None:
+        choice = self.titles_combo.currentData()
+        self._service.set(AUTO_TITLE_KEY, choice)
+        log.info("new chats are named: %s", choice)
 
     def first_token_wait_entered(self) -> float:
         """The wait for the first token the fields say, in seconds."""

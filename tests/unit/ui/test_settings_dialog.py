@@ -512,3 +512,19 @@ def test_a_provider_is_said_to_have_a_key_only_if_it_will_send_one(
     assert by_name(service, "OpenAI").has_key
     assert not by_name(service, "Gateway").has_key  # the environment key is not sent there
     assert by_name(service, "Own").has_key
+
+
+def test_how_new_chats_are_named_is_a_setting_off_by_default(
+    dialog: SettingsDialog, service: SettingsService
+) -> None:
+    from desktop.services.titles import AUTO_TITLE_KEY
+
+    combo = dialog.titles_combo
+    assert combo.currentData() == "never"
+    combo.setCurrentIndex(combo.findData("local"))
+    assert service.get(AUTO_TITLE_KEY) == "local"
+    combo.setCurrentIndex(combo.findData("always"))
+    assert service.get(AUTO_TITLE_KEY) == "always"
+    again = SettingsDialog(service)
+    assert again.titles_combo.currentData() == "always"
+    again.deleteLater()
