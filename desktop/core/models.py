@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import enum
 import json
 from collections.abc import Iterable
@@ -217,17 +218,70 @@ class GenerationParams:
         return cls(**kept)
 
 
+class AttachmentKind(enum.StrEnum):
+    """What a file attached to a message is, and so how it is sent."""
+
+    IMAGE = "image"  # PNG, JPEG, WebP, GIF: sent as an image part
+    TEXT = "text"  # UTF-8 (or UTF-16 with a BOM) text: sent as a text part
+    PDF = "pdf"  # its text layer (pypdf), sent as a text part
+
+
+@dataclass(frozen=True, slots=True)
+class Attachment:
+    """A file attached to a message, stored once under its SHA-256 in the data folder.
+
+    ``text`` is what a PDF's text layer read (kept with the message, so that
+    resending a chat does not parse the PDF again); None for the other kinds,
+    whose text (or image) is the file itself.
+    """
+
+    sha256: str
+    name: str
+    mime: str
+    kind: AttachmentKind
+    size: int
+    text: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TurnFile:
+    """An attached file as a model is sent it: an image's bytes, or the text of
+    a text file or PDF (``text``), with its name and media type."""
+
+    name: str
+    mime: str
+    kind: AttachmentKind
+    data: bytes = b""
+    text: str = ""
+
+    @property
+    def is_image(self) -> bool:
+        return self.kind is AttachmentKind.IMAGE
+
+    def data_url(self) -> str:
+        """An image as a ``data:`` URL (Chat Completions ``image_url``, Responses
+        ``input_image``)."""
+        return f"data:{self.mime};base64,{base64.b64encode(self.data).decode('ascii')}"
+
+    def framed_text(self) -> str:
+        """A text file's content as one text part, named, so the model can tell
+        the files apart and from the message."""
+        return f'<file name="{self.name}">\n{self.text}\n</file>'
+
+
 @dataclass(frozen=True, slots=True)
 class ChatTurn:
     """One turn of the transcript a model is sent.
 
     ``reasoning_blocks`` are an assistant turn's signed reasoning; only the
     Anthropic dialect sends them (back, unchanged), the others leave them out.
+    ``files`` are the files attached to a user turn, in the order attached.
     """
 
     role: Role
     content: str
     reasoning_blocks: tuple[ReasoningBlock, ...] = ()
+    files: tuple[TurnFile, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -303,6 +357,11 @@ class Session:
     system_prompt: str = ""
     preset_id: int | None = None
     params: GenerationParams = field(default_factory=GenerationParams)
+    # Order in a long history: pinned chats lead the list, archived ones
+    # leave it (they are still searched), a folder ("" none) groups chats.
+    pinned: bool = False
+    archived: bool = False
+    folder: str = ""
 
 
 @dataclass(slots=True)
@@ -329,6 +388,8 @@ class Message:
     reasoning_seconds: float | None = None
     # The message it answers or follows in the chat's tree (None: the first).
     parent_id: int | None = None
+    # Files attached to a user message, in the order attached.
+    attachments: tuple[Attachment, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
