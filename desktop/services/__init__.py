@@ -36,6 +36,7 @@ from desktop.core.models import Message
 from desktop.providers.base import Provider
 from desktop.providers.demo.options import OptionsError, parse_options_header
 from desktop.providers.demo.server import DemoOptions, DemoServer
+from desktop.services.attachments import AttachmentService
 from desktop.services.chat import ChatService
 from desktop.services.chat_presets import PresetService
 from desktop.services.directory import ProviderDirectory
@@ -81,6 +82,7 @@ class Services:
     imports: ImportService
     search: SearchService
     titles: TitleService
+    attachments: AttachmentService
 
     async def recover(self) -> RecoveryReport:
         """Resume or settle replies a quit or crash left streaming (invariant 9)."""
@@ -172,4 +174,5 @@ def build_services(
         imports,
         search,
         titles,
+        AttachmentService(store),
     )

@@ -15,14 +15,24 @@ the caller's thread (the rule is in :mod:`desktop.services`).
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import logging
 import re
 from collections.abc import Callable, Sequence
 from typing import TypeVar
 
-from desktop.core.models import ChatRequest, ChatTurn, GenerationParams, Message, Session
+from desktop.attachments import AttachmentError, check_message
+from desktop.core.models import (
+    Attachment,
+    ChatRequest,
+    ChatTurn,
+    GenerationParams,
+    Message,
+    Session,
+)
 from desktop.core.states import FinishReason, MessageStatus, Role
+from desktop.services.attachments import turn_files
 from desktop.services.chat_presets import default_preset
 from desktop.services.directory import ProviderDirectory
 from desktop.store import Store
@@ -59,8 +69,20 @@ class ChatService:
         return self._manager
 
     # ------------------------------------------------------------------ reads
-    def chats(self, search: str | None = None) -> list[Session]:
-        return self._store.list_sessions(search=search)
+    def chats(
+        self,
+        search: str | None = None,
+        *,
+        archived: bool | None = False,
+        folder: str | None = None,
+    ) -> list[Session]:
+        """Chats in the list's order (pinned first, then newest activity);
+        archived ones only when ``archived`` is True (None: all)."""
+        return self._store.list_sessions(search=search, archived=archived, folder=folder)
+
+    def folders(self) -> list[str]:
+        """The folders chats are in, by name."""
+        return self._store.folders()
 
     def chat(self, session_id: int) -> Session | None:
         return self._store.get_session(session_id)
@@ -108,6 +130,24 @@ class ChatService:
     def set_muted(self, session_id: int, muted: bool) -> None:
         self._store.set_muted(session_id, muted)
 
+    def set_pinned(self, session_id: int, pinned: bool) -> None:
+        """Pin a chat to the top of the list (or unpin it)."""
+        self._store.set_pinned(session_id, pinned)
+
+    def set_archived(self, session_id: int, archived: bool) -> None:
+        """Move a chat out of the list into the archive (or back). A reply
+        streaming in it goes on; it is still found by search."""
+        self._store.set_archived(session_id, archived)
+
+    def set_folder(self, session_id: int, folder: str) -> None:
+        """Put a chat in a folder ("" takes it out); a folder is made by its first chat."""
+        self._store.set_folder(session_id, _folder_name(folder))
+
+    async def rename_folder(self, old: str, new: str) -> int:
+        """Rename a folder ("" dissolves it: its chats go back to the list);
+        every chat of it moves in one write, on the writer thread."""
+        return await self._write(self._store.rename_folder, old, _folder_name(new))
+
     def set_unread(self, session_id: int, unread: bool) -> None:
         self._store.set_unread(session_id, unread)
 
@@ -147,26 +187,47 @@ class ChatService:
             raise ChatActionError(str(exc)) from exc
         self._store.set_session_settings(session_id, system_prompt.strip(), params)
 
-    async def send(self, session_id: int, text: str) -> Message:
-        """Add the user's turn and start streaming the assistant's reply."""
+    async def send(
+        self, session_id: int, text: str, attachments: Sequence[Attachment] = ()
+    ) -> Message:
+        """Add the user's turn (with the files attached, stored by
+        :class:`~desktop.services.attachments.AttachmentService`) and start
+        streaming the assistant's reply."""
         text = text.strip()
-        if not text:
+        if not text and not attachments:
             raise ChatActionError("Type a message first.")
+        _check_files(attachments)
         if self.live_on_path(session_id) is not None:
             raise ChatActionError("A reply is still streaming in this chat: stop it first.")
         session = self._require_session(session_id)
-        user = await self._write(self._store.add_message, session_id, Role.USER, text)
+        user = await self._write(
+            functools.partial(
+                self._store.add_message,
+                session_id,
+                Role.USER,
+                text,
+                attachments=tuple(attachments),
+            )
+        )
         if session.title == DEFAULT_TITLE:
-            await self._write(self._store.rename_session, session_id, title_from(text))
+            first = text or attachments[0].name
+            await self._write(self._store.rename_session, session_id, title_from(first))
         return await self._start(session, continue_message=None, parent=user)
 
-    async def edit(self, message_id: int, text: str) -> Message:
+    async def edit(
+        self, message_id: int, text: str, attachments: Sequence[Attachment] | None = None
+    ) -> Message:
         """Resend a user message changed: a new version of it (its sibling), and
-        a reply to that; the original and its replies stay, one switch away."""
+        a reply to that; the original and its replies stay, one switch away.
+
+        ``attachments``: the files the new version carries (None: the
+        original's, unchanged)."""
         text = text.strip()
-        if not text:
-            raise ChatActionError("Type a message first.")
         message = self._require_message(message_id)
+        files = message.attachments if attachments is None else tuple(attachments)
+        if not text and not files:
+            raise ChatActionError("Type a message first.")
+        _check_files(files)
         if message.role is not Role.USER:
             raise ChatActionError("Only your own messages can be edited.")
         # A reply still streaming below the original goes on, on its own
@@ -179,6 +240,7 @@ class ChatService:
                 Role.USER,
                 text,
                 parent_id=message.parent_id,
+                attachments=files,
             )
         )
         return await self._start(session, continue_message=None, parent=user)
@@ -258,9 +320,13 @@ class ChatService:
             history = self._store.path_to(continue_message.id)
         else:
             history = self._store.path_to(parent.id) if parent is not None else []
+        if any(m.attachments for m in history):  # files to read: off the loop
+            turns = await asyncio.to_thread(_turns, self._store, history, model)
+        else:
+            turns = _turns(self._store, history, model)
         request = ChatRequest(
             model=model,
-            turns=tuple(_turns(history, model)),
+            turns=tuple(turns),
             system=session.system_prompt or None,
             continue_partial=continue_message is not None,
             params=session.params,
@@ -325,11 +391,29 @@ class ChatService:
         return message
 
 
-def _turns(history: list[Message], model: str) -> list[ChatTurn]:
-    """The transcript a model sees: user turns and the text of every reply, with
-    the signed reasoning blocks of the replies this model wrote (the Anthropic
-    dialect sends them back unchanged, as the API requires; the others leave
-    them out; another model's signatures would be refused).
+MAX_FOLDER_NAME = 80
+
+
+def _folder_name(name: str) -> str:
+    name = " ".join(name.split())
+    if len(name) > MAX_FOLDER_NAME:
+        raise ChatActionError(f"A folder name can be at most {MAX_FOLDER_NAME} characters.")
+    return name
+
+
+def _check_files(attachments: Sequence[Attachment]) -> None:
+    try:
+        check_message(attachments)
+    except AttachmentError as exc:
+        raise ChatActionError(str(exc)) from exc
+
+
+def _turns(store: Store, history: list[Message], model: str) -> list[ChatTurn]:
+    """The transcript a model sees: user turns with their files and the text of
+    every reply, with the signed reasoning blocks of the replies this model
+    wrote (the Anthropic dialect sends them back unchanged, as the API
+    requires; the others leave them out; another model's signatures would be
+    refused). Reads attached files: run it in a worker thread.
 
     Failed replies with no text are left out (they carry an error, not an answer).
     """
@@ -338,7 +422,8 @@ def _turns(history: list[Message], model: str) -> list[ChatTurn]:
         if m.role is Role.ASSISTANT and not m.content:
             continue
         blocks = m.reasoning_blocks if m.model in (None, model) else ()
-        turns.append(ChatTurn(m.role, m.content, blocks))
+        files = turn_files(store, m) if m.attachments else ()
+        turns.append(ChatTurn(m.role, m.content, blocks, files))
     return turns
 
 

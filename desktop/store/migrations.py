@@ -24,6 +24,11 @@ Version 6: full-text search. ``messages_fts`` indexes ``messages.content`` and
 ``sessions_fts`` ``sessions.title`` (FTS5, external content, kept by triggers;
 words any case, with or without diacritics, prefixes of 1 to 4 letters
 indexed for typing); the step builds both indexes for the rows already there.
+Version 7: files attached to messages (``attachments``: one row per file of a
+message, in order; the bytes are stored once per SHA-256 under ``files/`` in
+the data folder) and order in a long history (``sessions.pinned``,
+``sessions.archived``, ``sessions.folder``, and an index in the chat list's
+order).
 
 Each step runs in its own ``BEGIN IMMEDIATE`` transaction together with the
 row recording its version, so a crash mid-migration leaves the previous
@@ -270,6 +275,34 @@ _V6 = (
 )
 
 
+_V7 = (
+    """
+    CREATE TABLE attachments (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        message_id INTEGER NOT NULL REFERENCES messages (id) ON DELETE CASCADE,
+        position INTEGER NOT NULL,
+        sha256 TEXT NOT NULL,
+        name TEXT NOT NULL,
+        mime TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        size INTEGER NOT NULL,
+        text TEXT
+    )
+    """,
+    "CREATE INDEX attachments_message ON attachments (message_id, position)",
+    # Deleting a chat asks which of its files no other message uses.
+    "CREATE INDEX attachments_sha256 ON attachments (sha256)",
+    "ALTER TABLE sessions ADD COLUMN pinned INTEGER NOT NULL DEFAULT 0",
+    "ALTER TABLE sessions ADD COLUMN archived INTEGER NOT NULL DEFAULT 0",
+    "ALTER TABLE sessions ADD COLUMN folder TEXT NOT NULL DEFAULT ''",
+    # The chat list: not archived, pinned first, newest activity first.
+    """
+    CREATE INDEX sessions_listing
+    ON sessions (archived, pinned DESC, updated_at DESC, id DESC)
+    """,
+)
+
+
 def _rebuild(statements: tuple[str, ...]) -> Callable[[SidestreamDatabase], None]:
     def step(db: SidestreamDatabase) -> None:
         for sql in statements:
@@ -299,6 +332,7 @@ STEPS: tuple[Step, ...] = (
     (4, _run(_V4)),
     (5, _run(_V5)),
     (6, _run(_V6)),
+    (7, _run(_V7)),
 )
 CURRENT_VERSION = STEPS[-1][0]
 

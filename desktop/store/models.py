@@ -21,6 +21,8 @@ from typing import Any
 import peewee
 
 from desktop.core.models import (
+    Attachment,
+    AttachmentKind,
     GenerationParams,
     Message,
     Preset,
@@ -71,10 +73,19 @@ class Models:
     chunk: Any
     setting: Any
     preset: Any
+    attachment: Any
 
     @property
     def all(self) -> tuple[Any, ...]:
-        return (self.provider, self.preset, self.session, self.message, self.chunk, self.setting)
+        return (
+            self.provider,
+            self.preset,
+            self.session,
+            self.message,
+            self.chunk,
+            self.setting,
+            self.attachment,
+        )
 
 
 def build_models(db: peewee.Database) -> Models:
@@ -124,6 +135,9 @@ def build_models(db: peewee.Database) -> Models:
         preset = peewee.ForeignKeyField(
             PresetRow, null=True, on_delete="SET NULL", column_name="preset_id"
         )
+        pinned = peewee.BooleanField(default=False)
+        archived = peewee.BooleanField(default=False)
+        folder = peewee.TextField(default="")
 
         class Meta:
             table_name = "sessions"
@@ -166,6 +180,22 @@ def build_models(db: peewee.Database) -> Models:
             table_name = "message_chunks"
             indexes = ((("message", "id"), False),)
 
+    class AttachmentRow(BaseModel):
+        message = peewee.ForeignKeyField(
+            MessageRow, on_delete="CASCADE", column_name="message_id", index=False
+        )
+        position = peewee.IntegerField()
+        sha256 = peewee.TextField(index=True)
+        name = peewee.TextField()
+        mime = peewee.TextField()
+        kind = peewee.TextField()
+        size = peewee.IntegerField()
+        text = peewee.TextField(null=True)
+
+        class Meta:
+            table_name = "attachments"
+            indexes = ((("message", "position"), False),)
+
     class SettingRow(BaseModel):
         key = peewee.TextField(primary_key=True)
         value = peewee.TextField()
@@ -173,7 +203,9 @@ def build_models(db: peewee.Database) -> Models:
         class Meta:
             table_name = "settings"
 
-    return Models(ProviderRow, SessionRow, MessageRow, ChunkRow, SettingRow, PresetRow)
+    return Models(
+        ProviderRow, SessionRow, MessageRow, ChunkRow, SettingRow, PresetRow, AttachmentRow
+    )
 
 
 def session_record(row: Any) -> Session:
@@ -190,7 +222,20 @@ def session_record(row: Any) -> Session:
         system_prompt=row.system_prompt or "",
         preset_id=row.preset_id,
         params=GenerationParams.from_json(row.params),
+        pinned=bool(row.pinned),
+        archived=bool(row.archived),
+        folder=row.folder or "",
     )
+
+
+def attachment_record(row: tuple[Any, ...]) -> Attachment:
+    """An attachment from ``(sha256, name, mime, kind, size, text)``."""
+    sha256, name, mime, kind, size, text = row
+    try:
+        known = AttachmentKind(kind)
+    except ValueError:  # written by a newer Sidestream: its text, if any, is still text
+        known = AttachmentKind.TEXT
+    return Attachment(sha256=sha256, name=name, mime=mime, kind=known, size=size, text=text)
 
 
 def message_columns(m: Any) -> tuple[Any, ...]:

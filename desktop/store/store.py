@@ -31,6 +31,7 @@ import peewee
 
 from desktop.core.imported import ChatImportResult, ImportedChat
 from desktop.core.models import (
+    Attachment,
     GenerationParams,
     Message,
     Preset,
@@ -55,11 +56,13 @@ from desktop.store.database import (
     translate,
     wal_missing,
 )
+from desktop.store.files import FILES_DIR, FileStore
 from desktop.store.lock import held_by_another_process
 from desktop.store.models import (
     CHUNK_REASONING,
     CHUNK_TEXT,
     Models,
+    attachment_record,
     build_models,
     message_columns,
     message_record,
@@ -142,6 +145,8 @@ class Store:
         self._db = db
         self._path = path
         self._m: Models = build_models(db)
+        self.files = FileStore(path.parent / FILES_DIR)
+        """The attached files, stored once per content beside the database."""
         self._closed = False
         self.recovered_from_corruption = recovered_from_corruption
         """Where the damaged database was moved to, when open() had to start afresh."""
@@ -256,16 +261,62 @@ class Store:
         return None if row is None else session_record(row)
 
     @_translating
-    def list_sessions(self, search: str | None = None, limit: int | None = None) -> list[Session]:
-        """Sessions, most recently updated first; ``search`` matches titles, any case."""
+    def list_sessions(
+        self,
+        search: str | None = None,
+        limit: int | None = None,
+        *,
+        archived: bool | None = False,
+        folder: str | None = None,
+    ) -> list[Session]:
+        """Chats in the chat list's order: pinned first, then most recently
+        updated first; ``search`` matches titles, any case.
+
+        ``archived``: False (the default) leaves archived chats out, True
+        lists only them, None lists both. ``folder``: only the chats in that
+        folder ("" those in none); None any.
+        """
         s = self._m.session
-        query = s.select().order_by(s.updated_at.desc(), s.id.desc())
+        query = s.select().order_by(s.pinned.desc(), s.updated_at.desc(), s.id.desc())
+        if archived is not None:
+            query = query.where(s.archived == archived)
+        if folder is not None:
+            query = query.where(s.folder == folder)
         if search:
             folded = peewee.fn.sidestream_casefold(s.title)
             query = query.where(peewee.fn.instr(folded, search.casefold()) > 0)
         if limit is not None:
             query = query.limit(limit)
         return [session_record(row) for row in query]
+
+    @_translating
+    def folders(self) -> list[str]:
+        """The folders chats are in, by name (any case)."""
+        rows = self._db.execute_sql(
+            "SELECT DISTINCT folder FROM sessions WHERE folder != '' ORDER BY folder COLLATE NOCASE"
+        )
+        return [row[0] for row in rows]
+
+    @_translating
+    def set_pinned(self, session_id: int, pinned: bool) -> None:
+        self._update_session(session_id, pinned=pinned)
+
+    @_translating
+    def set_archived(self, session_id: int, archived: bool) -> None:
+        self._update_session(session_id, archived=archived)
+
+    @_translating
+    def set_folder(self, session_id: int, folder: str) -> None:
+        """Put a chat in ``folder`` ("" takes it out of any)."""
+        self._update_session(session_id, folder=folder)
+
+    @_translating
+    def rename_folder(self, old: str, new: str) -> int:
+        """Move every chat of folder ``old`` into ``new`` ("" ungroups them);
+        returns how many moved."""
+        s = self._m.session
+        with self._write():
+            return int(s.update({s.folder: new}).where(s.folder == old).execute())
 
     @_translating
     def count_sessions(self) -> int:
@@ -371,10 +422,15 @@ class Store:
 
     @_translating
     def delete_session(self, session_id: int) -> None:
-        """Delete a chat with its messages and their chunks (foreign-key cascade)."""
+        """Delete a chat with its messages and their chunks (foreign-key cascade),
+        and the attached files no other chat uses."""
         s = self._m.session
         with self._write():
+            hashes = self._files_of("session_id = ?", (session_id,))
             s.delete().where(s.id == session_id).execute()
+            unused = self._unused(hashes)
+        # After the commit: a crash in between leaves a file the next sweep removes.
+        self.files.remove(unused)
 
     # -- messages -------------------------------------------------------------
 
@@ -388,6 +444,7 @@ class Store:
         model: str | None = None,
         *,
         parent_id: int | _Unset | None = _UNSET,
+        attachments: Sequence[Attachment] = (),
     ) -> Message:
         """Add a message to a chat's tree, make it the chat's active leaf, and
         mark the chat updated.
@@ -395,7 +452,8 @@ class Store:
         ``parent_id`` is the message it follows (None: it starts the chat);
         by default the chat's active leaf, so that messages added one after
         another form one path. Raises ``LookupError`` when the chat (or the
-        parent in it) does not exist (any more).
+        parent in it) does not exist (any more), or when an attached file is
+        not in :attr:`files` (attach stores it first).
         """
         now = utc_now()
         s, m = self._m.session, self._m.message
@@ -418,6 +476,8 @@ class Store:
                 updated_at=now,
                 parent=parent,
             ).execute()
+            if attachments:
+                self._insert_attachments(message_id, attachments)
             s.update({s.updated_at: now, s.active_leaf_id: message_id}).where(
                 s.id == session_id
             ).execute()
@@ -431,7 +491,60 @@ class Store:
             created_at=to_local(now),
             updated_at=to_local(now),
             parent_id=parent,
+            attachments=tuple(attachments),
         )
+
+    def _insert_attachments(self, message_id: int, attachments: Sequence[Attachment]) -> None:
+        missing = [a.name for a in attachments if not self.files.has(a.sha256)]
+        if missing:
+            raise LookupError(f"attached files not stored: {', '.join(missing)}")
+        self._m.attachment.insert_many(
+            [
+                {
+                    "message": message_id,
+                    "position": position,
+                    "sha256": a.sha256,
+                    "name": a.name,
+                    "mime": a.mime,
+                    "kind": a.kind.value,
+                    "size": a.size,
+                    "text": a.text,
+                }
+                for position, a in enumerate(attachments)
+            ]
+        ).execute()
+
+    # -- attached files ---------------------------------------------------------
+
+    def _files_of(self, where_messages: str, params: tuple[object, ...]) -> set[str]:
+        rows = self._db.execute_sql(
+            "SELECT DISTINCT sha256 FROM attachments WHERE message_id IN"
+            f" (SELECT id FROM messages WHERE {where_messages})",
+            params,
+        )
+        return {row[0] for row in rows}
+
+    def _unused(self, hashes: set[str]) -> set[str]:
+        """Those of ``hashes`` no message uses (any more)."""
+        if not hashes:
+            return set()
+        marks = ", ".join("?" * len(hashes))
+        rows = self._db.execute_sql(
+            f"SELECT DISTINCT sha256 FROM attachments WHERE sha256 IN ({marks})", tuple(hashes)
+        )
+        return hashes - {row[0] for row in rows}
+
+    @_translating
+    def used_files(self) -> set[str]:
+        """The SHA-256 of every file a message uses."""
+        rows = self._db.execute_sql("SELECT DISTINCT sha256 FROM attachments")
+        return {row[0] for row in rows}
+
+    @_translating
+    def sweep_files(self) -> int:
+        """Remove stored files no message uses that were attached over a day
+        ago and never sent; returns how many went."""
+        return self.files.sweep(self.used_files())
 
     # -- the tree ---------------------------------------------------------------
 
@@ -543,7 +656,25 @@ class Store:
             # The subquery re-selects the same messages, so the chunk query
             # stays one statement however many messages there are.
             chunks, reasoning = self._chunks_by_message(m.select(m.id).where(where))
-        return [message_record(row, chunks.get(row[0]), reasoning.get(row[0])) for row in rows]
+            files = self._attachments_by_message(m.select(m.id).where(where))
+        messages = [message_record(row, chunks.get(row[0]), reasoning.get(row[0])) for row in rows]
+        if files:
+            for message in messages:
+                message.attachments = files.get(message.id, ())
+        return messages
+
+    def _attachments_by_message(self, message_ids: Any) -> dict[int, tuple[Attachment, ...]]:
+        a = self._m.attachment
+        query = (
+            a.select(a.message, a.sha256, a.name, a.mime, a.kind, a.size, a.text)
+            .where(a.message.in_(message_ids))
+            .order_by(a.message, a.position)
+            .tuples()
+        )
+        found: dict[int, list[Attachment]] = {}
+        for row in query:
+            found.setdefault(row[0], []).append(attachment_record(row[1:]))
+        return {message_id: tuple(files) for message_id, files in found.items()}
 
     @_translating
     def get_message(self, message_id: int) -> Message | None:
@@ -573,25 +704,32 @@ class Store:
     def delete_message(self, message_id: int) -> None:
         """Delete a message and everything below it in its chat's tree.
 
-        A chat whose active leaf went with it shows its parent's newest branch.
+        A chat whose active leaf went with it shows its parent's newest branch,
+        and the attached files no message uses any more are removed.
         """
-        m, s = self._m.message, self._m.session
         with self._write():
-            row = m.get_or_none(m.id == message_id)
+            row = self._m.message.get_or_none(self._m.message.id == message_id)
             if row is None:
                 return
-            m.delete().where(m.id == message_id).execute()
-            session = s.get_or_none(s.id == row.session_id)
-            if session is None or session.active_leaf_id is None:
-                return
-            if m.get_or_none(m.id == session.active_leaf_id) is not None:
-                return
-            leaf = None if row.parent_id is None else self.newest_leaf_under(row.parent_id)
-            if leaf is None:
-                newest = m.select(m.id).where(m.session == row.session_id).order_by(m.id.desc())
-                first = newest.first()
-                leaf = None if first is None else self.newest_leaf_under(first.id)
-            s.update({s.active_leaf_id: leaf}).where(s.id == row.session_id).execute()
+            hashes = self._files_of("session_id = ?", (row.session_id,))
+            self._delete_subtree(row)
+            unused = self._unused(hashes)
+        self.files.remove(unused)
+
+    def _delete_subtree(self, row: Any) -> None:
+        m, s = self._m.message, self._m.session
+        m.delete().where(m.id == row.id).execute()
+        session = s.get_or_none(s.id == row.session_id)
+        if session is None or session.active_leaf_id is None:
+            return
+        if m.get_or_none(m.id == session.active_leaf_id) is not None:
+            return
+        leaf = None if row.parent_id is None else self.newest_leaf_under(row.parent_id)
+        if leaf is None:
+            newest = m.select(m.id).where(m.session == row.session_id).order_by(m.id.desc())
+            first = newest.first()
+            leaf = None if first is None else self.newest_leaf_under(first.id)
+        s.update({s.active_leaf_id: leaf}).where(s.id == row.session_id).execute()
 
     @_translating
     def update_message_status(

@@ -35,6 +35,10 @@ STORE_WRITES = (
     "delete_preset",
     "set_muted",
     "set_unread",
+    "set_pinned",
+    "set_archived",
+    "set_folder",
+    "rename_folder",
     "touch_session",
     "delete_session",
     "add_message",
@@ -171,6 +175,9 @@ def test_replies_and_what_is_ordered_with_them_write_on_the_writer_thread(
         chat.rename_chat(session.id, "Renamed")
         chat.set_muted(session.id, True)
         chat.set_unread(session.id, True)
+        chat.set_pinned(session.id, True)
+        chat.set_archived(session.id, True)
+        chat.set_folder(session.id, "Work")
         provider = services.directory.default_provider()
         chat.set_chat_model(session.id, provider.id, "other-model")
         services.settings.set_max_streams(3)
@@ -182,8 +189,14 @@ def test_replies_and_what_is_ordered_with_them_write_on_the_writer_thread(
             added.id, name="Local 2", kind=added.kind, base_url=added.base_url, default_model="m"
         )
         edits = store.take()
-        assert len(edits) == 8, edits
+        assert len(edits) == 11, edits
         assert _threads(edits) == {caller}, edits
+
+        # A folder renamed moves all its chats: the writer thread.
+        assert await chat.rename_folder("Work", "Projects") == 1
+        writes = store.take()
+        assert [name for name, _ in writes] == ["rename_folder"], writes
+        assert _threads(writes) == {"writer"}, writes
 
         # Deletes cascade (a chat's messages, a provider's chats): the writer thread.
         await services.settings.remove_provider(added.id)

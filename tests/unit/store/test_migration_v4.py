@@ -53,7 +53,7 @@ def test_a_v3_database_migrates_and_keeps_its_data(tmp_path: Path) -> None:
     data = tmp_path / "data"
     v3_database(data)
     with Store.open(data) as store:
-        assert store.schema_version() == 6
+        assert store.schema_version() == 7
         assert store.integrity_check() == "ok"
         [session] = store.list_sessions()
         assert (session.title, session.unread) == ("v3 chat", True)
@@ -149,4 +149,4 @@ def test_an_unknown_finish_from_a_newer_release_reads_as_other(tmp_path: Path) -
         )
         got = store.get_message(message.id)
         assert got is not None and got.finish is FinishReason.OTHER
-        assert schema_version(store._db) == 6
+        assert schema_version(store._db) == 7

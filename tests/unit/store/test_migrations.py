@@ -51,8 +51,8 @@ def local(text: str) -> datetime:
     return stored.replace(tzinfo=UTC).astimezone().replace(tzinfo=None)
 
 
-def test_current_version_is_6_with_ordered_steps() -> None:
-    assert CURRENT_VERSION == 6
+def test_current_version_is_7_with_ordered_steps() -> None:
+    assert CURRENT_VERSION == 7
     versions = [v for v, _ in STEPS]
     assert versions == sorted(versions) == list(range(1, len(versions) + 1))
 
@@ -75,7 +75,7 @@ def test_v1_fixture_migrates_and_keeps_its_data(tmp_path: Path) -> None:
     v1_database(data)
     with Store.open(data) as store:
         assert store.recovered_from_corruption is None
-        assert store.schema_version() == 6
+        assert store.schema_version() == 7
         assert store.integrity_check() == "ok"
 
         assert [
@@ -200,7 +200,7 @@ def test_reopening_does_not_migrate_again(tmp_path: Path) -> None:
     Store.open(tmp_path / "data").close()
     with Store.open(tmp_path / "data") as store:
         rows = store._db.execute_sql("SELECT version FROM schema_version ORDER BY version")
-        assert [r[0] for r in rows.fetchall()] == [1, 2, 3, 4, 5, 6]
+        assert [r[0] for r in rows.fetchall()] == [1, 2, 3, 4, 5, 6, 7]
 
 
 def test_newer_database_is_refused(tmp_path: Path) -> None:

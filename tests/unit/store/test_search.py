@@ -58,7 +58,7 @@ def test_a_v5_store_migrates_and_its_messages_and_titles_are_found(tmp_path: Pat
     data = tmp_path / "data"
     v5_store(data)
     with Store.open(data) as store:
-        assert store.schema_version() == CURRENT_VERSION == 6
+        assert store.schema_version() == CURRENT_VERSION == 7
         assert store.integrity_check() == "ok"
         assert hits(store, "forty") == [(1, 2)]
         assert hits(store, "creme brulee") == [(1, 1)]

@@ -109,7 +109,7 @@ def test_v4_chats_become_one_path_each_unchanged(tmp_path: Path) -> None:
                 " VALUES (?, 'user', ?, 'complete', ?, ?)",
                 (session_id, content, now, now),
             )
-        assert migrate(db, path) == 6
+        assert migrate(db, path) == 7
     finally:
         db.close_all()
     with Store.open(data) as store:
