@@ -361,6 +361,7 @@ def start_window(services: Services, args: argparse.Namespace) -> MainWindow:
         presets=services.presets,
         imports=services.imports,
         search=services.search,
+        attachments=services.attachments,
     )
 
 

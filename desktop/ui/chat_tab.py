@@ -20,6 +20,7 @@ from PySide6.QtWidgets import QHBoxLayout, QStackedWidget, QToolButton, QVBoxLay
 from desktop.core.models import Message, Session
 from desktop.core.states import Role
 from desktop.core.tasks import TaskKeeper
+from desktop.services.attachments import AttachmentService
 from desktop.services.chat import ChatActionError, ChatService
 from desktop.streaming.events import MessageUpdate
 from desktop.ui.bridge import ViewFeed
@@ -42,9 +43,18 @@ class ChatTab(QWidget):
     chat_changed = Signal(int)  # session id: its title or order may have changed
     version_switched = Signal(int)  # the message id of the version now shown
 
-    def __init__(self, chat: ChatService, session: Session, parent: QWidget | None = None) -> None:
+    def __init__(
+        self,
+        chat: ChatService,
+        session: Session,
+        parent: QWidget | None = None,
+        *,
+        attachments: AttachmentService | None = None,
+    ) -> None:
         super().__init__(parent)
         self._chat = chat
+        # None: attaching is off (tests that build a tab without the service).
+        self._attachments = attachments
         self._session = session
         self._tasks = TaskKeeper(log, on_error=self._on_task_failed)
         self._active = False

@@ -29,6 +29,7 @@ from PySide6.QtWidgets import (
 from desktop import APP_NAME
 from desktop.core.models import Session
 from desktop.core.tasks import TaskKeeper
+from desktop.services.attachments import AttachmentService
 from desktop.services.chat import ChatActionError, ChatService
 from desktop.services.chat_presets import PresetService
 from desktop.services.imports import ImportService
@@ -75,10 +76,12 @@ class MainWindow(QMainWindow):
         presets: PresetService | None = None,
         imports: ImportService | None = None,
         search: SearchService | None = None,
+        attachments: AttachmentService | None = None,
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
         self._chat = chat
+        self._attachments = attachments
         self._search = search
         self._settings = settings
         self._presets = presets
@@ -296,7 +299,7 @@ class MainWindow(QMainWindow):
             if session is None:
                 self.show_error("This chat no longer exists.")
                 return None
-            tab = ChatTab(self._chat, session, self.tabs)
+            tab = ChatTab(self._chat, session, self.tabs, attachments=self._attachments)
             tab.error_raised.connect(self.show_error)
             tab.model_change_requested.connect(self.change_model)
             tab.chat_changed.connect(self.refresh_chat)

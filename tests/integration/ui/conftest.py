@@ -20,6 +20,7 @@ def window(qtbot: QtBot, services: Services) -> Iterator[MainWindow]:
         demo_only=services.demo_only,
         presets=services.presets,
         imports=services.imports,
+        attachments=services.attachments,
     )
     qtbot.addWidget(win)
     win.allow_close = True
