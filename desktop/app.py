@@ -485,7 +485,7 @@ def run_app(args: argparse.Namespace) -> int:
             instance = InstanceServer(data_dir, window)
             instance.raise_requested.connect(window.show_and_raise)
             instance.listen()
-            sessions = services.chat.chats()
+            sessions = services.chat.chats(limit=1)
             if sessions:
                 window.open_chat(sessions[0].id)
             else:

@@ -75,10 +75,13 @@ class ChatService:
         *,
         archived: bool | None = False,
         folder: str | None = None,
+        limit: int | None = None,
     ) -> list[Session]:
         """Chats in the list's order (pinned first, then newest activity);
         archived ones only when ``archived`` is True (None: all)."""
-        return self._store.list_sessions(search=search, archived=archived, folder=folder)
+        return self._store.list_sessions(
+            search=search, limit=limit, archived=archived, folder=folder
+        )
 
     def folders(self) -> list[str]:
         """The folders chats are in, by name."""
