@@ -13,10 +13,13 @@ normalized (``end_turn`` -> stop, ``max_tokens`` -> length, ``refusal``,
 
 The system prompt goes in ``system``; the chat's settings are fitted to what
 the API accepts, extended thinking's constraints included (:func:`add_params`).
+A user turn with files attached sends a list of content blocks, its images
+first (:func:`_user_content`).
 """
 
 from __future__ import annotations
 
+import base64
 import logging
 from collections.abc import AsyncGenerator, Sequence
 from typing import Any
@@ -194,12 +197,39 @@ def _limit_with_thinking(limit: int | None, budget: int) -> int:
 def _message(turn: ChatTurn) -> dict[str, Any]:
     """One turn as a message; an assistant turn with signed reasoning carries its
     blocks first, unchanged, as the API requires them back."""
+    if turn.files and turn.role is Role.USER:
+        return {"role": str(turn.role), "content": _user_content(turn)}
     if not turn.reasoning_blocks or turn.role is not Role.ASSISTANT:
         return {"role": str(turn.role), "content": turn.content}
     content: list[dict[str, str]] = [block.to_json() for block in turn.reasoning_blocks]
     if turn.content:
         content.append({"type": "text", "text": turn.content})
     return {"role": str(turn.role), "content": content}
+
+
+def _user_content(turn: ChatTurn) -> list[dict[str, Any]]:
+    """A user turn's files and text as content blocks: the images first (base64,
+    as Anthropic advises: images before the text about them), then each text
+    file or PDF as a named text block, then the message's text, when there is
+    any (the API refuses an empty text block)."""
+    blocks: list[dict[str, Any]] = [
+        {
+            "type": "image",
+            "source": {
+                "type": "base64",
+                "media_type": file.mime,
+                "data": base64.b64encode(file.data).decode("ascii"),
+            },
+        }
+        for file in turn.files
+        if file.is_image
+    ]
+    blocks.extend(
+        {"type": "text", "text": file.framed_text()} for file in turn.files if not file.is_image
+    )
+    if turn.content.strip():
+        blocks.append({"type": "text", "text": turn.content})
+    return blocks
 
 
 class MessagesParser:

@@ -11,7 +11,8 @@ choices (``n`` > 1) and a missing ``[DONE]``.
 
 The system prompt is the first message; the chat's settings are top-level
 fields, the reply's limit named ``max_completion_tokens`` at OpenAI and
-``max_tokens`` elsewhere (:func:`limit_key_for`).
+``max_tokens`` elsewhere (:func:`limit_key_for`). A user turn with files
+attached sends its content as a list of parts (:func:`user_content`).
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from desktop.core.events import (
     TextDelta,
     UsageReport,
 )
-from desktop.core.models import ChatRequest, ProviderConfig
+from desktop.core.models import ChatRequest, ChatTurn, ProviderConfig
 from desktop.core.states import FinishReason, Role
 from desktop.providers.http import (
     HttpProvider,
@@ -62,13 +63,33 @@ _FAILING_FINISH = {
 }
 
 
-def build_messages(request: ChatRequest) -> list[dict[str, str]]:
+def user_content(turn: ChatTurn) -> str | list[dict[str, Any]]:
+    """A turn's ``content``: its text, or for a user turn with files a list of
+    parts: the text (when there is any), then each file in the order attached,
+    a text file or PDF as a named text part, an image as an ``image_url`` part
+    holding a ``data:`` URL."""
+    if not turn.files or turn.role is not Role.USER:
+        return turn.content
+    parts: list[dict[str, Any]] = []
+    if turn.content.strip():
+        parts.append({"type": "text", "text": turn.content})
+    for file in turn.files:
+        if file.is_image:
+            parts.append({"type": "image_url", "image_url": {"url": file.data_url()}})
+        else:
+            parts.append({"type": "text", "text": file.framed_text()})
+    return parts
+
+
+def build_messages(request: ChatRequest) -> list[dict[str, Any]]:
     """The ``messages`` array: system first, then the turns, then (for Continue)
     a user turn asking to go on from the partial assistant turn."""
-    messages: list[dict[str, str]] = []
+    messages: list[dict[str, Any]] = []
     if request.system:
         messages.append({"role": "system", "content": request.system})
-    messages.extend({"role": str(turn.role), "content": turn.content} for turn in request.turns)
+    messages.extend(
+        {"role": str(turn.role), "content": user_content(turn)} for turn in request.turns
+    )
     if request.continue_partial:
         if request.turns and request.turns[-1].role is Role.ASSISTANT:
             messages.append({"role": "user", "content": CONTINUE_PROMPT})

@@ -19,6 +19,9 @@ A refusal (``response.refusal.delta``) is the reply's text and ends it as
 ended (``max_output_tokens`` -> length, ``content_filter``); a reply that
 calls a client-side tool ends as ``tool_calls``. Reasoning summaries stream
 as reasoning.
+
+A user turn with files attached is an input message whose content is a list
+of ``input_text`` and ``input_image`` parts (:func:`input_content`).
 """
 
 from __future__ import annotations
@@ -42,7 +45,7 @@ from desktop.core.events import (
     TextDelta,
     UsageReport,
 )
-from desktop.core.models import ChatRequest, ProviderConfig, RemoteStatus
+from desktop.core.models import ChatRequest, ChatTurn, ProviderConfig, RemoteStatus
 from desktop.core.states import FinishReason, Role
 from desktop.providers.holds import Holds
 from desktop.providers.http import (
@@ -98,12 +101,30 @@ def parse_cursor(cursor: str) -> tuple[str, int | None]:
 MIN_OUTPUT_TOKENS = 16
 
 
+def input_content(turn: ChatTurn) -> str | list[dict[str, Any]]:
+    """An input message's ``content``: the turn's text, or for a user turn with
+    files a list of parts: the text (when there is any), then each file in the
+    order attached, a text file or PDF as a named ``input_text``, an image as
+    an ``input_image`` holding a ``data:`` URL."""
+    if not turn.files or turn.role is not Role.USER:
+        return turn.content
+    parts: list[dict[str, Any]] = []
+    if turn.content.strip():
+        parts.append({"type": "input_text", "text": turn.content})
+    for file in turn.files:
+        if file.is_image:
+            parts.append({"type": "input_image", "image_url": file.data_url()})
+        else:
+            parts.append({"type": "input_text", "text": file.framed_text()})
+    return parts
+
+
 def build_body(request: ChatRequest) -> dict[str, Any]:
     """The request body: the system prompt as ``instructions``, the chat's
     settings as ``temperature``, ``top_p``, ``max_output_tokens`` and
     ``reasoning.effort``, each left out when unset."""
-    items: list[dict[str, str]] = [
-        {"role": str(turn.role), "content": turn.content} for turn in request.turns
+    items: list[dict[str, Any]] = [
+        {"role": str(turn.role), "content": input_content(turn)} for turn in request.turns
     ]
     if request.continue_partial:
         if request.turns and request.turns[-1].role is Role.ASSISTANT:

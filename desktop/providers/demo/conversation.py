@@ -1,4 +1,4 @@
-"""What the demo reads from a request body: the seed prompt and any partial reply.
+"""What the demo reads from a request body: the seed prompt, any partial reply, the files.
 
 The seed is the text of the last user turn. A reply is a *continuation* when
 
@@ -10,7 +10,10 @@ The seed is the text of the last user turn. A reply is a *continuation* when
   text is the partial reply and the seed is the user turn before it.
 
 See :func:`~desktop.providers.demo.replies.continuation_tokens` for the text a
-continuation gets.
+continuation gets. Files attached to the seed turn (see
+:mod:`~desktop.providers.demo.attachments`) are named in the reply's first
+line; the images anywhere in the request are counted (a model that reads no
+images refuses them).
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from desktop.providers.demo.attachments import Content, attachment_note, read_content
 from desktop.providers.demo.replies import continuation_tokens, demo_reply_tokens
 
 __all__ = ["Conversation", "from_anthropic", "from_chat", "from_responses"]
@@ -31,58 +35,64 @@ class Conversation:
     prompt: str
     partial: str | None = None
     input_chars: int = 0
+    #: The seed turn's files, described, in the order sent.
+    files: tuple[str, ...] = ()
+    #: Images anywhere in the request.
+    images: int = 0
 
     @property
     def input_tokens(self) -> int:
         """A rough count: four characters a token, at least one."""
         return max(1, -(-self.input_chars // 4))
 
+    @property
+    def note(self) -> str:
+        """The reply's first line about the seed turn's files ("" for none)."""
+        return attachment_note(self.files)
+
     def reply_tokens(self, n_tokens: int) -> list[str]:
         if self.partial is None:
-            return demo_reply_tokens(self.prompt, n_tokens)
-        return continuation_tokens(self.prompt, self.partial, n_tokens)
+            return demo_reply_tokens(self.prompt, n_tokens, note=self.note)
+        return continuation_tokens(self.prompt, self.partial, n_tokens, note=self.note)
 
 
-def _text_of(content: Any) -> str:
-    """Text of a message's content: a string or a list of text parts/blocks."""
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):
-        parts = []
-        for part in content:
-            if isinstance(part, str):
-                parts.append(part)
-            elif isinstance(part, dict) and isinstance(part.get("text"), str):
-                parts.append(part["text"])
-        return "".join(parts)
-    return ""
+@dataclass(frozen=True, slots=True)
+class _Turn:
+    role: str
+    content: Content
+
+    @property
+    def text(self) -> str:
+        return self.content.text
 
 
-def _from_turns(turns: list[tuple[str, str]], extra_chars: int) -> Conversation:
-    chars = extra_chars + sum(len(text) for _, text in turns)
+def _from_turns(turns: list[_Turn], extra_chars: int) -> Conversation:
+    chars = extra_chars + sum(turn.content.chars for turn in turns)
+    images = sum(turn.content.images for turn in turns)
     if not turns:
         return Conversation("", None, chars)
-    last_role, last_text = turns[-1]
+    last = turns[-1]
 
-    def user_before(index: int) -> str:
-        for role, text in reversed(turns[:index]):
-            if role == "user":
-                return text
-        return ""
+    def seed(index: int, partial: str | None) -> Conversation:
+        """The conversation seeded by the last user turn before ``index``."""
+        for turn in reversed(turns[:index]):
+            if turn.role == "user":
+                return Conversation(turn.text, partial, chars, turn.content.files, images)
+        return Conversation("", partial, chars, (), images)
 
-    if last_role == "assistant":
-        return Conversation(user_before(len(turns) - 1), last_text, chars)
+    if last.role == "assistant":
+        return seed(len(turns) - 1, last.text)
     if (
-        last_role == "user"
-        and _CONTINUE_RE.match(last_text)
+        last.role == "user"
+        and _CONTINUE_RE.match(last.text)
         and len(turns) >= 2
-        and turns[-2][0] == "assistant"
+        and turns[-2].role == "assistant"
     ):
-        return Conversation(user_before(len(turns) - 2), turns[-2][1], chars)
-    return Conversation(user_before(len(turns)), None, chars)
+        return seed(len(turns) - 2, turns[-2].text)
+    return seed(len(turns), None)
 
 
-def _turns(messages: Any) -> list[tuple[str, str]]:
+def _turns(messages: Any) -> list[_Turn]:
     turns = []
     if isinstance(messages, list):
         for message in messages:
@@ -90,12 +100,12 @@ def _turns(messages: Any) -> list[tuple[str, str]]:
                 continue
             role = message.get("role")
             if role in ("user", "assistant"):
-                turns.append((str(role), _text_of(message.get("content"))))
+                turns.append(_Turn(str(role), read_content(message.get("content"))))
     return turns
 
 
 def _system_chars(value: Any) -> int:
-    return len(_text_of(value))
+    return read_content(value).chars
 
 
 def from_chat(body: dict[str, Any]) -> Conversation:
@@ -104,7 +114,7 @@ def from_chat(body: dict[str, Any]) -> Conversation:
     system = 0
     if isinstance(messages, list):
         system = sum(
-            len(_text_of(m.get("content")))
+            _system_chars(m.get("content"))
             for m in messages
             if isinstance(m, dict) and m.get("role") in ("system", "developer")
         )
@@ -116,7 +126,7 @@ def from_responses(body: dict[str, Any]) -> Conversation:
     value = body.get("input")
     extra = _system_chars(body.get("instructions"))
     if isinstance(value, str):
-        return _from_turns([("user", value)], extra)
+        return _from_turns([_Turn("user", read_content(value))], extra)
     return _from_turns(_turns(value), extra)
 
 

@@ -34,6 +34,7 @@ from desktop.providers.demo.replies import thinking_signature
 __all__ = [
     "CHAT_REASONING_FORMATS",
     "DEMO_MODELS",
+    "TEXT_ONLY_MODEL",
     "AnthropicEncoder",
     "ChatEncoder",
     "Dialect",
@@ -50,7 +51,10 @@ __all__ = [
     "response_object",
 ]
 
-DEMO_MODELS = ("sidestream-demo", "sidestream-demo-mini")
+#: A model that reads no images: a request to it with one is refused (400),
+#: as a text-only model's API refuses it.
+TEXT_ONLY_MODEL = "demo-text-only"
+DEMO_MODELS = ("sidestream-demo", "sidestream-demo-mini", TEXT_ONLY_MODEL)
 DEFAULT_MODEL = DEMO_MODELS[0]
 
 
@@ -147,8 +151,11 @@ _ANTHROPIC_ERRORS: dict[int, tuple[str, str]] = {
 }
 
 
-def error_body(dialect: Dialect, status: int, message: str | None = None) -> bytes:
-    """The JSON error body the real service sends with ``status``."""
+def error_body(
+    dialect: Dialect, status: int, message: str | None = None, code: str | None = None
+) -> bytes:
+    """The JSON error body the real service sends with ``status``; ``code`` is
+    OpenAI's ``error.code`` (Anthropic's errors have none)."""
     if dialect is Dialect.ANTHROPIC:
         default_type = "api_error" if status >= 500 else "invalid_request_error"
         kind, text = _ANTHROPIC_ERRORS.get(status, (default_type, f"HTTP {status}"))
@@ -159,8 +166,9 @@ def error_body(dialect: Dialect, status: int, message: str | None = None) -> byt
         }
     else:
         default_kind = "server_error" if status >= 500 else "invalid_request_error"
-        kind, text, code = _OPENAI_ERRORS.get(status, (default_kind, f"HTTP {status}", None))
-        body = {"error": {"message": message or text, "type": kind, "param": None, "code": code}}
+        kind, text, usual = _OPENAI_ERRORS.get(status, (default_kind, f"HTTP {status}", None))
+        error = {"message": message or text, "type": kind, "param": None, "code": code or usual}
+        body = {"error": error}
     return dumps(body).encode()
 
 

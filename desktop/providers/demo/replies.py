@@ -2,7 +2,10 @@
 
 A reply depends only on its *seed* (the text of the last user turn) and its
 length in tokens, so a test can compute the exact text a stream must carry:
-``demo_reply(prompt, n) == "".join(demo_reply_tokens(prompt, n))``.
+``demo_reply(prompt, n) == "".join(demo_reply_tokens(prompt, n))``. When the
+seed turn came with files, the reply opens with a *note* naming them (one
+line, then a blank line) and the rest is the reply to the prompt, the whole
+still ``n`` tokens: ``demo_reply(prompt, n, note=...)``.
 
 The text is built block by block (heading, paragraph with bold, italic, inline
 code and a link, bullet list, numbered list, fenced code block, table, quote)
@@ -218,7 +221,16 @@ class _Blocks:
 
 
 @functools.lru_cache(maxsize=64)
-def _reply_tokens(prompt: str, n_tokens: int) -> tuple[str, ...]:
+def _reply_tokens(prompt: str, n_tokens: int, note: str = "") -> tuple[str, ...]:
+    if note:
+        head = tokenize(note + "\n\n")
+        if len(head) >= n_tokens:
+            return tuple(head[:n_tokens])
+        return (*head, *_body_tokens(prompt, n_tokens - len(head)))
+    return _body_tokens(prompt, n_tokens)
+
+
+def _body_tokens(prompt: str, n_tokens: int) -> tuple[str, ...]:
     tokens: list[str] = []
     blocks = _Blocks(prompt)
     while len(tokens) < n_tokens:
@@ -234,16 +246,17 @@ def _reply_tokens(prompt: str, n_tokens: int) -> tuple[str, ...]:
     return tuple(tokens)
 
 
-def demo_reply_tokens(prompt: str, n_tokens: int) -> list[str]:
-    """The demo's reply to ``prompt``: exactly ``n_tokens`` tokens (none if n <= 0)."""
+def demo_reply_tokens(prompt: str, n_tokens: int, *, note: str = "") -> list[str]:
+    """The demo's reply to ``prompt``: exactly ``n_tokens`` tokens (none if n <= 0),
+    opening with ``note`` and a blank line when there is one."""
     if n_tokens <= 0:
         return []
-    return list(_reply_tokens(prompt, n_tokens))
+    return list(_reply_tokens(prompt, n_tokens, note))
 
 
-def demo_reply(prompt: str, n_tokens: int) -> str:
-    """``"".join(demo_reply_tokens(prompt, n_tokens))``."""
-    return "".join(_reply_tokens(prompt, n_tokens)) if n_tokens > 0 else ""
+def demo_reply(prompt: str, n_tokens: int, *, note: str = "") -> str:
+    """``"".join(demo_reply_tokens(prompt, n_tokens, note=note))``."""
+    return "".join(_reply_tokens(prompt, n_tokens, note)) if n_tokens > 0 else ""
 
 
 def demo_reasoning_tokens(prompt: str, n_tokens: int) -> list[str]:
@@ -304,16 +317,17 @@ def table_reply(rows: int | None, columns: int | None) -> str:
     return TABLE_INTRO + "\n".join(lines) + TABLE_OUTRO
 
 
-def continuation_tokens(prompt: str, partial: str, n_tokens: int) -> list[str]:
+def continuation_tokens(prompt: str, partial: str, n_tokens: int, *, note: str = "") -> list[str]:
     """The tokens that go on from ``partial``, a reply the client already holds.
 
-    If ``partial`` is a prefix of ``demo_reply(prompt, n_tokens)`` (a client may
-    strip trailing whitespace from a prefill; that still is a prefix), the result
-    is the rest of that reply, so ``partial + "".join(result)`` is the full reply
-    (no tokens when nothing is left). Otherwise it is a fresh reply of
-    ``n_tokens`` seeded by ``prompt + "\\n\\n" + partial``.
+    If ``partial`` is a prefix of ``demo_reply(prompt, n_tokens, note=note)`` (a
+    client may strip trailing whitespace from a prefill; that still is a
+    prefix), the result is the rest of that reply, so ``partial +
+    "".join(result)`` is the full reply (no tokens when nothing is left).
+    Otherwise it is a fresh reply of ``n_tokens`` seeded by ``prompt + "\\n\\n"
+    + partial``.
     """
-    full = _reply_tokens(prompt, n_tokens) if n_tokens > 0 else ()
+    full = _reply_tokens(prompt, n_tokens, note) if n_tokens > 0 else ()
     if not "".join(full).startswith(partial):
         return demo_reply_tokens(prompt + "\n\n" + partial, n_tokens)
     consumed = 0

@@ -26,7 +26,9 @@ make sense, to the non-streamed replies of Chat Completions and Anthropic).
 The shape knobs ``reasoning``, ``refusal`` and ``finish=length`` shape
 streamed replies (``refusal`` and ``finish`` the non-streamed ones too).
 Thinking blocks an Anthropic request sends back must carry the signature the
-demo gave them, else it answers 400 as the Messages API does.
+demo gave them, else it answers 400 as the Messages API does. Files attached
+to the prompt are named in the reply's first line; ``demo-text-only`` answers
+a request holding an image with 400, as a model that reads no images does.
 """
 
 from __future__ import annotations
@@ -47,6 +49,7 @@ from desktop.providers.demo.dialects import (
     CHAT_REASONING_FORMATS,
     DEFAULT_MODEL,
     DEMO_MODELS,
+    TEXT_ONLY_MODEL,
     AnthropicEncoder,
     ChatEncoder,
     Dialect,
@@ -186,6 +189,13 @@ def _knob_problem(options: DemoOptions) -> str | None:
             + ", ".join(CHAT_REASONING_FORMATS)
         )
     return None
+
+
+def _image_refusal(model: str, convo: conversation.Conversation) -> str | None:
+    """What a model that reads no images says to a request holding one, or None."""
+    if model != TEXT_ONLY_MODEL or not convo.images:
+        return None
+    return f"{model} does not accept images: remove the image, or pick a model that reads images."
 
 
 def _bad_signature(body: dict[str, Any]) -> str | None:
@@ -438,12 +448,32 @@ class DemoService:
         message: str | None,
         options: DemoOptions,
         keep_alive: bool,
+        code: str | None = None,
     ) -> None:
         headers = [_JSON, _SERVER, self._request_id(dialect)]
         if status in _RETRY_STATUSES and options.retry_after is not None:
             headers.append(("retry-after", f"{options.retry_after:g}"))
-        body = error_body(dialect, status, message)
+        body = error_body(dialect, status, message, code)
         await conn.send_response(status, headers, body, options, keep_alive)
+
+    async def _refused_images(
+        self,
+        conn: Connection,
+        dialect: Dialect,
+        model: str,
+        convo: conversation.Conversation,
+        options: DemoOptions,
+        keep_alive: bool,
+    ) -> bool:
+        """Answer 400 if ``model`` reads no images and the request holds one;
+        True when it did."""
+        refusal = _image_refusal(model, convo)
+        if refusal is None:
+            return False
+        await self._send_error(
+            conn, dialect, 400, refusal, options, keep_alive, code="image_not_supported"
+        )
+        return True
 
     @staticmethod
     def _request_id(dialect: Dialect) -> tuple[str, str]:
@@ -550,6 +580,10 @@ class DemoService:
     ) -> bool:
         convo = conversation.from_chat(body)
         model = str(body.get("model") or DEFAULT_MODEL)
+        if await self._refused_images(
+            conn, Dialect.CHAT, model, convo, options, request.keep_alive
+        ):
+            return request.keep_alive
         tokens, truncated = _truncate(
             _reply_tokens(convo, options),
             _limit(body, "max_completion_tokens", "max_tokens"),
@@ -593,6 +627,10 @@ class DemoService:
         bad = _bad_signature(body)
         if bad is not None:
             await self._send_error(conn, Dialect.ANTHROPIC, 400, bad, options, request.keep_alive)
+            return request.keep_alive
+        if await self._refused_images(
+            conn, Dialect.ANTHROPIC, model, convo, options, request.keep_alive
+        ):
             return request.keep_alive
         tokens, truncated = _truncate(
             _reply_tokens(convo, options), _limit(body, "max_tokens"), options
@@ -667,12 +705,17 @@ class DemoService:
         params: list[str],
     ) -> bool:
         convo = conversation.from_responses(body)
+        model = str(body.get("model") or DEFAULT_MODEL)
+        if await self._refused_images(
+            conn, Dialect.RESPONSES, model, convo, options, request.keep_alive
+        ):
+            return request.keep_alive
         limit = _limit(body, "max_output_tokens")
         tokens, truncated = _truncate(_reply_tokens(convo, options), limit, options)
         reasoning = _reasoning_tokens(convo, options)
         instructions = body.get("instructions")
         meta = ResponseMeta(
-            model=str(body.get("model") or DEFAULT_MODEL),
+            model=model,
             background=body.get("background") is True,
             input_tokens=convo.input_tokens,
             instructions=instructions if isinstance(instructions, str) else None,
