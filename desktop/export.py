@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
 import os
@@ -11,14 +12,17 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from desktop.core.models import Message, Session
+from desktop.attachments import describe_size
+from desktop.core.models import Attachment, Message, Session
 from desktop.core.states import MessageStatus, Role
 from desktop.store import Store, StoreError, StoreErrorKind, resolve_data_dir
 
 log = logging.getLogger("sidestream.export")
 
 # 2: chats are trees (each message's parent, the active leaf) with a system prompt.
-EXPORT_VERSION = 2
+# 3: attached files (each message's "attachments", the files once each in
+# "files", base64 under their SHA-256), and pinned, archived, folder.
+EXPORT_VERSION = 3
 
 _ROLE_HEADINGS = {Role.USER: "You", Role.ASSISTANT: "Assistant", Role.SYSTEM: "System"}
 
@@ -35,7 +39,7 @@ def _chats(
                 raise LookupError(f"there is no chat with id {chat_id}")
             sessions.append(session)
     else:
-        sessions = sorted(store.list_sessions(), key=lambda s: s.id)
+        sessions = sorted(store.list_sessions(archived=None), key=lambda s: s.id)
     messages = store.list_messages if tree else store.active_path
     return [(s, messages(s.id)) for s in sessions]
 
@@ -61,10 +65,42 @@ def _message_json(m: Message) -> dict[str, Any]:
         data["finish"] = m.finish.value
     if m.input_tokens is not None or m.output_tokens is not None:
         data["usage"] = {"input_tokens": m.input_tokens, "output_tokens": m.output_tokens}
+    if m.attachments:
+        data["attachments"] = [_attachment_json(a) for a in m.attachments]
     return data
 
 
+def _attachment_json(a: Attachment) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "sha256": a.sha256,
+        "name": a.name,
+        "mime": a.mime,
+        "kind": a.kind.value,
+        "size": a.size,
+    }
+    if a.text is not None:
+        data["text"] = a.text
+    return data
+
+
+def _files_json(store: Store, chats: list[tuple[Session, list[Message]]]) -> dict[str, str]:
+    """Every attached file of the chats, once, base64 under its SHA-256 (a file
+    missing from the data folder is left out; its message still names it)."""
+    files: dict[str, str] = {}
+    for _, messages in chats:
+        for m in messages:
+            for a in m.attachments:
+                if a.sha256 in files:
+                    continue
+                try:
+                    files[a.sha256] = base64.b64encode(store.files.read(a.sha256)).decode("ascii")
+                except OSError:
+                    log.warning("attached file %s (%s) is missing", a.sha256[:12], a.name)
+    return files
+
+
 def export_json(store: Store, chat_ids: Sequence[int] | None = None) -> str:
+    found = _chats(store, chat_ids)
     chats = [
         {
             "id": s.id,
@@ -79,13 +115,22 @@ def export_json(store: Store, chat_ids: Sequence[int] | None = None) -> str:
             # The chat is a tree (each message names its parent); it shows the
             # path from its first message to this leaf.
             "active_leaf": s.active_leaf_id,
+            "pinned": s.pinned,
+            "archived": s.archived,
+            "folder": s.folder,
             "messages": [_message_json(m) for m in messages],
         }
-        for s, messages in _chats(store, chat_ids)
+        for s, messages in found
     ]
-    return json.dumps(
-        {"format": "sidestream-export", "version": EXPORT_VERSION, "chats": chats}, indent=2
-    )
+    document: dict[str, Any] = {
+        "format": "sidestream-export",
+        "version": EXPORT_VERSION,
+        "chats": chats,
+    }
+    files = _files_json(store, found)
+    if files:
+        document["files"] = files
+    return json.dumps(document, indent=2)
 
 
 def export_markdown(store: Store, chat_ids: Sequence[int] | None = None) -> str:
@@ -105,6 +150,8 @@ def export_markdown(store: Store, chat_ids: Sequence[int] | None = None) -> str:
                 out.append(_thinking_markdown(m))
             if m.content:
                 out.append(m.content.rstrip() + "\n")
+            for a in m.attachments:
+                out.append(f"> Attached: {a.name} ({a.mime}, {describe_size(a.size)})\n")
             if m.finish is not None and m.finish.human is not None:
                 out.append(f"> Finished: {m.finish.value}. {m.finish.human}\n")
             if m.error:

@@ -11,8 +11,21 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from desktop.core.models import GenerationParams
+from desktop.core.models import AttachmentKind, GenerationParams
 from desktop.core.states import FinishReason, MessageStatus, Role
+
+
+@dataclass(frozen=True, slots=True)
+class ImportedFile:
+    """A file attached to an imported message, with its bytes (checked
+    against ``sha256`` by the importer)."""
+
+    sha256: str
+    name: str
+    mime: str
+    kind: AttachmentKind
+    data: bytes
+    text: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +52,7 @@ class ImportedMessage:
     reasoning: str = ""
     reasoning_seconds: float | None = None
     finish: FinishReason | None = None
+    attachments: tuple[ImportedFile, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +76,9 @@ class ImportedChat:
     system_prompt: str = ""
     params: GenerationParams = field(default_factory=GenerationParams)
     same_as: tuple[datetime, ...] = ()
+    pinned: bool = False
+    archived: bool = False
+    folder: str = ""
 
 
 @dataclass(frozen=True, slots=True)

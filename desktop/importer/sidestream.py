@@ -1,30 +1,41 @@
 """Sidestream's own JSON export (``desktop.export``), read back.
 
-Versions 1 (each chat one path, messages in order) and 2 (a tree: each
+Versions 1 (each chat one path, messages in order), 2 (a tree: each
 message names its ``parent``; the chat its ``active_leaf``; a system prompt
-and, when set, ``params``). What comes back is exactly what was exported:
-titles, texts, roles, statuses, errors and reasons, reasoning, finish,
-usage, models, times, the tree and the path shown. Ids are the new store's
-own (the tree between them is the file's). One exception: a reply that was
-still streaming when the file was written comes in ``interrupted``, since
-no stream will ever finish it here.
+and, when set, ``params``) and 3 (attached files: each message's
+``attachments``, their bytes once each in ``files`` as base64 under their
+SHA-256, checked on the way in; a chat's ``pinned``, ``archived``,
+``folder``). What comes back is exactly what was exported: titles, texts,
+roles, statuses, errors and reasons, reasoning, finish, files, usage,
+models, times, the tree and the path shown. Ids are the new store's own (the
+tree between them is the file's). One exception: a reply that was still
+streaming when the file was written comes in ``interrupted``, since no
+stream will ever finish it here.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
+import hashlib
+import logging
+import re
 from dataclasses import replace
 from datetime import datetime
 from typing import Any, TypeVar
 
-from desktop.core.imported import ImportedChat, ImportedMessage
-from desktop.core.models import GenerationParams
+from desktop.core.imported import ImportedChat, ImportedFile, ImportedMessage
+from desktop.core.models import AttachmentKind, GenerationParams
 from desktop.core.states import FinishReason, MessageStatus, Role
 from desktop.importer import fields as f
 from desktop.importer.errors import BadData, BrokenTree, UnsupportedVersion
 from desktop.importer.tree import parents_first
 
+log = logging.getLogger("sidestream.importer")
+
 FORMAT = "sidestream-export"
-VERSIONS = (1, 2)
+_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+VERSIONS = (1, 2, 3)
 STILL_STREAMING = "It was still being written when the chat was exported."
 _E = TypeVar("_E", Role, MessageStatus)
 _PARAMS = ("temperature", "top_p", "max_output_tokens", "reasoning_effort", "thinking_budget")
@@ -36,18 +47,56 @@ def read_export(document: dict[str, Any], name: str) -> list[ImportedChat]:
     if isinstance(version, bool) or not isinstance(version, int):
         raise BadData(f"{name} is a Sidestream export without a version number.")
     if version not in VERSIONS:
-        newer = " It was written by a newer Sidestream: update this one." if version > 2 else ""
+        newer = (
+            " It was written by a newer Sidestream: update this one."
+            if version > VERSIONS[-1]
+            else ""
+        )
         raise UnsupportedVersion(
             f"{name} is a Sidestream export of version {version}; this Sidestream reads "
-            f"versions 1 and 2.{newer}"
+            f"versions 1 to {VERSIONS[-1]}.{newer}"
         )
     chats = f.listed(document, "chats", name)
     if not chats:
         raise BadData(f"{name} holds no chats; there is nothing to import.")
-    return [_chat(raw, index, version) for index, raw in enumerate(chats, 1)]
+    files = _Files(document.get("files"), name)
+    return [_chat(raw, index, version, files) for index, raw in enumerate(chats, 1)]
 
 
-def _chat(raw: object, index: int, version: int) -> ImportedChat:
+class _Files:
+    """The file's ``files``: base64 under SHA-256, decoded and checked when first used."""
+
+    def __init__(self, raw: object, name: str) -> None:
+        self._raw = {} if raw is None else f.obj(raw, f"{name}: “files”")
+        self._decoded: dict[str, bytes | None] = {}
+
+    def get(self, sha256: str, where: str) -> bytes | None:
+        """The bytes of file ``sha256`` (None: the export left it out, as it does
+        for a file that was missing from its data folder)."""
+        if sha256 not in self._decoded:
+            self._decoded[sha256] = self._decode(sha256, where)
+        return self._decoded[sha256]
+
+    def _decode(self, sha256: str, where: str) -> bytes | None:
+        encoded = self._raw.get(sha256)
+        if encoded is None:
+            log.warning("%s: attached file %s is not in the export; left out", where, sha256[:12])
+            return None
+        if not isinstance(encoded, str):
+            raise BadData(f"{where}: the attached file {sha256[:12]}… is not base64 text.")
+        try:
+            data = base64.b64decode(encoded, validate=True)
+        except binascii.Error as exc:
+            raise BadData(f"{where}: the attached file {sha256[:12]}… is not base64.") from exc
+        if hashlib.sha256(data).hexdigest() != sha256:
+            raise BadData(
+                f"{where}: the attached file {sha256[:12]}… is damaged (its bytes do not"
+                " match its SHA-256)."
+            )
+        return data
+
+
+def _chat(raw: object, index: int, version: int, files: _Files) -> ImportedChat:
     data = f.obj(raw, f"Chat {index}")
     title = f.text(data, "title", f"Chat {index}")
     where = f"Chat {index} (“{title}”)"
@@ -60,7 +109,7 @@ def _chat(raw: object, index: int, version: int) -> ImportedChat:
     drafts: dict[int, ImportedMessage] = {}
     previous: int | None = None
     for position, raw_message in enumerate(listed, 1):
-        message_id, parent, draft = _message(raw_message, f"{where}, message {position}")
+        message_id, parent, draft = _message(raw_message, f"{where}, message {position}", files)
         if message_id in drafts:
             raise BrokenTree(f"{where}: two messages have the id {message_id}.")
         # Version 1 had no tree: each message followed the one before it.
@@ -90,6 +139,9 @@ def _chat(raw: object, index: int, version: int) -> ImportedChat:
         system_prompt=f.text(data, "system_prompt", where, default=""),
         params=_params(data.get("params"), where),
         same_as=same_as,
+        pinned=f.flag(data, "pinned", where, default=False),
+        archived=f.flag(data, "archived", where, default=False),
+        folder=" ".join(f.text(data, "folder", where, default="").split()),
     )
 
 
@@ -99,7 +151,7 @@ def _with_parent(
     return draft if parent is None else replace(draft, parent=index_of[parent])
 
 
-def _message(raw: object, where: str) -> tuple[int, int | None, ImportedMessage]:
+def _message(raw: object, where: str, files: _Files) -> tuple[int, int | None, ImportedMessage]:
     data = f.obj(raw, where)
     message_id = f.whole(data, "id", where)
     parent = f.whole(data, "parent", where, default=None)
@@ -128,8 +180,43 @@ def _message(raw: object, where: str) -> tuple[int, int | None, ImportedMessage]
             reasoning=f.text(data, "reasoning", where, default=""),
             reasoning_seconds=seconds,
             finish=None if finish is None else _finish(finish),
+            attachments=_attachments(data, where, files),
         ),
     )
+
+
+def _attachments(data: dict[str, Any], where: str, files: _Files) -> tuple[ImportedFile, ...]:
+    raw = data.get("attachments")
+    if raw is None:
+        return ()
+    if not isinstance(raw, list):
+        raise BadData(f"{where}: “attachments” is {f.kind_of(raw)}; it should be a list.")
+    found: list[ImportedFile] = []
+    for position, item in enumerate(raw, 1):
+        here = f"{where}, attachment {position}"
+        entry = f.obj(item, here)
+        sha256 = f.text(entry, "sha256", here).lower()
+        if not _SHA256.match(sha256):
+            raise BadData(f"{here}: “sha256” is not a SHA-256.")
+        kind_name = f.text(entry, "kind", here)
+        try:
+            kind = AttachmentKind(kind_name)
+        except ValueError:
+            kind = AttachmentKind.TEXT  # a newer Sidestream's kind: its text is still text
+        content = files.get(sha256, here)
+        if content is None:
+            continue
+        found.append(
+            ImportedFile(
+                sha256=sha256,
+                name=f.text(entry, "name", here),
+                mime=f.text(entry, "mime", here),
+                kind=kind,
+                data=content,
+                text=f.text(entry, "text", here, default=None),
+            )
+        )
+    return tuple(found)
 
 
 def _choice(kind: type[_E], value: str, key: str, where: str) -> _E:

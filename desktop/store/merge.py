@@ -10,7 +10,8 @@ differ. So importing a file twice adds nothing, and importing a newer export
 of a conversation that went on adds only what is new. A chat renamed, or
 continued here, is still recognised: neither the title nor what was added
 here is compared. A file without a chat's creation time falls back to its
-title.
+title. Attached files are not compared either: a message matched by its
+text keeps the files it has here.
 
 :class:`ChatMerger` runs inside the caller's write transaction. Its SQL is
 written out rather than built by peewee for each row: building an INSERT
@@ -29,8 +30,12 @@ from desktop.store.models import CHUNK_TEXT, UtcDateTimeField
 
 _INSERT_SESSION = (
     "INSERT INTO sessions (title, provider_id, model, muted, unread, created_at, updated_at,"
-    " active_leaf_id, system_prompt, params, preset_id)"
-    " VALUES (?, NULL, ?, ?, 0, ?, ?, NULL, ?, ?, NULL)"
+    " active_leaf_id, system_prompt, params, preset_id, pinned, archived, folder)"
+    " VALUES (?, NULL, ?, ?, 0, ?, ?, NULL, ?, ?, NULL, ?, ?, ?)"
+)
+_INSERT_ATTACHMENT = (
+    "INSERT INTO attachments (message_id, position, sha256, name, mime, kind, size, text)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
 )
 _INSERT_MESSAGE = (
     "INSERT INTO messages (session_id, role, content, status, error, reason, input_tokens,"
@@ -143,6 +148,9 @@ class ChatMerger:
                 _stamp(chat.updated_at),
                 chat.system_prompt,
                 chat.params.to_json(),
+                int(chat.pinned),
+                int(chat.archived),
+                chat.folder,
             ),
         ).lastrowid
         assert session_id is not None
@@ -208,6 +216,11 @@ class ChatMerger:
             ),
         ).lastrowid
         assert message_id is not None
+        for position, f in enumerate(message.attachments):
+            self._db.execute_sql(
+                _INSERT_ATTACHMENT,
+                (message_id, position, f.sha256, f.name, f.mime, f.kind.value, len(f.data), f.text),
+            )
         return message_id
 
 

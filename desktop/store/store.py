@@ -889,7 +889,14 @@ class Store:
         A chat the store has already (imported before, or exported from here)
         gets only the messages it lacks; see :mod:`desktop.store.merge` for
         what counts as the same chat. Times, statuses and the tree are kept.
+        Attached files are stored first (once each; a failed import leaves
+        them for the sweep).
         """
+        for chat in chats:
+            for message in chat.messages:
+                for f in message.attachments:
+                    if not self.files.has(f.sha256):
+                        self.files.add_bytes(f.data)
         with self._write():
             merger = merge.ChatMerger(self._db)
             return [merger.import_chat(chat) for chat in chats]

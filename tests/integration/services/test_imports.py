@@ -33,7 +33,7 @@ def test_import_then_the_chats_are_there_and_failures_say_why(
             await services.imports.import_file(bad)
         assert str(info.value) == (
             "bad.json is a Sidestream export of version 9; this Sidestream reads versions 1 "
-            "and 2. It was written by a newer Sidestream: update this one. Nothing was imported."
+            "to 3. It was written by a newer Sidestream: update this one. Nothing was imported."
         )
 
         # The writer thread's connection may grow the file by one page only: a full disk.

@@ -149,9 +149,9 @@ CASES: list[tuple[str, Callable[[Path], Path], type[ImportFileError], str]] = [
     ("a role that is a number", write(role_is_a_number()), BadData, "should be text, not a"),
     (
         "a newer Sidestream export",
-        write({"format": "sidestream-export", "version": 3, "chats": []}),
+        write({"format": "sidestream-export", "version": 4, "chats": []}),
         UnsupportedVersion,
-        "version 3; this Sidestream reads versions 1 and 2. It was written by a newer",
+        "version 4; this Sidestream reads versions 1 to 3. It was written by a newer",
     ),
     (
         "no chats",
