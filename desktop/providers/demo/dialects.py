@@ -53,7 +53,7 @@ __all__ = [
 
 #: A model that reads no images: a request to it with one is refused (400),
 #: as a text-only model's API refuses it.
-TEXT_ONLY_MODEL = "demo-text-only"
+TEXT_ONLY_MODEL = "sidestream-demo-text-only"
 DEMO_MODELS = ("sidestream-demo", "sidestream-demo-mini", TEXT_ONLY_MODEL)
 DEFAULT_MODEL = DEMO_MODELS[0]
 

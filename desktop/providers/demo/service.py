@@ -27,7 +27,7 @@ The shape knobs ``reasoning``, ``refusal`` and ``finish=length`` shape
 streamed replies (``refusal`` and ``finish`` the non-streamed ones too).
 Thinking blocks an Anthropic request sends back must carry the signature the
 demo gave them, else it answers 400 as the Messages API does. Files attached
-to the prompt are named in the reply's first line; ``demo-text-only`` answers
+to the prompt are named in the reply's first line; ``sidestream-demo-text-only`` answers
 a request holding an image with 400, as a model that reads no images does.
 """
 

@@ -2,7 +2,7 @@
 
 The providers are real and talk over loopback: to a recording server for the
 exact request bodies, and to the demo server end to end (it names what it was
-sent in its reply's first line; ``demo-text-only`` refuses images).
+sent in its reply's first line; ``sidestream-demo-text-only`` refuses images).
 """
 
 from __future__ import annotations
@@ -219,18 +219,18 @@ def test_the_demo_names_the_attached_files_in_its_first_line(
 def test_demo_text_only_refuses_an_image_with_a_message_the_user_can_act_on(
     demo: DemoServer, kind: ProviderKind
 ) -> None:
-    events = demo_stream(demo, kind, one_turn("demo-text-only", NOTES, PHOTO))
+    events = demo_stream(demo, kind, one_turn("sidestream-demo-text-only", NOTES, PHOTO))
     assert len(events) == 1 and isinstance(events[0], Failed), events
     error = events[0].error
     assert error.kind is ErrorKind.BAD_REQUEST and error.status == 400
     assert error.message == (
-        "The provider rejected the request (HTTP 400): demo-text-only does not accept "
+        "The provider rejected the request (HTTP 400): sidestream-demo-text-only does not accept "
         "images: remove the image, or pick a model that reads images."
     )
 
 
 @pytest.mark.parametrize("kind", KINDS)
 def test_demo_text_only_reads_text_files(demo: DemoServer, kind: ProviderKind) -> None:
-    events = demo_stream(demo, kind, one_turn("demo-text-only", NOTES))
+    events = demo_stream(demo, kind, one_turn("sidestream-demo-text-only", NOTES))
     assert isinstance(events[-1], Finished), events[-1]
     assert reply_text(events).split("\n", 1)[0] == f"You attached 1 file: {NOTES_LABEL}."

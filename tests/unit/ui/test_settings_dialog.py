@@ -196,9 +196,9 @@ def test_fetch_models_from_the_demo_server_fills_the_combo(
     assert editor.model_status.text() == "Fetching models…"
     qtbot.waitUntil(lambda: "available" in status_of(editor.model_status)(), timeout=WAIT_MS)
     items = [editor.model_combo.itemText(i) for i in range(editor.model_combo.count())]
-    assert items == ["sidestream-demo", "sidestream-demo-mini"]
+    assert items == ["sidestream-demo", "sidestream-demo-mini", "sidestream-demo-text-only"]
     assert editor.model() == "sidestream-demo"
-    assert editor.model_status.text() == "2 models available."
+    assert editor.model_status.text() == "3 models available."
     assert not editor.fetch_busy.is_running() and editor.fetch_button.isEnabled()
 
 
@@ -212,7 +212,7 @@ def test_fetch_models_of_the_saved_demo_provider(
     assert not editor.key_edit.isEnabled()
     editor.model_combo.setCurrentText("")
     editor.fetch_models()
-    qtbot.waitUntil(lambda: editor.model_combo.count() == 2, timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: editor.model_combo.count() == 3, timeout=WAIT_MS)
     assert editor.model() == "sidestream-demo"
 
 
@@ -262,8 +262,8 @@ def test_test_connection_succeeds_against_the_demo(
     editor = new_editor(dialog, name="Local", base_url=demo.url + "/v1", key="k")
     editor.test_connection()
     qtbot.waitUntil(lambda: not editor.test_busy.is_running(), timeout=WAIT_MS)
-    assert editor.test_status.text() == "Connected: the provider answered with 2 models."
-    assert editor.model_combo.count() == 2  # filled when it was empty
+    assert editor.test_status.text() == "Connected: the provider answered with 3 models."
+    assert editor.model_combo.count() == 3  # filled when it was empty
 
 
 def test_closing_the_editor_cancels_a_fetch_in_flight(dialog: SettingsDialog, qtbot: QtBot) -> None:

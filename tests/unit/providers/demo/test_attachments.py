@@ -1,5 +1,5 @@
 """The demo reads attached files in every dialect's shape, names them, and
-``demo-text-only`` refuses images with each dialect's error body (issue 17)."""
+``sidestream-demo-text-only`` refuses images with each dialect's error body (issue 17)."""
 
 from __future__ import annotations
 
@@ -33,7 +33,7 @@ DATA_URL = "data:image/png;base64," + base64.b64encode(IMAGE).decode("ascii")
 FRAME = '<file name="notes.txt">\none\ntwo\n</file>'
 NOTE = "You attached 2 files: notes.txt (text, 2 lines), an image (PNG, 2 KB)."
 REFUSAL = (
-    "demo-text-only does not accept images: remove the image, or pick a model that reads images."
+    "sidestream-demo-text-only does not accept images: remove the image, or pick a model that reads images."
 )
 
 
@@ -135,15 +135,15 @@ def test_a_reply_with_a_note_is_still_n_tokens_and_continuable(n: int) -> None:
 
 
 def test_demo_text_only_is_listed() -> None:
-    assert "demo-text-only" in DEMO_MODELS
+    assert "sidestream-demo-text-only" in DEMO_MODELS
 
 
 @pytest.mark.parametrize(
     ("path", "body", "text_of"),
     [
-        (CHAT, chat_body(model="demo-text-only"), chat_text),
-        (RESPONSES, responses_body(model="demo-text-only"), responses_text),
-        (MESSAGES, messages_body(model="demo-text-only"), messages_text),
+        (CHAT, chat_body(model="sidestream-demo-text-only"), chat_text),
+        (RESPONSES, responses_body(model="sidestream-demo-text-only"), responses_text),
+        (MESSAGES, messages_body(model="sidestream-demo-text-only"), messages_text),
     ],
 )
 def test_demo_text_only_answers_text_as_any_demo_model(
@@ -157,10 +157,10 @@ def test_demo_text_only_answers_text_as_any_demo_model(
 @pytest.mark.parametrize("path", [CHAT, RESPONSES])
 def test_demo_text_only_refuses_an_image_as_openai_does(server: DemoServer, path: str) -> None:
     if path == CHAT:
-        body = chat_body(model="demo-text-only")
+        body = chat_body(model="sidestream-demo-text-only")
         body["messages"] = [{"role": "user", "content": chat_parts()}]
     else:
-        body = responses_body(model="demo-text-only")
+        body = responses_body(model="sidestream-demo-text-only")
         body["input"] = [{"role": "user", "content": responses_parts()}]
     got = stream(server.url + path, body)
     assert got.status == 400
@@ -176,7 +176,7 @@ def test_demo_text_only_refuses_an_image_as_openai_does(server: DemoServer, path
 
 
 def test_demo_text_only_refuses_an_image_as_anthropic_does(server: DemoServer) -> None:
-    body = messages_body(model="demo-text-only")
+    body = messages_body(model="sidestream-demo-text-only")
     body["messages"] = [{"role": "user", "content": anthropic_parts()}]
     got = stream(server.url + MESSAGES, body)
     assert got.status == 400
@@ -187,5 +187,5 @@ def test_demo_text_only_refuses_an_image_as_anthropic_does(server: DemoServer) -
 
 def test_the_text_only_model_is_known_by_id(server: DemoServer) -> None:
     with httpx.Client() as client:
-        one = client.get(server.openai_base_url + "/models/demo-text-only")
-    assert one.status_code == 200 and one.json()["id"] == "demo-text-only"
+        one = client.get(server.openai_base_url + "/models/sidestream-demo-text-only")
+    assert one.status_code == 200 and one.json()["id"] == "sidestream-demo-text-only"
