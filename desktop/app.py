@@ -329,9 +329,20 @@ class SidestreamApp(StreamListener):
         self.tray.show()
         self.window.show()
         install_ready_probe(self.window, self.request_quit)
+        self._tasks.spawn(self._sweep_files())
         await self._quit.wait()
         await self.shutdown()
         return 0
+
+    async def _sweep_files(self) -> None:
+        """Remove files attached a day ago or more and never sent (a worker thread)."""
+        try:
+            removed = await self.services.attachments.sweep()
+        except Exception as exc:  # a store problem is reported where it matters
+            log.warning("could not sweep unsent attached files: %s", exc)
+            return
+        if removed:
+            log.info("removed %d attached files that were never sent", removed)
 
     async def shutdown(self) -> None:
         """Every partial text is flushed before the process exits."""
