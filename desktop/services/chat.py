@@ -200,6 +200,7 @@ class ChatService:
         if not text and not attachments:
             raise ChatActionError("Type a message first.")
         _check_files(attachments)
+        self._require_stored(attachments)
         if self.live_on_path(session_id) is not None:
             raise ChatActionError("A reply is still streaming in this chat: stop it first.")
         session = self._require_session(session_id)
@@ -231,6 +232,7 @@ class ChatService:
         if not text and not files:
             raise ChatActionError("Type a message first.")
         _check_files(files)
+        self._require_stored(files)
         if message.role is not Role.USER:
             raise ChatActionError("Only your own messages can be edited.")
         # A reply still streaming below the original goes on, on its own
@@ -380,6 +382,13 @@ class ChatService:
 
     async def _write(self, fn: Callable[..., _T], *args: object) -> _T:
         return await self._manager.run_store(fn, *args)
+
+    def _require_stored(self, attachments: Sequence[Attachment]) -> None:
+        # A file attached, then removed with the last chat that had sent it
+        # before this message went: it has to be attached again.
+        for a in attachments:
+            if not self._store.files.has(a.sha256):
+                raise ChatActionError(f"“{a.name}” is no longer stored: attach it again.")
 
     def _require_session(self, session_id: int) -> Session:
         session = self._store.get_session(session_id)
