@@ -8,8 +8,6 @@ sent in its reply's first line; ``sidestream-demo-text-only`` refuses images).
 from __future__ import annotations
 
 import base64
-import struct
-import zlib
 from typing import Any
 
 import pytest
@@ -30,24 +28,10 @@ from desktop.providers.demo.server import DemoServer
 from desktop.providers.factory import create_provider
 from tests.support import collect, fixture_bytes
 from tests.support.aio import run
+from tests.support.files import png
 from tests.support.raw_server import RawServer, RecordedRequest, Reply, split_events
 
-
-def tiny_png() -> bytes:
-    """A real 2x1 PNG: one red pixel, one blue (8-bit RGB, no filter)."""
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        crc = struct.pack(">I", zlib.crc32(kind + data))
-        return struct.pack(">I", len(data)) + kind + data + crc
-
-    header = struct.pack(">IIBBBBB", 2, 1, 8, 2, 0, 0, 0)
-    pixels = zlib.compress(b"\x00" + bytes([255, 0, 0, 0, 0, 255]))
-    return (
-        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", pixels) + chunk(b"IEND", b"")
-    )
-
-
-PNG = tiny_png()
+PNG = png(width=2, height=1)
 PNG_B64 = base64.b64encode(PNG).decode("ascii")
 NOTES_TEXT = "first line\nsecond line\nthird line"
 NOTES_FRAME = '<file name="notes.txt">\nfirst line\nsecond line\nthird line\n</file>'
