@@ -5,7 +5,8 @@ touches nothing of the user's: a temporary data folder, a keyring that stores
 nothing, the embedded demo server on loopback, a notifier that only records.
 
 1. Qt: the application starts on a platform plugin (offscreen without a display).
-2. Resources: the icons are in the bundle and decode; Qt can read PNG and SVG.
+2. Resources: the icons are in the bundle and decode; Qt can read PNG and SVG
+   (icons) and JPEG, GIF and WebP (attached images); pypdf reads a PDF.
 3. Notifications: desktop-notifier loads and has a real backend (in a frozen
    build, a dummy backend fails the test: on macOS an unsigned .app, on
    Windows missing winrt modules).
@@ -191,10 +192,29 @@ def _check_resources(report: Report) -> None:
         if QImage(str(folder / name)).isNull():
             raise SelfTestError(f"{folder / name} does not decode")
     formats = {bytes(f.data()).decode() for f in QImageReader.supportedImageFormats()}
-    lacking = {"png", "svg"} - formats
+    # PNG and SVG for the icons; JPEG, GIF and WebP for attached images' thumbnails.
+    lacking = {"png", "svg", "jpeg", "gif", "webp"} - formats
     if lacking:
         raise SelfTestError(f"Qt cannot read {', '.join(sorted(lacking))} images")
     report.ok(f"{len(REQUIRED_ICONS)} icons in {folder}")
+    _check_pdf(report)
+
+
+def _check_pdf(report: Report) -> None:
+    """pypdf reads an attached PDF's text; a build may leave it out (a lazy import)."""
+    report.begin("pdf")
+    import io
+
+    import pypdf
+
+    out = io.BytesIO()
+    writer = pypdf.PdfWriter()
+    writer.add_blank_page(72, 72)
+    writer.write(out)
+    pages = len(pypdf.PdfReader(io.BytesIO(out.getvalue())).pages)
+    if pages != 1:
+        raise SelfTestError(f"pypdf read {pages} pages of a one-page PDF")
+    report.ok(f"pypdf {pypdf.__version__}")
 
 
 def _check_link_check(report: Report) -> None:

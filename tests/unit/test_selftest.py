@@ -19,6 +19,7 @@ ROOT = Path(__file__).resolve().parents[2]
 STEPS = (
     "qt",
     "resources",
+    "pdf",
     "link check",
     "notifications library",
     "store",
