@@ -1,6 +1,6 @@
 """The window under load: UI stall, reattach, token-to-screen latency, big chats.
 
-    python -m benchmarks.bench_ui [--quick]
+    python -m benchmarks.bench_ui [--quick] [--only history]
 
 Everything runs as in the app: the real MainWindow on real services (store,
 StreamManager, providers) on a qasync loop, and the demo server in its own
@@ -15,13 +15,18 @@ import argparse
 import asyncio
 import functools
 import gc
+import json
+import math
 import os
+import random
+import sqlite3
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Callable, Coroutine
+from contextlib import closing
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, TypeVar, cast
@@ -30,20 +35,32 @@ if not os.environ.get("DISPLAY"):
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 import PySide6.QtWidgets  # noqa: F401  (before qasync, which event_loop imports)
-from PySide6.QtCore import QCoreApplication, QElapsedTimer, QEvent, QObject, QTimer
-from PySide6.QtGui import QGuiApplication
-from PySide6.QtWidgets import QApplication
+from PySide6.QtCore import (
+    QCoreApplication,
+    QElapsedTimer,
+    QEvent,
+    QObject,
+    QPoint,
+    QPointF,
+    QSize,
+    Qt,
+    QTimer,
+)
+from PySide6.QtGui import QGuiApplication, QStandardItem, QStandardItemModel, QWheelEvent
+from PySide6.QtWidgets import QAbstractItemView, QAbstractSlider, QApplication, QListView
 
 from benchmarks.bench_stream import demo_process
 from desktop.core.states import MessageStatus, Role
 from desktop.providers.demo import demo_reply
 from desktop.providers.demo.replies import table_reply
 from desktop.providers.factory import create_provider
+from desktop.ready_probe import READY_FILE_ENV, details_path, process_memory
 from desktop.services.chat import ChatService
 from desktop.services.directory import ProviderDirectory
 from desktop.services.search import SearchService
 from desktop.services.settings import SettingsService
 from desktop.store import KeyStore, Store
+from desktop.store.paths import database_path
 from desktop.streaming.events import MessageUpdate, StreamListener
 from desktop.streaming.manager import StreamManager
 from desktop.ui.chat_tab import ChatTab
@@ -480,6 +497,45 @@ async def open_table_chat(url: str, reply: str) -> float:
     return elapsed
 
 
+def app_command(data_dir: Path) -> list[str]:
+    """The app as a process, on ``data_dir``, with the demo provider."""
+    return [sys.executable, "-m", "desktop", "--data-dir", str(data_dir), "--demo"]
+
+
+# A process that shows one plain Qt window and reports it as the app does: what
+# any PySide6 program pays to start (the raw ceiling of an app start).
+BARE_WINDOW = (
+    "import sys\n"
+    "from PySide6.QtWidgets import QApplication, QLabel\n"
+    "from desktop.ready_probe import install_ready_probe\n"
+    "app = QApplication(sys.argv[:1])\n"
+    "window = QLabel('Sidestream')\n"
+    "window.resize(1180, 780)\n"
+    "window.show()\n"
+    "install_ready_probe(window, app.quit)\n"
+    "app.exec()\n"
+)
+
+
+def timed_start(command: list[str]) -> dict[str, float]:
+    """Run ``command`` with ``SIDESTREAM_READY_FILE`` set: milliseconds from exec to
+    its window usable, and the process's resident set then and at its peak (MB;
+    NaN where the probe could not read them)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "ready"
+        env = {**os.environ, READY_FILE_ENV: str(out)}
+        t0 = time.time()
+        done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
+        if done.returncode != 0 or not out.exists():
+            raise RuntimeError(f"{command} exited {done.returncode}:\n{done.stderr[-2000:]}")
+        details = json.loads(details_path(out).read_text(encoding="utf-8"))
+        return {
+            "ms": (float(out.read_text(encoding="utf-8")) - t0) * 1000,
+            "rss_mb": details.get("rss_kb", math.nan) / 1024,
+            "peak_mb": details.get("peak_rss_kb", math.nan) / 1024,
+        }
+
+
 def app_start(url: str, chats: int, newest: str | None = None) -> float:
     """A new process from exec to a shown, laid-out window on a store of ``chats``
     chats; ``newest`` is the reply of one more chat, the most recent."""
@@ -494,23 +550,12 @@ def app_start(url: str, chats: int, newest: str | None = None) -> float:
             store.add_message(s.id, Role.USER, "A big table, please.")
             store.add_message(s.id, Role.ASSISTANT, newest)
         store.close()
-        out = Path(tmp) / "ready"
-        env = {**os.environ, "SIDESTREAM_READY_FILE": str(out)}
-        t0 = time.time()
-        subprocess.run(
-            [sys.executable, "-m", "desktop", "--data-dir", tmp, "--demo"],
-            env=env,
-            check=True,
-            timeout=60,
-        )
-        return (float(out.read_text()) - t0) * 1000
+        return timed_start(app_command(Path(tmp)))["ms"]
 
 
 def fill_store(store: Store, chats: int, per_chat: int) -> None:
     """``chats`` chats of ``per_chat`` messages of ~40 words each, written with
     raw SQL in one transaction (the index triggers run as in the app)."""
-    import random
-
     rng = random.Random(17)
     syllables = ["ka", "lo", "stre", "am", "ing", "ver", "to", "mi", "sa", "ren", "qu", "ol"]
     vocabulary = ["".join(rng.choices(syllables, k=rng.randint(2, 4))) for _ in range(5000)]
@@ -520,7 +565,7 @@ def fill_store(store: Store, chats: int, per_chat: int) -> None:
     with db.atomic("IMMEDIATE"):
         db.execute_sql("DELETE FROM sessions")
         db.execute_sql("DELETE FROM sqlite_sequence WHERE name IN ('sessions', 'messages')")
-        cursor = db.cursor()
+        cursor = cast(Any, db).cursor()  # unannotated in peewee
         cursor.executemany(
             "INSERT INTO sessions (id, title, model, muted, created_at, updated_at, unread,"
             " system_prompt) VALUES (?, ?, 'm', 0, ?, ?, 0, '')",
@@ -578,11 +623,306 @@ async def search_to_results(url: str, chats: int, per_chat: int) -> dict[str, fl
             await rig.close()
 
 
+# ------------------------------------------------------------- a long history
+def history_fingerprint(data_dir: Path) -> dict[str, object]:
+    """What starting the app must not change in a store: its schema version, its
+    chats and messages, their last activity, the file's size."""
+    db = database_path(data_dir)
+    with closing(sqlite3.connect(db)) as conn:
+        row = conn.execute(
+            "SELECT (SELECT MAX(version) FROM schema_version), (SELECT COUNT(*) FROM sessions),"
+            " (SELECT COUNT(*) FROM messages), (SELECT MAX(updated_at) FROM sessions),"
+            " (SELECT MAX(updated_at) FROM messages)"
+        ).fetchone()
+    return {
+        "schema": row[0],
+        "chats": row[1],
+        "messages": row[2],
+        "chat_activity": row[3],
+        "message_activity": row[4],
+        "bytes": db.stat().st_size,
+    }
+
+
+def history_starts(big: Path, runs: int) -> dict[str, Any]:
+    """The app started on the long history ``big`` and on an empty store, alternating
+    (and a bare Qt window, the raw ceiling), ``runs`` times each.
+
+    One start of each comes first, unmeasured: the first start on a data folder
+    adds the demo provider (on the empty one it creates the store and its first,
+    empty chat, which the later starts open), and it reads the long history into
+    the page cache, as a second start of the day would find it. After every start
+    on ``big``, what changed in it is noted (nothing should). Each pair of starts
+    runs side by side in time, so the median of the pairs' ratios shrugs off a
+    machine that slows down for a while.
+    """
+    fingerprint = history_fingerprint(big)
+    changes: list[str] = []
+
+    def start_big() -> dict[str, float]:
+        nonlocal fingerprint
+        start = timed_start(app_command(big))
+        now = history_fingerprint(big)
+        changes.extend(f"{k} {fingerprint[k]} -> {now[k]}" for k in now if now[k] != fingerprint[k])
+        fingerprint = now
+        return start
+
+    with tempfile.TemporaryDirectory() as tmp:
+        empty = Path(tmp)
+        start_big()
+        timed_start(app_command(empty))
+        timed_start([sys.executable, "-c", BARE_WINDOW])
+        big_runs, empty_runs, bare_runs = [], [], []
+        for _ in range(runs):
+            big_runs.append(start_big())
+            empty_runs.append(timed_start(app_command(empty)))
+            bare_runs.append(timed_start([sys.executable, "-c", BARE_WINDOW]))
+    return {
+        "big": big_runs,
+        "empty": empty_runs,
+        "bare": bare_runs,
+        "store": fingerprint,
+        "changes": changes,
+    }
+
+
+def wheel_down(view: QAbstractItemView, notches: int) -> None:
+    """A mouse wheel turned ``notches`` notches (negative: up) over ``view``."""
+    pos = QPointF(view.viewport().width() / 2, view.viewport().height() / 2)
+    event = QWheelEvent(
+        pos,
+        view.viewport().mapToGlobal(pos),
+        QPoint(),
+        QPoint(0, -120 * notches),
+        Qt.MouseButton.NoButton,
+        Qt.KeyboardModifier.NoModifier,
+        Qt.ScrollPhase.NoScrollPhase,
+        False,
+    )
+    QApplication.sendEvent(view.viewport(), event)
+
+
+def scroll_steps(view: QAbstractItemView, steps: int) -> dict[str, list[float]]:
+    """Scroll ``view`` ``steps`` times each by the wheel (one notch), by pages (a click
+    in the scroll bar's trough), and by the thumb dragged to random places; each
+    step timed until the list's viewport is repainted. At either end the wheel and
+    the pages turn back."""
+    app = QCoreApplication.instance()
+    assert app is not None
+    bar = view.verticalScrollBar()
+    rng = random.Random(17)
+    direction = 1
+
+    def wheel() -> None:
+        nonlocal direction
+        if bar.value() >= bar.maximum() or (direction < 0 and bar.value() <= 0):
+            direction = -direction
+        wheel_down(view, direction)
+
+    def page() -> None:
+        nonlocal direction
+        if bar.value() >= bar.maximum() or (direction < 0 and bar.value() <= 0):
+            direction = -direction
+        add, sub = (
+            QAbstractSlider.SliderAction.SliderPageStepAdd,
+            QAbstractSlider.SliderAction.SliderPageStepSub,
+        )
+        bar.triggerAction(add if direction > 0 else sub)
+
+    def drag() -> None:
+        bar.setValue(rng.randint(0, bar.maximum()))
+
+    times: dict[str, list[float]] = {}
+    for name, step in (("wheel", wheel), ("page", page), ("drag", drag)):
+        bar.setValue(0)
+        direction = 1
+        app.processEvents()
+        times[name] = []
+        for _ in range(steps):
+            t0 = time.perf_counter()
+            step()
+            view.viewport().repaint()
+            times[name].append((time.perf_counter() - t0) * 1000)
+            app.processEvents()  # what the scroll left queued, untimed
+    return times
+
+
+def rss_mb() -> float:
+    return process_memory().get("rss_kb", math.nan) / 1024
+
+
+async def sidebar_scroll(url: str, data_dir: Path, steps: int, tabs: int) -> dict[str, Any]:
+    """The real window on the long history in ``data_dir``: the chat list's model
+    built anew, the list scrolled, and ``tabs`` chats opened (their memory)."""
+    rig = Rig(data_dir, url)
+    try:
+        app = QCoreApplication.instance()
+        assert app is not None
+        app.processEvents()
+        sidebar = rig.window.sidebar
+        view = sidebar.view
+        read, reset, painted = [], [], []
+        for _ in range(3):  # as the window's constructor does it at start
+            t0 = time.perf_counter()
+            chats = rig.chat.chats()
+            t1 = time.perf_counter()
+            sidebar.model.set_chats(chats)
+            t2 = time.perf_counter()
+            view.viewport().repaint()
+            t3 = time.perf_counter()
+            read.append((t1 - t0) * 1000)
+            reset.append((t2 - t1) * 1000)
+            painted.append((t3 - t2) * 1000)
+        rows = sidebar.model.rowCount()
+        app_times = scroll_steps(view, steps)
+        # The raw ceiling: Qt's own list of the same titles in rows of the same
+        # height, the same size, the same scrolling, with no delegate of ours.
+        plain = QListView()
+        plain.setUniformItemSizes(True)
+        plain.setVerticalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
+        titles = QStandardItemModel(plain)
+        row_size = QSize(view.viewport().width(), view.sizeHintForRow(0))
+        for session in chats:
+            item = QStandardItem(session.title)
+            item.setSizeHint(row_size)
+            titles.appendRow(item)
+        plain.setModel(titles)
+        plain.resize(view.size())
+        plain.show()
+        app.processEvents()
+        plain_times = scroll_steps(plain, steps)
+        plain.close()
+        plain.deleteLater()
+
+        # The memory of a chat tab: one opened first (it pays for what every
+        # tab shares), then ``tabs`` more, laid out and painted.
+        def open_tab(session_id: int) -> None:
+            tab = rig.window.open_chat(session_id)
+            assert tab is not None
+            tab.view.document().documentLayout().documentSize()
+            tab.view.grab()
+            app.processEvents()
+
+        gc.collect()
+        base = rss_mb()
+        open_tab(chats[0].id)
+        gc.collect()
+        first = rss_mb()
+        for session in chats[1 : tabs + 1]:
+            open_tab(session.id)
+        gc.collect()
+        after = rss_mb()
+        messages = len(rig.chat.messages(chats[1].id))
+    finally:
+        await rig.close()
+    return {
+        "rows": rows,
+        "read_ms": statistics.median(read),
+        "reset_ms": statistics.median(reset),
+        "paint_ms": statistics.median(painted),
+        "app": app_times,
+        "plain": plain_times,
+        "first_tab_mb": first - base,
+        "per_tab_mb": (after - first) / tabs,
+        "tabs": tabs,
+        "tab_messages": messages,
+    }
+
+
+def print_long_history(loop: asyncio.AbstractEventLoop, quick: bool) -> None:
+    """Issue 17's long history: the app's start, its memory, the chat list's scrolling."""
+    chats, per_chat = (200, 20) if quick else (10_000, 20)
+    runs = 1 if quick else 5
+    with tempfile.TemporaryDirectory() as tmp:
+        data_dir = Path(tmp)
+        t0 = time.perf_counter()
+        with closing(Store.open(data_dir)) as store:
+            fill_store(store, chats, per_chat)
+        filled_s = time.perf_counter() - t0
+        # The disk still writes the new file back for seconds; the starts must
+        # not compete with that (an ordinary day's store sits on disk).
+        os.sync()
+        size_mb = database_path(data_dir).stat().st_size / 1e6
+        print(
+            f"\n== A long history: {chats:,} chats / {chats * per_chat:,} messages"
+            f" (a {size_mb:.0f} MB store, filled in {filled_s:.1f} s)"
+        )
+        h = history_starts(data_dir, runs)
+        big = [r["ms"] for r in h["big"]]
+        empty = [r["ms"] for r in h["empty"]]
+        bare = [r["ms"] for r in h["bare"]]
+        pairs = [b / e for b, e in zip(big, empty, strict=True)]
+        print(
+            f"   app start to a usable window, alternating: long history"
+            f" {', '.join(f'{ms:.0f}' for ms in big)} ms; empty store"
+            f" {', '.join(f'{ms:.0f}' for ms in empty)} ms"
+        )
+        print(
+            f"   median of {runs}: long history {statistics.median(big):.0f} ms (goal <= 1,000),"
+            f" empty store {statistics.median(empty):.0f} ms; ratio long / empty"
+            f" {statistics.median(big) / statistics.median(empty):.2f} (goal <= 1.3; the"
+            f" median of each pair's {statistics.median(pairs):.2f});"
+            f" raw ceiling, a bare Qt window process: {statistics.median(bare):.0f} ms"
+        )
+        store = h["store"]
+        changed = f"CHANGED ({'; '.join(h['changes'])})" if h["changes"] else "unchanged"
+        print(
+            f"   the store after {runs + 1} starts: {changed}"
+            f" (schema v{store['schema']}, {store['chats']:,} chats, {store['messages']:,}"
+            f" messages, {store['bytes'] / 1e6:.0f} MB)"
+        )
+
+        def memory(key: str) -> str:
+            return (
+                f"{statistics.median(r['rss_mb'] for r in h[key]):.0f} MB"
+                f" (peak {statistics.median(r['peak_mb'] for r in h[key]):.0f})"
+            )
+
+        print(
+            f"   RSS when ready: long history {memory('big')} (goal <= 150 MB), empty store"
+            f" {memory('empty')}; a bare Qt window process {memory('bare')}"
+        )
+        steps = 60 if quick else 300
+        s = loop.run_until_complete(
+            sidebar_scroll("http://127.0.0.1:9", data_dir, steps=steps, tabs=5)
+        )
+    print(
+        f"   the chat list of {s['rows']:,} chats built as at start: read from the store"
+        f" {s['read_ms']:.1f} ms, model reset {s['reset_ms']:.1f} ms, first paint"
+        f" {s['paint_ms']:.1f} ms (median of 3)"
+    )
+    print(
+        f"   sidebar scroll of {s['rows']:,} chats, each step until the list is repainted"
+        " (goal p99 <= 16 ms; raw ceiling: a plain QListView, the same titles and rows):"
+    )
+    for key, name in (
+        ("wheel", "a wheel notch"),
+        ("page", "a page (click in the scroll bar)"),
+        ("drag", "the thumb dragged anywhere"),
+    ):
+        ours, plain = s["app"][key], s["plain"][key]
+        print(
+            f"     {name}: p50 {statistics.median(ours):.2f} ms  p99 {pct(ours, 0.99):.2f} ms"
+            f"  max {max(ours):.2f} ms over {len(ours)} steps; plain QListView p50"
+            f" {statistics.median(plain):.2f} ms  p99 {pct(plain, 0.99):.2f} ms;"
+            f" ratio p50 {statistics.median(ours) / statistics.median(plain):.2f}"
+        )
+    print(
+        f"   RSS of chat tabs ({s['tab_messages']} messages each, laid out and painted):"
+        f" the first +{s['first_tab_mb']:.1f} MB, then {s['per_tab_mb']:.1f} MB per tab"
+        f" ({s['tabs']} tabs)"
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true")
+    parser.add_argument(
+        "--only", choices=("history",), help="run only these scenarios (default: every one)"
+    )
     args = parser.parse_args(argv)
     app = QApplication.instance() or QApplication(sys.argv[:1])
+    assert isinstance(app, QApplication)
     loop = new_event_loop(app)
     asyncio.set_event_loop(loop)
     # The machines are shared: the goals in absolute time are judged on the
@@ -599,6 +939,10 @@ def main(argv: list[str] | None = None) -> int:
             return cast(_R, loop.run_until_complete(bench(url)))
 
     print(f"Sidestream UI benchmarks — Qt platform {platform}, {os.cpu_count()} cores")
+    if args.only == "history":
+        with loop:
+            print_long_history(loop, args.quick)
+        return 0
     with loop:
         print("\n== UI stall: 5 streams at 200 tokens/s each, the visible one renders Markdown")
         stall_s = 4 if args.quick else 10
@@ -666,6 +1010,7 @@ def main(argv: list[str] | None = None) -> int:
             f" {found['messages']:,.0f} messages: median {found['median']:.1f} ms"
             f"  max {found['max']:.1f} ms (goal <= 50; store filled in {found['fill_s']:.1f} s)"
         )
+        print_long_history(loop, args.quick)
         big = fresh(functools.partial(open_big_chat, messages=1000))
         print(f"\n== Opening a chat of 1,000 messages: {big:.0f} ms (goal <= 300 ms)")
         print("\n== UI stall while a huge reply arrives in the chat on screen (5 ms heartbeat)")

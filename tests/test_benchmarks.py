@@ -67,6 +67,32 @@ FIGURES: dict[str, list[str]] = {
         rf" ratio last-reply switch / tab switch {NUMBER}",
         rf"Search, a query typed to its results painted, {NUMBER} chats / {NUMBER} messages:"
         rf" median {NUMBER} ms\s+max {NUMBER} ms",
+        rf"A long history: {NUMBER} chats / {NUMBER} messages \(a {NUMBER} MB store,"
+        rf" filled in {NUMBER} s\)",
+        rf"app start to a usable window, alternating: long history {NUMBER}(?:, {NUMBER})* ms;"
+        rf" empty store {NUMBER}(?:, {NUMBER})* ms",
+        rf"median of {NUMBER}: long history {NUMBER} ms \(goal <= 1,000\), empty store"
+        rf" {NUMBER} ms; ratio long / empty {NUMBER} \(goal <= 1\.3; the median of each pair's"
+        rf" {NUMBER}\); raw ceiling, a bare Qt window process: {NUMBER} ms",
+        rf"the store after {NUMBER} starts: (?:unchanged|CHANGED \(.*\)) \(schema v{NUMBER},"
+        rf" {NUMBER} chats, {NUMBER} messages, {NUMBER} MB\)",
+        rf"RSS when ready: long history {NUMBER} MB \(peak {NUMBER}\) \(goal <= 150 MB\),"
+        rf" empty store {NUMBER} MB \(peak {NUMBER}\); a bare Qt window process {NUMBER} MB"
+        rf" \(peak {NUMBER}\)",
+        rf"the chat list of {NUMBER} chats built as at start: read from the store {NUMBER} ms,"
+        rf" model reset {NUMBER} ms, first paint {NUMBER} ms",
+        rf"sidebar scroll of {NUMBER} chats, each step until the list is repainted"
+        r" \(goal p99 <= 16 ms",
+        rf"a wheel notch: p50 {NUMBER} ms\s+p99 {NUMBER} ms\s+max {NUMBER} ms over {NUMBER}"
+        rf" steps; plain QListView p50 {NUMBER} ms\s+p99 {NUMBER} ms; ratio p50 {NUMBER}",
+        rf"a page \(click in the scroll bar\): p50 {NUMBER} ms\s+p99 {NUMBER} ms\s+max {NUMBER}"
+        rf" ms over {NUMBER} steps; plain QListView p50 {NUMBER} ms\s+p99 {NUMBER} ms;"
+        rf" ratio p50 {NUMBER}",
+        rf"the thumb dragged anywhere: p50 {NUMBER} ms\s+p99 {NUMBER} ms\s+max {NUMBER} ms"
+        rf" over {NUMBER} steps; plain QListView p50 {NUMBER} ms\s+p99 {NUMBER} ms;"
+        rf" ratio p50 {NUMBER}",
+        rf"RSS of chat tabs \({NUMBER} messages each, laid out and painted\): the first"
+        rf" \+{NUMBER} MB, then {NUMBER} MB per tab \({NUMBER} tabs\)",
         rf"Opening a chat of 1,000 messages: {NUMBER} ms",
         rf"a 10 MB single event: lateness p50 {NUMBER} ms\s+p99 {NUMBER} ms\s+max {NUMBER} ms",
         rf"a 5 MB reply .*: lateness p50 {NUMBER} ms",
