@@ -1,15 +1,20 @@
-"""The chat list's model: every chat with its streaming / unread / muted state, and a title filter.
+"""The chat list's model: every chat with its streaming / unread / muted state,
+and the filter that shows one scope of it (all chats, a folder, the archive)
+by title.
 
-The model holds every chat (a :class:`~desktop.core.models.Session`), newest
-activity first, plus the per-chat state the window feeds it: streaming now,
-a reply that finished unseen (unread), notifications muted. Views ask it for
-the Session object (``SessionRole``), never parse display strings.
+The model holds every chat (a :class:`~desktop.core.models.Session`), archived
+ones too, in the store's order: pinned first, then newest activity, then newest
+id. It also keeps the per-chat state the window feeds it: streaming now, a
+reply that finished unseen (unread), notifications muted; and how many chats
+each scope lists. Views ask it for the Session object (``SessionRole``), never
+parse display strings.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import logging
+from collections import Counter
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any, Final
@@ -26,6 +31,7 @@ from PySide6.QtCore import (
 )
 
 from desktop.core.models import Session
+from desktop.ui.chat_scope import ALL_CHATS, ChatScope, ScopeCounts, folder_counts
 
 log = logging.getLogger("sidestream.ui")
 
@@ -37,15 +43,19 @@ StreamingRole: Final = _USER + 3
 UnreadRole: Final = _USER + 4
 MutedRole: Final = _USER + 5
 UpdatedRole: Final = _USER + 6
+PinnedRole: Final = _USER + 7
+ArchivedRole: Final = _USER + 8
+FolderRole: Final = _USER + 9
 
 UNTITLED = "Untitled chat"
 
 ModelIndex = QModelIndex | QPersistentModelIndex
 
 
-def _sort_key(session: Session) -> tuple[datetime, int]:
-    # Same order as the store's chat list: newest activity first, then newest id.
-    return (session.updated_at, session.id)
+def _sort_key(session: Session) -> tuple[bool, datetime, int]:
+    # The store's chat list order, descending: pinned first, then newest
+    # activity, then newest id.
+    return (session.pinned, session.updated_at, session.id)
 
 
 def relative_time(when: datetime, now: datetime) -> str:
@@ -72,24 +82,31 @@ def relative_time(when: datetime, now: datetime) -> str:
 
 
 class ChatListModel(QAbstractListModel):
-    """Every chat, newest activity first, with its streaming / unread / muted state.
+    """Every chat (archived ones too), pinned first, then newest activity, with
+    its streaming / unread / muted state.
 
     The window feeds it: :meth:`set_chats` at start, :meth:`upsert` when a chat
-    is created, renamed or touched, :meth:`set_streaming` / :meth:`set_unread`
-    / :meth:`set_muted` as those states change. Unread and streaming are the
-    model's own state: :meth:`upsert` of a known chat keeps its unread mark
-    (use :meth:`set_unread`), and a streaming mark set before the chat's row
-    exists shows as soon as the row is added.
+    is created, renamed, pinned, archived, moved to a folder or touched,
+    :meth:`set_streaming` / :meth:`set_unread` / :meth:`set_muted` as those
+    states change. Unread and streaming are the model's own state:
+    :meth:`upsert` of a known chat keeps its unread mark (use
+    :meth:`set_unread`), and a streaming mark set before the chat's row exists
+    shows as soon as the row is added.
     """
 
     streaming_changed = Signal()
     """The set of streaming chats with a row changed (the view starts/stops its spinner)."""
+    counts_changed = Signal()
+    """How many chats a scope lists, or which folders there are, changed (:meth:`counts`)."""
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self._sessions: list[Session] = []
         self._rows: dict[int, int] = {}
         self._streaming: set[int] = set()
+        # Chats listed (not archived) by folder ("" none); archived by folder.
+        self._listed: Counter[str] = Counter()
+        self._archived: Counter[str] = Counter()
 
     # ----------------------------------------------------------- Qt interface
     def rowCount(self, parent: ModelIndex = QModelIndex()) -> int:  # noqa: B008
@@ -125,6 +142,12 @@ class ChatListModel(QAbstractListModel):
             return session.muted
         if role == UpdatedRole:
             return session.updated_at
+        if role == PinnedRole:
+            return session.pinned
+        if role == ArchivedRole:
+            return session.archived
+        if role == FolderRole:
+            return session.folder
         if role in (Qt.ItemDataRole.ToolTipRole, Qt.ItemDataRole.AccessibleTextRole):
             return self._describe(session)
         return None
@@ -138,12 +161,21 @@ class ChatListModel(QAbstractListModel):
             (UnreadRole, b"unread"),
             (MutedRole, b"muted"),
             (UpdatedRole, b"updatedAt"),
+            (PinnedRole, b"pinned"),
+            (ArchivedRole, b"archived"),
+            (FolderRole, b"folder"),
         ):
             names[role] = QByteArray(name)
         return names
 
     def _describe(self, session: Session) -> str:
         parts = [session.title or UNTITLED]
+        if session.pinned:
+            parts.append("Pinned")
+        if session.archived:
+            parts.append("Archived")
+        if session.folder:
+            parts.append(f"in folder {session.folder}")
         if session.id in self._streaming:
             parts.append("replying now")
         elif session.unread:
@@ -176,6 +208,26 @@ class ChatListModel(QAbstractListModel):
     def has_streaming(self) -> bool:
         return any(s in self._rows for s in self._streaming)
 
+    def folders(self) -> list[str]:
+        """The folders the chats are in (archived ones too), by name, any case."""
+        names = set(self._listed) | set(self._archived)
+        names.discard("")
+        return sorted(names, key=lambda name: (name.casefold(), name))
+
+    def folder_size(self, name: str) -> int:
+        """How many chats are in folder ``name``, archived ones too."""
+        return self._listed[name] + self._archived[name] if name else 0
+
+    def counts(self) -> ScopeCounts:
+        """How many chats each scope lists; a folder whose chats are all
+        archived is there with 0."""
+        folders = [(name, self._listed[name]) for name in self.folders()]
+        return ScopeCounts(
+            listed=sum(self._listed.values()),
+            folders=folder_counts(folders),
+            archived=sum(self._archived.values()),
+        )
+
     # -------------------------------------------------------------- mutations
     def set_chats(self, sessions: Sequence[Session]) -> None:
         """Replace every row (a model reset); streaming marks are kept."""
@@ -183,8 +235,13 @@ class ChatListModel(QAbstractListModel):
         self.beginResetModel()
         self._sessions = sorted(unique.values(), key=_sort_key, reverse=True)
         self._reindex()
+        self._listed.clear()
+        self._archived.clear()
+        for session in self._sessions:
+            self._count(session, 1)
         self.endResetModel()
         self.streaming_changed.emit()
+        self.counts_changed.emit()
 
     def upsert(self, session: Session) -> None:
         """Add a chat, or update it and move it to its place by last activity."""
@@ -195,11 +252,18 @@ class ChatListModel(QAbstractListModel):
             self.beginInsertRows(QModelIndex(), target, target)
             self._sessions.insert(target, new)
             self._reindex()
+            self._count(new, 1)
             self.endInsertRows()
             if new.id in self._streaming:
                 self.streaming_changed.emit()
+            self.counts_changed.emit()
             return
-        new = dataclasses.replace(session, unread=self._sessions[row].unread)
+        old = self._sessions[row]
+        new = dataclasses.replace(session, unread=old.unread)
+        recounted = (old.folder, old.archived) != (new.folder, new.archived)
+        if recounted:
+            self._count(old, -1)
+            self._count(new, 1)
         target = self._position_for(new, skip=row)
         if target != row:
             # beginMoveRows counts the destination before the row is taken out.
@@ -215,6 +279,8 @@ class ChatListModel(QAbstractListModel):
             self._sessions[row] = new
         index = self.index(target, 0)
         self.dataChanged.emit(index, index, [])
+        if recounted:
+            self.counts_changed.emit()
 
     def remove(self, session_id: int) -> None:
         row = self._rows.get(session_id)
@@ -223,11 +289,13 @@ class ChatListModel(QAbstractListModel):
         if row is None:
             return
         self.beginRemoveRows(QModelIndex(), row, row)
+        self._count(self._sessions[row], -1)
         del self._sessions[row]
         self._reindex()
         self.endRemoveRows()
         if was_streaming:
             self.streaming_changed.emit()
+        self.counts_changed.emit()
 
     def set_streaming(self, session_id: int, streaming: bool) -> None:
         if streaming == (session_id in self._streaming):
@@ -255,7 +323,27 @@ class ChatListModel(QAbstractListModel):
         self._sessions[row] = dataclasses.replace(self._sessions[row], muted=muted)
         self._changed(row, MutedRole)
 
+    def rename_folder(self, old: str, new: str) -> None:
+        """Every chat of folder ``old`` is now in ``new`` ("" in none), as the
+        store did it in one write; the rows stay where they are."""
+        changed = [row for row, s in enumerate(self._sessions) if s.folder == old]
+        for row in changed:
+            session = self._sessions[row]
+            self._count(session, -1)
+            self._sessions[row] = dataclasses.replace(session, folder=new)
+            self._count(self._sessions[row], 1)
+        if changed:
+            # One signal over the span: views and the filter re-read it once.
+            self.dataChanged.emit(self.index(changed[0], 0), self.index(changed[-1], 0), [])
+            self.counts_changed.emit()
+
     # -------------------------------------------------------------- internals
+    def _count(self, session: Session, step: int) -> None:
+        counter = self._archived if session.archived else self._listed
+        counter[session.folder] += step
+        if counter[session.folder] <= 0:
+            del counter[session.folder]
+
     def _changed(self, row: int, role: int) -> None:
         index = self.index(row, 0)
         roles = [role, int(Qt.ItemDataRole.ToolTipRole), int(Qt.ItemDataRole.AccessibleTextRole)]
@@ -278,21 +366,52 @@ class ChatListModel(QAbstractListModel):
 
 
 class ChatFilterModel(QSortFilterProxyModel):
-    """The chat list filtered by a case-insensitive substring of the title; source order kept."""
+    """The chats of one scope (all, a folder, the archive) whose title holds
+    the query, any case; the source's order kept.
+
+    The filter reads the source's sessions directly (no role lookups): it
+    runs over every row at each key typed, on lists of 10,000 chats.
+    """
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
-        self.setFilterCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
-        self.setFilterRole(Qt.ItemDataRole.DisplayRole)
         self._query = ""
+        self._folded = ""
+        self._scope = ALL_CHATS
 
     def set_query(self, text: str) -> None:
-        self._query = text.strip()
-        self.setFilterFixedString(self._query)
+        query = text.strip()
+        if query == self._query:
+            return
+        self.beginFilterChange()
+        self._query = query
+        self._folded = query.casefold()
+        self.endFilterChange(QSortFilterProxyModel.Direction.Rows)
 
     def query(self) -> str:
         return self._query
 
+    def set_scope(self, scope: ChatScope) -> None:
+        if scope == self._scope:
+            return
+        self.beginFilterChange()
+        self._scope = scope
+        self.endFilterChange(QSortFilterProxyModel.Direction.Rows)
+
+    def scope(self) -> ChatScope:
+        return self._scope
+
     def session_at(self, row: int) -> Session | None:
         value = self.index(row, 0).data(SessionRole)
         return value if isinstance(value, Session) else None
+
+    def filterAcceptsRow(self, source_row: int, source_parent: ModelIndex) -> bool:
+        source = self.sourceModel()
+        if isinstance(source, ChatListModel):
+            session = source.session_at(source_row)
+        else:
+            value = source.index(source_row, 0, source_parent).data(SessionRole)
+            session = value if isinstance(value, Session) else None
+        if session is None or not self._scope.accepts(session):
+            return False
+        return not self._folded or self._folded in (session.title or UNTITLED).casefold()

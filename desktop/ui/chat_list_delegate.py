@@ -1,12 +1,21 @@
-"""How a row of the chat list is painted: title, when, and the live / unread / muted marks."""
+"""How a row of the chat list is painted: title, when, and the pin / live / unread / muted marks."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
 
-from PySide6.QtCore import QObject, QRect, QRectF, QSize, Qt
-from PySide6.QtGui import QFont, QFontMetrics, QPainter, QPalette, QRegion
+from PySide6.QtCore import QObject, QPointF, QRect, QRectF, QSize, Qt
+from PySide6.QtGui import (
+    QColor,
+    QFont,
+    QFontMetrics,
+    QPainter,
+    QPainterPath,
+    QPalette,
+    QPen,
+    QRegion,
+)
 from PySide6.QtWidgets import QApplication, QStyle, QStyledItemDelegate, QStyleOptionViewItem
 
 from desktop.core.models import Session
@@ -14,10 +23,37 @@ from desktop.ui import icons, style
 from desktop.ui.chat_list import UNTITLED, ModelIndex, SessionRole, StreamingRole, relative_time
 
 
+def paint_pin(painter: QPainter, rect: QRectF, color: QColor) -> None:
+    """A push pin, tilted, filling the square ``rect``: the mark of a pinned chat."""
+    side = min(rect.width(), rect.height())
+    painter.save()
+    painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+    painter.translate(rect.center())
+    painter.rotate(40)
+    painter.scale(side, side)
+    # Drawn pointing down in a unit square centred on the origin.
+    shape = QPainterPath()
+    shape.addRoundedRect(QRectF(-0.2, -0.5, 0.4, 0.16), 0.06, 0.06)  # the head
+    shape.addRect(QRectF(-0.11, -0.36, 0.22, 0.34))  # the barrel
+    shape.addRoundedRect(QRectF(-0.27, -0.04, 0.54, 0.13), 0.05, 0.05)  # the collar
+    shape.setFillRule(Qt.FillRule.WindingFill)
+    painter.setPen(Qt.PenStyle.NoPen)
+    painter.setBrush(color)
+    painter.drawPath(shape)
+    needle = QPen(color, 0.08)
+    needle.setCapStyle(Qt.PenCapStyle.RoundCap)
+    painter.setPen(needle)
+    painter.drawLine(QPointF(0, 0.09), QPointF(0, 0.48))
+    painter.restore()
+
+
 class ChatListDelegate(QStyledItemDelegate):
-    """Paints a chat row: title, when, and the streaming / unread / muted marks.
+    """Paints a chat row: title, when (and its folder), and the pinned /
+    streaming / unread / muted marks.
 
     ``phase`` (0..1) is the spinner's angle; the view advances it.
+    ``show_folders``: the detail line names the chat's folder (the list
+    shows every folder's chats).
     """
 
     PADDING = 8
@@ -28,6 +64,7 @@ class ChatListDelegate(QStyledItemDelegate):
     ) -> None:
         super().__init__(parent)
         self.phase = 0.0
+        self.show_folders = True
         self.exposed: QRegion | None = None
         """The area the view repaints now (set by the view around each paint)."""
         self._clock = clock
@@ -148,6 +185,16 @@ class ChatListDelegate(QStyledItemDelegate):
             else:
                 icons.paint_dot(painter, mark_rect.center(), mark_side * 0.3, mark)
             title_rect.setRight(title_rect.right() - mark_side - 6)
+        if session.pinned:
+            pin_side = max(9, min(title_fm.height() - 2, 14))
+            pin_rect = QRectF(
+                title_rect.right() - pin_side + 1,
+                title_rect.center().y() - pin_side / 2 + 1,
+                pin_side,
+                pin_side,
+            )
+            paint_pin(painter, pin_rect, text_color if selected else dim)
+            title_rect.setRight(title_rect.right() - pin_side - 5)
         if session.muted:
             bell_side = max(9, min(small_fm.height(), 14))
             bell_rect = QRectF(
@@ -169,6 +216,8 @@ class ChatListDelegate(QStyledItemDelegate):
         )
 
         when = relative_time(session.updated_at, self._clock())
+        if self.show_folders and session.folder:
+            when = f"{when} · {session.folder}"
         if streaming:
             detail, detail_color = "Replying…", live
         elif session.unread:
