@@ -6,10 +6,12 @@ drives the streaming spinners; it runs only while some chat streams and the
 list is visible, and each tick repaints only the spinners (the delegate paints
 just the spinner when that is all exposed).
 
-While words are typed in the search field the chat list shows the chats
-whose title matches, and below it the messages found
-(:mod:`desktop.ui.search_results`): the sidebar asks with
-``search_requested`` and the window answers with :meth:`Sidebar.show_hits`.
+Above the list, a :class:`~desktop.ui.chat_scope.ScopeSelector` chooses which
+chats it shows: all of them (pinned first), one folder's, or the archived
+ones. While words are typed in the search field the list shows the chats of
+that scope whose title matches, and below it the messages found in every
+chat, archived ones too (:mod:`desktop.ui.search_results`): the sidebar asks
+with ``search_requested`` and the window answers with :meth:`Sidebar.show_hits`.
 """
 
 from __future__ import annotations
@@ -51,6 +53,7 @@ from desktop.core.search import SearchHit
 from desktop.ui import icons, style
 from desktop.ui.chat_list import ChatFilterModel, ChatListModel, IdRole
 from desktop.ui.chat_list_delegate import ChatListDelegate
+from desktop.ui.chat_scope import ALL_CHATS, ChatScope, ScopeKind, ScopeSelector, is_menu_key
 from desktop.ui.search_results import SearchResultsView
 
 
@@ -149,6 +152,11 @@ class ChatListView(QListView):
     def keyPressEvent(self, event: QKeyEvent) -> None:
         session_id = self.session_id_at(self.currentIndex())
         key = event.key()
+        if session_id is not None and is_menu_key(event):
+            # Not every platform turns these keys into a context menu event.
+            self._request_menu_at_current()
+            event.accept()
+            return
         if session_id is not None and event.modifiers() in (
             Qt.KeyboardModifier.NoModifier,
             Qt.KeyboardModifier.KeypadModifier,
@@ -166,6 +174,14 @@ class ChatListView(QListView):
                 event.accept()
                 return
         super().keyPressEvent(event)
+
+    def _request_menu_at_current(self) -> None:
+        index = self.currentIndex()
+        session_id = self.session_id_at(index)
+        if session_id is not None:
+            self.scrollTo(index)
+            pos = self.visualRect(index).center()
+            self.context_menu_requested.emit(session_id, self.viewport().mapToGlobal(pos))
 
     def contextMenuEvent(self, event: QContextMenuEvent) -> None:
         if event.reason() == QContextMenuEvent.Reason.Keyboard:
@@ -203,10 +219,12 @@ class ChatListView(QListView):
 
 
 class Sidebar(QWidget):
-    """Search field, "New chat" button and the chat list; emits what the user asks for.
+    """Search field, "New chat" button, the scope selector and the chat list;
+    emits what the user asks for.
 
-    Rename and delete confirmations, and muting itself, are the window's job:
-    the sidebar only says which chat the user meant.
+    Rename and delete confirmations, folder names, and muting, pinning,
+    archiving themselves are the window's job: the sidebar only says which
+    chat (or folder) the user meant.
     """
 
     chat_activated = Signal(int)
@@ -219,6 +237,18 @@ class Sidebar(QWidget):
     """The words typed in the search field changed (non-empty): find messages."""
     hit_activated = Signal(int, int, str)
     """(session id, message id, the words): open the chat at that message."""
+    pin_toggled = Signal(int, bool)
+    """(session id, pinned): pin the chat to the top (True) or unpin it."""
+    archive_toggled = Signal(int, bool)
+    """(session id, archived): archive the chat (True) or bring it back."""
+    folder_chosen = Signal(int, str)
+    """(session id, folder): move the chat into that folder ("" out of any)."""
+    new_folder_requested = Signal(int)
+    """Move the chat into a new folder (the window asks its name)."""
+    rename_folder_requested = Signal(str)
+    dissolve_folder_requested = Signal(str)
+    scope_changed = Signal(object)
+    """The list shows another :class:`ChatScope` (chosen by the user or set)."""
 
     def __init__(
         self, parent: QWidget | None = None, *, model: ChatListModel | None = None
@@ -240,6 +270,10 @@ class Sidebar(QWidget):
         self.new_button.setObjectName("newChatButton")
         self.new_button.setToolTip("Start a new chat (Ctrl+N)")
 
+        self.selector = ScopeSelector(self)
+        self.selector.setObjectName("chatScopeSelector")
+        self.selector.set_counts(self.model.counts())
+
         self.view = ChatListView(self)
         self.view.setObjectName("chatList")
         self.view.setAccessibleName("Chats")
@@ -254,6 +288,7 @@ class Sidebar(QWidget):
         layout.setContentsMargins(6, 6, 6, 6)
         layout.setSpacing(6)
         layout.addLayout(top)
+        layout.addWidget(self.selector)
         layout.addWidget(self.view, 1)
         self.results_label = QLabel("Messages", self)
         self.results_label.setObjectName("searchResultsLabel")
@@ -275,9 +310,23 @@ class Sidebar(QWidget):
         self.view.delete_key_pressed.connect(self.delete_requested)
         self.results.hit_activated.connect(self._on_results_hit_activated)
         self.model.modelReset.connect(self._update_empty_text)
+        self.model.counts_changed.connect(self._on_model_counts_changed)
+        self.selector.scope_chosen.connect(self._on_selector_scope_chosen)
+        self.selector.rename_folder_requested.connect(self.rename_folder_requested)
+        self.selector.dissolve_folder_requested.connect(self.dissolve_folder_requested)
         self._update_empty_text()
 
     # ------------------------------------------------------------------ API
+    @property
+    def scope(self) -> ChatScope:
+        """Which chats the list shows."""
+        return self.proxy.scope()
+
+    def set_scope(self, scope: ChatScope) -> None:
+        """Show the chats of ``scope`` (``scope_changed`` says so)."""
+        self.selector.set_scope(scope)
+        self._apply_scope(scope)
+
     def focus_search(self) -> None:
         self.search.setFocus(Qt.FocusReason.ShortcutFocusReason)
         self.search.selectAll()
@@ -320,7 +369,8 @@ class Sidebar(QWidget):
         self.view.scrollTo(index)
 
     def context_menu(self, session_id: int) -> QMenu | None:
-        """The menu for one chat (Open, Rename…, Mute/Unmute, Delete…); None if unknown."""
+        """The menu for one chat (Open, Rename…, Pin/Unpin, Mute/Unmute, Move
+        to folder ▸, Archive/Unarchive, Delete…); None if unknown."""
         row = self.model.row_of(session_id)
         session = self.model.session_at(row) if row is not None else None
         if session is None:
@@ -334,6 +384,10 @@ class Sidebar(QWidget):
         rename = menu.addAction("Rename…")
         rename.setObjectName("renameChat")
         rename.triggered.connect(lambda: self.rename_requested.emit(session_id))
+        pinned_now = session.pinned
+        pin = menu.addAction("Unpin" if pinned_now else "Pin")
+        pin.setObjectName("togglePin")
+        pin.triggered.connect(lambda: self.pin_toggled.emit(session_id, not pinned_now))
         mute: QAction
         if session.muted:
             mute = menu.addAction(icons.bell_icon(), "Unmute notifications")
@@ -342,13 +396,63 @@ class Sidebar(QWidget):
         mute.setObjectName("toggleMute")
         muted_now = session.muted
         mute.triggered.connect(lambda: self.mute_toggled.emit(session_id, not muted_now))
+        folders = QMenu("Move to &folder", menu)
+        folders.setObjectName("moveToFolderMenu")
+        self.fill_folder_menu(folders, session_id, session.folder)
+        menu.addMenu(folders)
+        archived_now = session.archived
+        archive = menu.addAction("Unarchive" if archived_now else "Archive")
+        archive.setObjectName("toggleArchive")
+        archive.setToolTip(
+            "Back to the list" if archived_now else "Out of the list; still found by search"
+        )
+        archive.triggered.connect(lambda: self.archive_toggled.emit(session_id, not archived_now))
         menu.addSeparator()
         delete = menu.addAction("Delete…")
         delete.setObjectName("deleteChat")
         delete.triggered.connect(lambda: self.delete_requested.emit(session_id))
         return menu
 
+    def fill_folder_menu(self, menu: QMenu, session_id: int, current: str) -> None:
+        """Move to folder ▸ for a chat in folder ``current`` ("" none): the
+        folders there are, New folder…, Remove from folder."""
+        menu.clear()
+        for name in self.model.folders():
+            action = menu.addAction(name.replace("&", "&&"))
+            action.setCheckable(True)
+            action.setChecked(name == current)
+            action.setEnabled(name != current)
+            action.setData(name)
+            action.triggered.connect(
+                lambda _checked=False, folder=name: self.folder_chosen.emit(session_id, folder)
+            )
+        if not menu.isEmpty():
+            menu.addSeparator()
+        new = menu.addAction("&New folder…")
+        new.setObjectName("newFolder")
+        new.triggered.connect(lambda: self.new_folder_requested.emit(session_id))
+        remove = menu.addAction("&Remove from folder")
+        remove.setObjectName("removeFromFolder")
+        remove.setEnabled(bool(current))
+        remove.triggered.connect(lambda: self.folder_chosen.emit(session_id, ""))
+
     # ---------------------------------------------------------------- slots
+    def _on_selector_scope_chosen(self, scope: ChatScope) -> None:
+        self._apply_scope(scope)
+
+    def _on_model_counts_changed(self) -> None:
+        self.selector.set_counts(self.model.counts())
+        self._update_empty_text()
+
+    def _apply_scope(self, scope: ChatScope) -> None:
+        if scope == self.proxy.scope():
+            return
+        self.proxy.set_scope(scope)
+        # In one folder's list, naming the folder on every row says nothing.
+        self.view.chat_delegate.show_folders = not scope.is_folder
+        self._update_empty_text()
+        self.scope_changed.emit(scope)
+
     def _on_view_context_menu_requested(self, session_id: int, global_pos: QPoint) -> None:
         if self._menu is not None:
             self._menu.deleteLater()
@@ -384,8 +488,18 @@ class Sidebar(QWidget):
 
     def _update_empty_text(self) -> None:
         query = self.search.text().strip()
+        scope = self.proxy.scope()
         if query:
-            self.view.empty_text = f"No chats match “{query}”"
+            where = "" if scope == ALL_CHATS else f" in {_scope_place(scope)}"
+            self.view.empty_text = f"No chats{where} match “{query}”"
+        elif scope.kind is ScopeKind.ARCHIVED:
+            self.view.empty_text = "No archived chats.\nArchive one from its menu."
+        elif scope.is_folder:
+            self.view.empty_text = (
+                f"No chats in “{scope.folder}”.\nMove one here from its menu (Move to folder)."
+            )
+        elif self.model.rowCount() > 0:
+            self.view.empty_text = "Every chat is archived.\nStart one with New chat."
         else:
             self.view.empty_text = "No chats yet.\nStart one with New chat."
         self.view.viewport().update()
@@ -415,6 +529,10 @@ class Sidebar(QWidget):
         self.results.setFocus(Qt.FocusReason.TabFocusReason)
         if not self.results.currentIndex().isValid():
             self.results.setCurrentIndex(self.results.model_.index(0, 0))
+
+
+def _scope_place(scope: ChatScope) -> str:
+    return f"“{scope.folder}”" if scope.is_folder else "the archive"
 
 
 __all__ = ["ChatListView", "Sidebar"]

@@ -240,7 +240,15 @@ def test_context_menu_actions_emit_the_right_signals(sidebar: Sidebar, qtbot: Qt
     menu = sidebar.context_menu(2)
     assert menu is not None
     texts = [a.text() for a in menu.actions() if not a.isSeparator()]
-    assert texts == ["Open", "Rename…", "Mute notifications", "Delete…"]
+    assert texts == [
+        "Open",
+        "Rename…",
+        "Pin",
+        "Mute notifications",
+        "Move to &folder",
+        "Archive",
+        "Delete…",
+    ]
     with qtbot.waitSignal(sidebar.chat_activated) as opened:
         _action(menu, "openChat").trigger()  # type: ignore[attr-defined]
     assert opened.args == [2]
