@@ -1,6 +1,6 @@
 """Attached files, stored once per content in the data folder.
 
-A file is kept under ``files/<first two hex digits>/<SHA-256>`` of the data
+A file is kept under ``attachments/<first two hex digits>/<SHA-256>`` of the data
 folder, readable by its owner alone (0600, its folders 0700), whatever its
 name was: the same picture attached to ten messages is stored once, and the
 rows of ``attachments`` name it by its hash. A file is written to a temporary
@@ -29,7 +29,7 @@ from typing import BinaryIO
 
 log = logging.getLogger("sidestream.store")
 
-FILES_DIR = "files"
+FILES_DIR = "attachments"
 _CHUNK = 1 << 20
 _HASH = re.compile(r"^[0-9a-f]{64}$")
 # An unsent attachment is kept this long (the composer may still hold it).

@@ -25,7 +25,7 @@ Version 6: full-text search. ``messages_fts`` indexes ``messages.content`` and
 words any case, with or without diacritics, prefixes of 1 to 4 letters
 indexed for typing); the step builds both indexes for the rows already there.
 Version 7: files attached to messages (``attachments``: one row per file of a
-message, in order; the bytes are stored once per SHA-256 under ``files/`` in
+message, in order; the bytes are stored once per SHA-256 under ``attachments/`` in
 the data folder) and order in a long history (``sessions.pinned``,
 ``sessions.archived``, ``sessions.folder``, and an index in the chat list's
 order).

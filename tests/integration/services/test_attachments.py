@@ -78,8 +78,14 @@ def test_each_kind_is_told_by_its_bytes_and_stored_once_privately(
         assert hashlib.sha256(path.read_bytes()).hexdigest() == sha256
         assert stat.S_IMODE(path.stat().st_mode) == 0o600
         assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
-    assert files.root == services.store.path.parent / "files"
+    data = services.store.path.parent
+    assert files.root == data / "attachments"
     run(services.aclose())
+    # The folder of files is one of Sidestream's own: the data folder, loosened
+    # meanwhile, is still made private again when the store opens.
+    data.chmod(0o755)
+    Store.open(data).close()
+    assert stat.S_IMODE(data.stat().st_mode) == 0o700
 
 
 @pytest.mark.parametrize(
