@@ -228,6 +228,61 @@ def session_record(row: Any) -> Session:
     )
 
 
+# The columns session_from_row reads, in its order.
+SESSION_COLUMNS = (
+    "id",
+    "title",
+    "provider_id",
+    "model",
+    "muted",
+    "created_at",
+    "updated_at",
+    "unread",
+    "active_leaf_id",
+    "system_prompt",
+    "preset_id",
+    "params",
+    "pinned",
+    "archived",
+    "folder",
+)
+
+
+def session_from_row(row: tuple[Any, ...]) -> Session:
+    """A session from a plain row of :data:`SESSION_COLUMNS` (no peewee row object:
+    the chat list reads thousands)."""
+    (sid, title, provider_id, model, muted, created, updated, unread, leaf, prompt, preset) = row[
+        :11
+    ]
+    params, pinned, archived, folder = row[11:]
+    return Session(
+        id=sid,
+        title=title,
+        provider_id=provider_id,
+        model=model,
+        muted=bool(muted),
+        created_at=_local_text(created),
+        updated_at=_local_text(updated),
+        unread=bool(unread),
+        active_leaf_id=leaf,
+        system_prompt=prompt or "",
+        preset_id=preset,
+        params=GenerationParams.from_json(params) if params and params != "{}" else _NO_PARAMS,
+        pinned=bool(pinned),
+        archived=bool(archived),
+        folder=folder or "",
+    )
+
+
+_NO_PARAMS = GenerationParams()  # frozen: one shared by every chat without settings
+
+
+def _local_text(stored: object) -> datetime:
+    value = datetime.fromisoformat(stored) if isinstance(stored, str) else stored
+    assert isinstance(value, datetime)
+    return to_local(value)
+
+
 def attachment_record(row: tuple[Any, ...]) -> Attachment:
     """An attachment from ``(sha256, name, mime, kind, size, text)``."""
     sha256, name, mime, kind, size, text = row

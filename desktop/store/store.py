@@ -61,6 +61,7 @@ from desktop.store.lock import held_by_another_process
 from desktop.store.models import (
     CHUNK_REASONING,
     CHUNK_TEXT,
+    SESSION_COLUMNS,
     Models,
     attachment_record,
     build_models,
@@ -68,6 +69,7 @@ from desktop.store.models import (
     message_record,
     preset_record,
     provider_record,
+    session_from_row,
     session_record,
     to_local,
     utc_now,
@@ -96,6 +98,8 @@ def _translating(fn: Callable[Concatenate[Store, _P], _R]) -> Callable[Concatena
 
     return wrapper
 
+
+_SESSION_COLUMNS = ", ".join(SESSION_COLUMNS)
 
 # The ids up from a message to its chat's first one (a recursive CTE named up).
 _PATH_UP = (
@@ -276,18 +280,28 @@ class Store:
         lists only them, None lists both. ``folder``: only the chats in that
         folder ("" those in none); None any.
         """
-        s = self._m.session
-        query = s.select().order_by(s.pinned.desc(), s.updated_at.desc(), s.id.desc())
+        # Plain SQL and tuples: at start this lists every chat (10,000 of them
+        # took 0.2 s through peewee's row objects, 30 ms this way).
+        where: list[str] = []
+        params: list[object] = []
         if archived is not None:
-            query = query.where(s.archived == archived)
+            where.append("archived = ?")
+            params.append(int(archived))
         if folder is not None:
-            query = query.where(s.folder == folder)
+            where.append("folder = ?")
+            params.append(folder)
         if search:
-            folded = peewee.fn.sidestream_casefold(s.title)
-            query = query.where(peewee.fn.instr(folded, search.casefold()) > 0)
+            where.append("instr(sidestream_casefold(title), ?) > 0")
+            params.append(search.casefold())
+        sql = f"SELECT {_SESSION_COLUMNS} FROM sessions"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        sql += " ORDER BY pinned DESC, updated_at DESC, id DESC"
         if limit is not None:
-            query = query.limit(limit)
-        return [session_record(row) for row in query]
+            sql += " LIMIT ?"
+            params.append(limit)
+        rows = self._db.execute_sql(sql, tuple(params)).fetchall()
+        return [session_from_row(row) for row in rows]
 
     @_translating
     def folders(self) -> list[str]:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from desktop.core.models import ProviderKind, Session, StoredProvider
+from desktop.core.models import GenerationParams, ProviderKind, Session, StoredProvider
 from desktop.core.states import MessageStatus, Role
 from desktop.store import Store
 
@@ -183,3 +183,44 @@ def test_settings_survive_reopen(tmp_path: Path) -> None:
     with Store.open(tmp_path / "data") as second:
         assert second.get_setting("k") == [1, "two"]
         assert second.get_session(s.id) == s
+
+
+def test_the_list_reads_each_chat_as_fetching_it_alone_does(store: Store) -> None:
+    """list_sessions builds chats from plain rows (fast at 10,000); get_session
+    from peewee's: every field must come out the same."""
+    provider = store.add_provider("Local", ProviderKind.OPENAI_CHAT, "http://127.0.0.1:9/v1")
+    preset = store.add_preset("Terse", system_prompt="Be brief.")
+    full = store.create_session(
+        "Everything set",
+        provider.id,
+        "m1",
+        system_prompt="Be kind.",
+        params=GenerationParams(temperature=0.3, max_output_tokens=99),
+        preset_id=preset.id,
+    )
+    store.add_message(full.id, Role.USER, "hi")
+    store.set_muted(full.id, True)
+    store.set_unread(full.id, True)
+    store.set_pinned(full.id, True)
+    store.set_folder(full.id, "Work")
+    bare = store.create_session("Nothing set")
+    listed = {s.id: s for s in store.list_sessions()}
+    assert listed[full.id] == store.get_session(full.id)
+    assert listed[bare.id] == store.get_session(bare.id)
+    assert listed[full.id].params.temperature == 0.3 and listed[full.id].active_leaf_id
+
+
+def test_pinned_lead_the_list_and_archived_leave_it(store: Store) -> None:
+    old, middle, new = (store.create_session(t) for t in ("old", "middle", "new"))
+    for s in (old, middle, new):
+        store.add_message(s.id, Role.USER, "activity")  # updated in this order
+    store.set_pinned(old.id, True)
+    store.set_archived(middle.id, True)
+    store.set_folder(new.id, "Work")
+    assert [s.title for s in store.list_sessions()] == ["old", "new"]
+    assert [s.title for s in store.list_sessions(archived=True)] == ["middle"]
+    assert [s.title for s in store.list_sessions(archived=None)] == ["old", "new", "middle"]
+    assert [s.title for s in store.list_sessions(folder="Work")] == ["new"]
+    assert [s.title for s in store.list_sessions(folder="")] == ["old"]
+    assert store.folders() == ["Work"]
+    assert store.rename_folder("Work", "") == 1 and store.folders() == []
