@@ -5,7 +5,10 @@ streaming reply up to date cheaply (see :mod:`desktop.ui.render.document` for
 how). It is also where the transcript's safety rules live:
 
 - images are never fetched: every image resource resolves to a placeholder
-  and its URL is recorded in :attr:`ChatView.blocked_resources`;
+  and its URL is recorded in :attr:`ChatView.blocked_resources`, but for the
+  thumbnails of the images attached to the messages shown (scaled in a
+  worker thread, see :mod:`desktop.ui.thumbnails`), which the view itself
+  wrote (:mod:`desktop.ui.render.attachments`);
 - links open only on click, only for http(s) and mailto, and only after the
   user confirms the full URL; other schemes do nothing;
 - HTML in message text is shown as text (Markdown is imported with
@@ -45,6 +48,7 @@ from PySide6.QtGui import (
     QMouseEvent,
     QPainter,
     QPaintEvent,
+    QPixmap,
     QResizeEvent,
     QTextBlock,
     QTextCursor,
@@ -55,13 +59,25 @@ from PySide6.QtGui import (
 from PySide6.QtWidgets import QDialog, QMenu, QTextBrowser, QVBoxLayout, QWidget
 
 from desktop.core.links import OPENABLE_SCHEMES, LinkCheck, check_link
-from desktop.core.models import Message
+from desktop.core.models import Attachment, Message
 from desktop.core.search import find_matches, query_terms
 from desktop.core.states import Role
+from desktop.services.attachments import AttachmentService
 from desktop.streaming.events import MessageUpdate
+from desktop.ui.file_viewer import FileActions, FileViewer
 from desktop.ui.find import FindBar, Match, matches_in, selections
+from desktop.ui.icons import file_glyph, paint_file
 from desktop.ui.link_dialog import LinkDialog
 from desktop.ui.plain import tooltip
+from desktop.ui.render.attachments import (
+    FILE_ACTION,
+    GLYPH_PREFIX,
+    GLYPH_SIZE,
+    IMAGE_SCHEME,
+    THUMB_SIZE,
+    describe,
+    image_url,
+)
 from desktop.ui.render.document import (
     BLOCK_KIND,
     CODE_LANGUAGE,
@@ -77,6 +93,7 @@ from desktop.ui.render.versions import (
     VERSION_ACTION,
     VersionMark,
 )
+from desktop.ui.thumbnails import Thumbnails
 
 log = logging.getLogger("sidestream.ui")
 
@@ -110,6 +127,10 @@ class TranscriptBrowser(QTextBrowser):
         if url.scheme().lower() == "qrc":
             return super().loadResource(type, url)
         text = url.toString()
+        if url.scheme() == IMAGE_SCHEME:
+            resource = self._view.file_resource(text)
+            if resource is not None:
+                return resource
         if text not in self.blocked_resources:
             self.blocked_resources.append(text)
             log.debug("Blocked a resource in the transcript: %s", text)
@@ -365,9 +386,17 @@ class ChatView(QWidget):
     edit_requested = Signal(int)  # a user message's id
     copied = Signal(str)
     find_changed = Signal(int, int)  # the current match (0-based, -1: none), how many
+    error_raised = Signal(str)  # a file that could not be opened or saved
 
-    def __init__(self, parent: QWidget | None = None) -> None:
+    def __init__(
+        self, parent: QWidget | None = None, *, files: AttachmentService | None = None
+    ) -> None:
         super().__init__(parent)
+        # The files attached to messages: opened, saved and shown as
+        # thumbnails through these (None: a view without files, as in tests).
+        self.file_actions = FileActions(files, self) if files is not None else None
+        self._thumbnails = Thumbnails(files, THUMB_SIZE, self) if files is not None else None
+        self._tiles: dict[str, QPixmap | QImage] = {}  # resource name -> what is shown
         self.browser = TranscriptBrowser(self)
         self.find_bar = FindBar(self)
         self.find_bar.hide()
@@ -404,6 +433,9 @@ class ChatView(QWidget):
         bar.rangeChanged.connect(self._on_scroll_range_changed)
         bar.valueChanged.connect(self._on_scroll_value_changed)
         self.browser.anchorClicked.connect(self._on_browser_anchor_clicked)
+        if self.file_actions is not None and self._thumbnails is not None:
+            self.file_actions.error_raised.connect(self.error_raised)
+            self._thumbnails.loaded.connect(self._on_thumbnails_loaded)
         self.browser.highlighted.connect(self._on_browser_link_hovered)
         self.browser.cursorPositionChanged.connect(self.browser.describe_focused_link)
 
@@ -773,6 +805,105 @@ class ChatView(QWidget):
         QGuiApplication.clipboard().setText(selection.toPlainText())
         self.copied.emit("Copied the selection")
 
+    # ----------------------------------------------------------------- files
+
+    def attachment(self, message_id: int, index: int) -> Attachment | None:
+        """A shown message's ``index``-th attached file, or None."""
+        return self.renderer.attachment(message_id, index)
+
+    def open_file(self, message_id: int, index: int) -> FileViewer | None:
+        """Show a message's attached file in a viewer of its own."""
+        attachment = self.renderer.attachment(message_id, index)
+        if attachment is None or self.file_actions is None:
+            return None
+        return self.file_actions.open(attachment, self)
+
+    def save_file(self, message_id: int, index: int) -> None:
+        """Ask where, and save a copy of a message's attached file there."""
+        attachment = self.renderer.attachment(message_id, index)
+        if attachment is not None and self.file_actions is not None:
+            self.file_actions.save_as(attachment, self)
+
+    def file_resource(self, name: str) -> QPixmap | QImage | None:
+        """What the transcript shows for one of its file images (a thumbnail,
+        a placeholder while it is made, a file's glyph), or None for a name
+        the view did not write (it is blocked like any other)."""
+        shown = self._tiles.get(name)
+        if shown is not None:
+            return shown
+        ratio = self.browser.devicePixelRatioF()
+        prefix = f"{IMAGE_SCHEME}:{GLYPH_PREFIX}"
+        if name.startswith(prefix):
+            label = name[len(prefix) :]
+            if not label.isalnum() or len(label) > 4:
+                return None
+            glyph = file_glyph(label, GLYPH_SIZE, self.theme.link, ratio)
+            self._tiles[name] = glyph
+            return glyph
+        attachment = self.renderer.image(name)
+        if attachment is None:
+            return None
+        thumbnail = None
+        if self._thumbnails is not None:
+            self._thumbnails.set_ratio(ratio)
+            thumbnail = self._thumbnails.get(attachment)
+        tile = self._tile(thumbnail, ratio)
+        if thumbnail is not None:
+            self._tiles[name] = tile  # a placeholder is not kept: the thumbnail replaces it
+        return tile
+
+    def _tile(self, thumbnail: QImage | None, ratio: float) -> QPixmap:
+        """An image's place in the transcript: its thumbnail centred on a panel;
+        a placeholder while it is made (None), or a broken-file glyph (null)."""
+        size = THUMB_SIZE
+        pixmap = QPixmap(round(size.width() * ratio), round(size.height() * ratio))
+        pixmap.setDevicePixelRatio(ratio)
+        pixmap.fill(Qt.GlobalColor.transparent)
+        painter = QPainter(pixmap)
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
+        panel = QRectF(0.5, 0.5, size.width() - 1, size.height() - 1)
+        painter.setPen(self.theme.quote_bar)
+        painter.setBrush(self.theme.code_background)
+        painter.drawRoundedRect(panel, 6, 6)
+        if thumbnail is None:
+            painter.setPen(self.theme.muted)
+            painter.drawText(panel, int(Qt.AlignmentFlag.AlignCenter), "…")
+        elif thumbnail.isNull():
+            glyph = QRectF(0, 0, 40, 40)
+            glyph.moveCenter(panel.center())
+            paint_file(painter, glyph, self.theme.muted, "?")
+        else:
+            shown = thumbnail.deviceIndependentSize()
+            target = QRectF(0, 0, shown.width(), shown.height())
+            target.moveCenter(panel.center())
+            painter.drawImage(target, thumbnail)
+        painter.end()
+        return pixmap
+
+    def _on_thumbnails_loaded(self, sha256: str) -> None:
+        document = self.renderer.document
+        for name in list(self._tiles):
+            if name.endswith(sha256):
+                del self._tiles[name]
+        name = f"{IMAGE_SCHEME}:{sha256}"
+        attachment = self.renderer.image(name)
+        if attachment is None or image_url(attachment) != name:
+            return
+        tile = self.file_resource(name)
+        if tile is not None:
+            document.addResource(QTextDocument.ResourceType.ImageResource.value, QUrl(name), tile)
+            self.browser.viewport().update()
+
+    def _file_link(self, href: str) -> tuple[int, int, Attachment] | None:
+        """(message id, index, file) of a file link, or None if it is not one."""
+        parsed = _parse_action(QUrl(href))
+        if parsed is None or parsed[0] != FILE_ACTION or len(parsed[1]) != 2:
+            return None
+        message_id, index = parsed[1]
+        attachment = self.renderer.attachment(message_id, index)
+        return None if attachment is None else (message_id, index, attachment)
+
     def message_at(self, pos: QPoint) -> int | None:
         """The id of the message under a point of the viewport, if any."""
         position = self.browser.cursorForPosition(pos).position()
@@ -782,6 +913,14 @@ class ChatView(QWidget):
     def context_menu(self, pos: QPoint) -> QMenu:
         """The context menu for a point of the viewport (the caller shows it)."""
         menu = QMenu(self)
+        link = self._file_link(self.browser.anchorAt(pos))
+        if link is not None and self.file_actions is not None:
+            file_message, index, attachment = link
+            opened = menu.addAction(f"Open “{attachment.name}”")
+            opened.triggered.connect(lambda: self.open_file(file_message, index))
+            save = menu.addAction("Save as…")
+            save.triggered.connect(lambda: self.save_file(file_message, index))
+            menu.addSeparator()
         message_id = self.message_at(pos)
         region = self.renderer.region(message_id) if message_id is not None else None
         if region is not None and region.role is Role.USER:
@@ -809,6 +948,7 @@ class ChatView(QWidget):
             if theme != self.theme or event.type() == QEvent.Type.FontChange:
                 self.theme = theme
                 self.browser.forget_placeholder()
+                self._tiles.clear()
                 following = self._following
                 self.renderer.set_theme(theme, self.font())
                 self._set_document(self.renderer.document)
@@ -853,6 +993,9 @@ class ChatView(QWidget):
         action, numbers = parsed
         if action == EDIT_ACTION:
             return EDIT_DESCRIPTION
+        if action == FILE_ACTION:
+            link = self._file_link(href)
+            return f"Open {describe(link[2])}" if link is not None else ""
         if action != VERSION_ACTION or len(numbers) != 2:
             return ""
         region = self.renderer.region(numbers[0])
@@ -886,6 +1029,8 @@ class ChatView(QWidget):
             self.show_earlier()
         elif action == EDIT_ACTION:
             self.edit_requested.emit(message_id)
+        elif action == FILE_ACTION and len(numbers) == 2:
+            self.open_file(message_id, numbers[1])
         elif action == VERSION_ACTION and len(numbers) == 2:
             region = self.renderer.region(message_id)
             if region is not None and region.versions is not None:

@@ -5,7 +5,9 @@ under ``sys._MEIPASS`` (see :func:`resources_dir`). If the files are missing the
 app icon is drawn instead, so a broken install still shows a recognisable icon.
 The drawing primitives (:func:`paint_dot`, :func:`paint_bell`,
 :func:`paint_spinner`) are shared with the chat list's delegate so that its
-indicators match the icons exactly and follow the palette.
+indicators match the icons exactly and follow the palette; :func:`paint_file`
+draws the glyph of an attached file that is not an image (a page with its
+kind on it), in the composer's chips and in the transcript.
 """
 
 from __future__ import annotations
@@ -246,6 +248,76 @@ def paint_plus(painter: QPainter, rect: QRectF, color: QColor) -> None:
     painter.restore()
 
 
+def paint_paperclip(painter: QPainter, rect: QRectF, color: QColor) -> None:
+    """A paperclip, leaning right (attach files)."""
+    side = min(rect.width(), rect.height())
+    box = QRectF(0, 0, side, side)
+    box.moveCenter(rect.center())
+    x, y, s = box.x(), box.y(), side
+    # Drawn upright in the unit square, then turned: outer wire down, round
+    # the bottom, up the other side, round the top, and the inner wire down.
+    clip = QPainterPath(QPointF(x + 0.62 * s, y + 0.34 * s))
+    clip.lineTo(x + 0.62 * s, y + 0.70 * s)
+    clip.arcTo(QRectF(x + 0.38 * s, y + 0.58 * s, 0.24 * s, 0.24 * s), 0, -180)
+    clip.lineTo(x + 0.38 * s, y + 0.24 * s)
+    clip.arcTo(QRectF(x + 0.38 * s, y + 0.14 * s, 0.18 * s, 0.18 * s), 180, -180)
+    clip.lineTo(x + 0.56 * s, y + 0.64 * s)
+    pen = QPen(color, max(1.3, 0.075 * s))
+    pen.setCapStyle(Qt.PenCapStyle.RoundCap)
+    pen.setJoinStyle(Qt.PenJoinStyle.RoundJoin)
+    painter.save()
+    painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+    centre = box.center()
+    painter.translate(centre)
+    painter.rotate(40)
+    painter.translate(-centre)
+    painter.setPen(pen)
+    painter.setBrush(Qt.BrushStyle.NoBrush)
+    painter.drawPath(clip)
+    painter.restore()
+
+
+def paint_file(painter: QPainter, rect: QRectF, color: QColor, label: str = "") -> None:
+    """A page with a folded corner and ``label`` (its kind: "PDF", "TXT") on it."""
+    height = min(rect.height(), rect.width() * 1.3)
+    width = height / 1.3
+    page = QRectF(0, 0, width, height)
+    page.moveCenter(rect.center())
+    fold = width * 0.32
+    line = max(1.0, width * 0.06)
+    outline = QPainterPath(QPointF(page.left(), page.top()))
+    outline.lineTo(page.right() - fold, page.top())
+    outline.lineTo(page.right(), page.top() + fold)
+    outline.lineTo(page.right(), page.bottom())
+    outline.lineTo(page.left(), page.bottom())
+    outline.closeSubpath()
+    corner = QPainterPath(QPointF(page.right() - fold, page.top()))
+    corner.lineTo(page.right() - fold, page.top() + fold)
+    corner.lineTo(page.right(), page.top() + fold)
+    painter.save()
+    painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+    pen = QPen(color, line)
+    pen.setJoinStyle(Qt.PenJoinStyle.RoundJoin)
+    painter.setPen(pen)
+    painter.setBrush(Qt.BrushStyle.NoBrush)
+    painter.drawPath(outline)
+    painter.drawPath(corner)
+    if label and height >= 14:
+        font = painter.font()
+        font.setBold(True)
+        font.setPixelSize(max(5, round(width * (0.34 if len(label) <= 3 else 0.27))))
+        painter.setFont(font)
+        band = QRectF(page.left(), page.top() + height * 0.45, width, height * 0.4)
+        painter.drawText(band, int(Qt.AlignmentFlag.AlignCenter), label)
+    elif height >= 8:
+        for i in range(3):
+            ly = page.top() + height * (0.45 + 0.15 * i)
+            painter.drawLine(
+                QPointF(page.left() + width * 0.2, ly), QPointF(page.right() - width * 0.2, ly)
+            )
+    painter.restore()
+
+
 # ---------------------------------------------------------------- action icons
 def _text_color() -> QColor:
     app = QGuiApplication.instance()
@@ -299,6 +371,24 @@ def stop_icon(color: QColor | None = None) -> QIcon:
 def new_chat_icon(color: QColor | None = None) -> QIcon:
     c = color or _text_color()
     return _drawn_icon(lambda p, r: paint_plus(p, r, c))
+
+
+def attach_icon(color: QColor | None = None) -> QIcon:
+    """A paperclip: attach files to the message."""
+    c = color or _text_color()
+    return _drawn_icon(lambda p, r: paint_paperclip(p, r, c))
+
+
+def file_glyph(label: str, size: int, color: QColor, ratio: float = 1.0) -> QImage:
+    """The glyph of a file that is not an image, ``size`` pixels square (logical)."""
+    pixels = max(1, math.ceil(size * ratio))
+    image = QImage(pixels, pixels, QImage.Format.Format_ARGB32_Premultiplied)
+    image.fill(Qt.GlobalColor.transparent)
+    painter = QPainter(image)
+    paint_file(painter, QRectF(0, 0, pixels, pixels), color, label)
+    painter.end()
+    image.setDevicePixelRatio(ratio)
+    return image
 
 
 def _paint_app_icon(painter: QPainter, rect: QRectF) -> None:

@@ -3,9 +3,10 @@ of earlier messages).
 
 The messages are built as one Markdown text (one sentinel paragraph per
 header), imported once into a fresh document that has no layout yet, and
-headers, Thinking sections and status lines are patched in place; the view lays it out once
-when it is shown. If the sentinels come back mangled (Markdown a message
-left open swallowed one) it falls back to per-message rendering.
+headers, files lines, Thinking sections and status lines are patched in
+place; the view lays it out once when it is shown. If the sentinels come
+back mangled (Markdown a message left open swallowed one) it falls back to
+per-message rendering.
 
 Bodies rendered on their own (live replies on load, huge messages, those
 with a table shown as text: see :func:`~desktop.ui.render.region.renders_alone`)
@@ -28,6 +29,7 @@ from PySide6.QtGui import (
     QTextFormat,
 )
 
+from desktop.ui.render.attachments import write_files
 from desktop.ui.render.blocks import end_tables_before_blocks
 from desktop.ui.render.chrome import Style, fill_header, insert_status, status_for
 from desktop.ui.render.code_labels import label_code_blocks, may_hold_code
@@ -160,7 +162,9 @@ class BulkRenderer:
                 cursor.setPosition(position)
                 cursor.setPosition(body_start, KEEP)
                 region.header_chars = fill_header(cursor, region, style, first=index == 0)
-                thinking.write(region, position + region.header_chars)
+                files_start = position + region.header_chars
+                region.files_chars = write_files(doc, region, files_start, style)
+                thinking.write(region, files_start + region.files_chars)
         start = 0
         for region in regions:
             region.start = start
@@ -181,6 +185,7 @@ class BulkRenderer:
                     cursor.insertBlock(QTextBlockFormat(), QTextCharFormat())
                 region.start = cursor.position()
                 region.header_chars = fill_header(cursor, region, style, first=index == 0)
+                region.files_chars = write_files(doc, region, region.files_start, style)
                 thinking.write(region, region.thinking_start)
                 region.splitter = None
                 region.done_chars = region.tail_chars = region.code_blocks = 0

@@ -3,6 +3,7 @@
 Every message owns a contiguous *region* of the document::
 
     header      "Assistant · model   Copy   ‹ 2/3 ›"   (one block)
+    files       a user message's attached files       (0..1 block)
     thinking    "Thought for 12 s ▸", or the reasoning  (0..n blocks)
     done        finished Markdown blocks, rendered once (0..n blocks)
     tail        the open tail, re-rendered per update   (0..n blocks)
@@ -30,6 +31,7 @@ refreshes the status lines. The parts, and their costs (see DESIGN.md,
 - :mod:`~desktop.ui.render.text_tables`: tables too large to lay out;
 - :mod:`~desktop.ui.render.code_labels`: the line above each code block;
 - :mod:`~desktop.ui.render.chrome`: headers and status lines;
+- :mod:`~desktop.ui.render.attachments`: the files line of a user message;
 - :mod:`~desktop.ui.render.versions`: the version switcher in a header;
 - :mod:`~desktop.ui.render.edit`: Markdown imports and removals.
 """
@@ -44,8 +46,9 @@ from contextlib import contextmanager
 
 from PySide6.QtGui import QFont, QTextDocument
 
-from desktop.core.models import Message
+from desktop.core.models import Attachment, Message
 from desktop.core.states import FinishReason, MessageStatus, Role
+from desktop.ui.render.attachments import image_url, write_files
 from desktop.ui.render.body import TAIL_MARKDOWN_LIMIT, BodyRenderer
 from desktop.ui.render.bulk import BulkRenderer
 from desktop.ui.render.chrome import (
@@ -129,6 +132,9 @@ class TranscriptDocument:
         # messages whose header shows a switcher.
         self._versions: dict[int, tuple[int, ...]] = {}
         self._marked: set[int] = set()
+        # The images attached to the messages, by the name of their thumbnail
+        # (render.attachments.image_url): the view resolves only these.
+        self._images: dict[str, Attachment] = {}
         self.stats = RenderStats()
         self.highlighter: CodeHighlighter
         self.document: QTextDocument
@@ -171,6 +177,18 @@ class TranscriptDocument:
                 if region.versions is not None:
                     return region.versions
         return None
+
+    def attachment(self, message_id: int, index: int) -> Attachment | None:
+        """A message's ``index``-th attached file, or None."""
+        region = self._by_id.get(message_id)
+        if region is None or not 0 <= index < len(region.attachments):
+            return None
+        return region.attachments[index]
+
+    def image(self, url: str) -> Attachment | None:
+        """The attached image whose thumbnail is named ``url``, or None (a name
+        the transcript did not write, such as one in message text)."""
+        return self._images.get(url)
 
     def header_link(self, message_id: int, href: str) -> tuple[int, int] | None:
         """Where a link of a rendered message's header is: (start, end), or None."""
@@ -226,6 +244,9 @@ class TranscriptDocument:
             regions.append(region)
         self.stats.loads += 1
         self._by_id = {region.message_id: region for region in regions}
+        self._images = {}
+        for region in regions:
+            self._note_images(region)
         self._waiting = {r.message_id for r in regions if r.waiting_since is not None}
         self._marked = {r.message_id for r in regions if r.versions is not None}
         split = window_start(regions) if window is None else max(0, len(regions) - window)
@@ -266,9 +287,11 @@ class TranscriptDocument:
         if region.versions is not None:
             self._marked.add(message.id)
         previous_last = self._window.last_assistant()
+        self._note_images(region)
         with self._edit_block():
             self._window.append(region)
             self._by_id[region.message_id] = region
+            region.files_chars = write_files(self.document, region, region.files_start, self._style)
             self._sync_thinking(region)
             self._rebuild_body(region, region.text)
             self._refresh_status(region)
@@ -520,6 +543,10 @@ class TranscriptDocument:
         self._body = BodyRenderer(doc, self._style, self.stats)
         self._bulk = BulkRenderer(self._style, self.stats)
         self._thinking = ThinkingRenderer(doc, self._style, self.stats)
+
+    def _note_images(self, region: Region) -> None:
+        for attachment in region.attachments:
+            self._images[image_url(attachment)] = attachment
 
     def _mark(self, message_id: int) -> VersionMark | None:
         siblings = self._versions.get(message_id)

@@ -1,7 +1,7 @@
 """One message's part of the transcript document, and the marks on its blocks.
 
 A :class:`Region` keeps where a message starts in the document and how long
-each of its parts is (header, thinking, done, tail, status), so that a change to one
+each of its parts is (header, files, thinking, done, tail, status), so that a change to one
 message moves everything after it by a known delta. The renderer marks the
 blocks it writes itself with a :class:`BlockKind` (``BLOCK_KIND``) and the
 message they belong to (``BLOCK_MESSAGE``); :class:`RenderStats` counts its
@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 from PySide6.QtGui import QTextFormat
 
-from desktop.core.models import Message
+from desktop.core.models import Attachment, Message
 from desktop.core.states import FinishReason, MessageStatus, Role
 from desktop.ui.render.blocks import BlockSplitter, Fence, TableSpan
 from desktop.ui.render.status import StatusLine
@@ -45,6 +45,7 @@ class BlockKind(enum.IntEnum):
     TABLE_TEXT = 5  # a table shown as text: its label and its lines
     THINKING_LINE = 6  # "Thinking…" / "Thought for 12 s ▸" above a reply
     THINKING = 7  # the reasoning shown in an open Thinking section
+    FILES = 8  # the files attached to a user message (render.attachments)
 
 
 @dataclass
@@ -114,8 +115,10 @@ class Region:
     output_tokens: int | None = None
     # While a live reply waits for its first token: since when (time.time()).
     waiting_since: float | None = None
+    attachments: tuple[Attachment, ...] = ()
     start: int = 0
     header_chars: int = 0
+    files_chars: int = 0  # the files line under a user message's header (0: none)
     thinking: ThinkingPart = field(default_factory=ThinkingPart)
     done_chars: int = 0
     tail_chars: int = 0
@@ -155,6 +158,7 @@ class Region:
             reasoning_seconds=message.reasoning_seconds,
             input_tokens=message.input_tokens,
             output_tokens=message.output_tokens,
+            attachments=message.attachments,
         )
 
     def to_message(self) -> Message:
@@ -172,12 +176,14 @@ class Region:
             reasoning_seconds=self.reasoning_seconds,
             input_tokens=self.input_tokens,
             output_tokens=self.output_tokens,
+            attachments=self.attachments,
         )
 
     @property
     def length(self) -> int:
         return (
             self.header_chars
+            + self.files_chars
             + self.thinking.chars
             + self.done_chars
             + self.tail_chars
@@ -190,9 +196,14 @@ class Region:
         return self.start + self.length
 
     @property
-    def thinking_start(self) -> int:
-        """The end of the header: the Thinking section follows it."""
+    def files_start(self) -> int:
+        """The end of the header: the files line (if any) follows it."""
         return self.start + self.header_chars
+
+    @property
+    def thinking_start(self) -> int:
+        """The end of the files line: the Thinking section follows it."""
+        return self.files_start + self.files_chars
 
     @property
     def body_start(self) -> int:
