@@ -330,9 +330,31 @@ class SidestreamApp(StreamListener):
         self.window.show()
         install_ready_probe(self.window, self.request_quit)
         self._tasks.spawn(self._sweep_files())
+        self._tasks.spawn(self.verify_store())
         await self._quit.wait()
         await self.shutdown()
         return 0
+
+    async def verify_store(self) -> QMessageBox | None:
+        """Check the whole database file once the window shows (a worker thread;
+        a start checks only what it reads first); damage found is said at once,
+        and the next start keeps the file aside. Returns the warning shown."""
+        problems = await asyncio.to_thread(self.services.store.verify)
+        if not problems:
+            return None
+        box = QMessageBox(
+            QMessageBox.Icon.Warning,
+            APP_NAME,
+            "Sidestream found damage in its database file. What you see now stays as it is"
+            " while Sidestream runs; the next time it starts, it keeps the damaged file aside"
+            f" as a backup in {self.services.store.path.parent} (nothing is deleted) and"
+            " starts a new, empty one.",
+            QMessageBox.StandardButton.Ok,
+            self.window,
+        )
+        box.setDetailedText("\n".join(problems[:20]))
+        box.open()
+        return box
 
     async def _sweep_files(self) -> None:
         """Remove files attached a day ago or more and never sent (a worker thread)."""
@@ -496,11 +518,12 @@ def run_app(args: argparse.Namespace) -> int:
             instance = InstanceServer(data_dir, window)
             instance.raise_requested.connect(window.show_and_raise)
             instance.listen()
-            sessions = services.chat.chats(limit=1)
-            if sessions:
-                window.open_chat(sessions[0].id)
-            else:
-                window.new_chat()
+            if not window.tab_session_ids():  # no tab restored from the last run
+                sessions = services.chat.chats(limit=1)
+                if sessions:
+                    window.open_chat(sessions[0].id)
+                else:
+                    window.new_chat()
             return int(loop.run_until_complete(sidestream.run()))
     finally:
         # Collect what the run left while Qt is still whole, and leave
