@@ -1,5 +1,5 @@
-"""SettingsService: providers, keys, default model, the stream limit and the
-first-token wait, Qt-free.
+"""SettingsService: providers, keys, default model, the stream limit, the
+first-token wait and the tabs left open, Qt-free.
 
 The UI's settings dialog talks to this; keys go to the OS keyring through the
 KeyStore and never into the database.
@@ -22,6 +22,7 @@ log = logging.getLogger("sidestream.settings")
 
 MAX_STREAMS_KEY = "max_concurrent_streams"
 DEFAULT_PROVIDER_KEY = "default_provider_id"
+OPEN_TABS_KEY = "open_tabs"
 # The first-token wait may be set between these (seconds).
 MIN_FIRST_TOKEN_WAIT = 10.0
 MAX_FIRST_TOKEN_WAIT = 24 * 3600.0
@@ -43,6 +44,18 @@ class ProviderView:
     is_demo: bool
     has_key: bool
     is_default: bool
+
+
+@dataclass(frozen=True, slots=True)
+class SavedTabs:
+    """The chats open in tabs, in the tabs' order, and the one shown."""
+
+    ids: tuple[int, ...] = ()
+    current: int | None = None
+
+
+def _is_id(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value > 0
 
 
 class SettingsService:
@@ -182,6 +195,20 @@ class SettingsService:
         self._store.set_setting(FIRST_TOKEN_WAIT_KEY, float(seconds))
         self._directory.reconfigure()
 
+    # -------------------------------------------------------------------- tabs
+    def saved_tabs(self) -> SavedTabs:
+        """The tabs open when they last changed; nothing for a value that is
+        not one (an older or damaged setting is ignored, not an error)."""
+        value = self._store.get_setting(OPEN_TABS_KEY, None)
+        if not isinstance(value, dict) or not isinstance(value.get("ids"), list):
+            return SavedTabs()
+        ids = tuple(dict.fromkeys(i for i in value["ids"] if _is_id(i)))
+        current = value.get("current")
+        return SavedTabs(ids, current if _is_id(current) and current in ids else None)
+
+    def save_tabs(self, tabs: SavedTabs) -> None:
+        self._store.set_setting(OPEN_TABS_KEY, {"ids": list(tabs.ids), "current": tabs.current})
+
     def get(self, key: str, default: object = None) -> object:
         return self._store.get_setting(key, default)
 
@@ -197,4 +224,11 @@ class SettingsService:
             raise SettingsError("The base URL must start with http:// or https://.")
 
 
-__all__ = ["KeyPersistence", "ProviderError", "ProviderView", "SettingsError", "SettingsService"]
+__all__ = [
+    "KeyPersistence",
+    "ProviderError",
+    "ProviderView",
+    "SavedTabs",
+    "SettingsError",
+    "SettingsService",
+]

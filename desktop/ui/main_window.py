@@ -2,10 +2,17 @@
 
 The window decides which chat is *visible* (current tab of a shown, active,
 unminimised window); notifications and unread marks ask it.
+
+Pinning, archiving and folders are the :class:`~desktop.ui.chat_order.ChatOrganizer`'s
+(the sidebar's menus and the Chat and View menus ask it). The tabs left open,
+their order and the current one are saved as they change and restored at the
+next start; a restored tab not shown yet is a light placeholder until first
+shown, so only the current one reads its transcript at start.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Callable
 from typing import Any
@@ -17,6 +24,7 @@ from PySide6.QtWidgets import (
     QInputDialog,
     QLabel,
     QMainWindow,
+    QMenu,
     QMessageBox,
     QPushButton,
     QSplitter,
@@ -34,8 +42,10 @@ from desktop.services.chat import ChatActionError, ChatService
 from desktop.services.chat_presets import PresetService
 from desktop.services.imports import ImportService
 from desktop.services.search import SearchService
-from desktop.services.settings import SettingsService
+from desktop.services.settings import SavedTabs, SettingsService
 from desktop.streaming.events import StreamListener
+from desktop.ui.chat_order import ChatOrganizer
+from desktop.ui.chat_scope import ALL_CHATS, ChatScope, ScopeKind
 from desktop.ui.chat_settings_dialog import ChatSettingsDialog
 from desktop.ui.chat_tab import ChatTab
 from desktop.ui.icons import app_icon
@@ -58,6 +68,19 @@ class _LiveFlags(StreamListener):
 
     def on_live_changed(self, session_id: int, live: bool) -> None:
         self._changed(session_id, live)
+
+
+class _PendingTab(QWidget):
+    """A tab restored at start and not shown yet: its chat's tab is built
+    (its transcript read and laid out) when it is first shown."""
+
+    def __init__(self, session: Session, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.session = session
+
+    @property
+    def session_id(self) -> int:
+        return self.session.id
 
 
 class MainWindow(QMainWindow):
@@ -87,13 +110,20 @@ class MainWindow(QMainWindow):
         self._presets = presets
         self.importer = ChatImporter(imports, self) if imports is not None else None
         self._tabs_by_session: dict[int, ChatTab] = {}
+        self._pending: dict[int, _PendingTab] = {}
         self._tasks = TaskKeeper(log)
         self._unread: set[int] = set()
         self.allow_close = False  # set by the app when it really quits
+        # The open tabs are saved as they change; not while they are being
+        # restored, nor once the window is closed for good.
+        self._restoring = False
+        self._closed = False
+        self._saved_tabs: SavedTabs | None = None
 
         self.setWindowIcon(app_icon())
         self.resize(1180, 780)
         self.sidebar = Sidebar(self)
+        self.organizer = ChatOrganizer(chat, settings, self.sidebar, self)
         self._live_flags = _LiveFlags(self._on_manager_live_changed)
         self.tabs = QTabWidget(self)
         self.tabs.setTabsClosable(True)
@@ -126,13 +156,15 @@ class MainWindow(QMainWindow):
         self._build_menus()
         self._build_shortcuts()
         self._connect_signals()
-        self.sidebar.model.set_chats(chat.chats())
+        # Listed once (10,000 chats on a big store), archived ones too: the
+        # archive is a scope of the list, and their tabs are restored.
+        sessions = chat.chats(archived=None)
+        self.sidebar.model.set_chats(sessions)
         for session_id in chat.manager.live_sessions():
             self.sidebar.model.set_streaming(session_id, True)
-        for session in chat.chats():
-            if session.unread:
-                self._unread.add(session.id)
-                self.sidebar.model.set_unread(session.id, True)
+        self._unread.update(s.id for s in sessions if s.unread)
+        self.organizer.restore_scope()
+        self._restore_tabs(sessions)
         self._update_empty_state()
         self._update_title()
 
@@ -203,8 +235,20 @@ class MainWindow(QMainWindow):
         self.action_mute = self._action(chat_menu, "&Mute notifications", None, self._toggle_mute)
         self.action_mute.setCheckable(True)
         chat_menu.addSeparator()
+        self.action_pin = self._action(chat_menu, "&Pin chat", None, self._toggle_pin)
+        self.action_pin.setCheckable(True)
+        self.folder_menu = QMenu("Move to &folder", self)
+        self.folder_menu.setObjectName("chatFolderMenu")
+        chat_menu.addMenu(self.folder_menu)
+        self.action_archive = self._action(chat_menu, "&Archive chat", None, self._toggle_archive)
+        self.action_archive.setCheckable(True)
+        chat_menu.addSeparator()
         self._action(chat_menu, "&Close tab", "Ctrl+W", self.close_current_tab)
         self._action(chat_menu, "&Delete chat…", None, self._delete_current)
+        # View: which chats the list shows, and the folder shown's actions.
+        self.view_menu = bar.addMenu("&View")
+        self.view_menu.setObjectName("viewMenu")
+        self.organizer.fill_view_menu(self.view_menu)
 
     def _action(self, menu: Any, text: str, shortcut: str | None, slot: Any) -> QAction:
         action = QAction(text, self)
@@ -234,8 +278,26 @@ class MainWindow(QMainWindow):
             shortcut.setContext(Qt.ShortcutContext.WindowShortcut)
             shortcut.activated.connect(slot)
 
+    def _fill_folder_menu(self) -> None:
+        tab = self.current_tab()
+        session = self._chat.chat(tab.session_id) if tab else None
+        if session is None:
+            self.folder_menu.clear()
+            none = self.folder_menu.addAction("Open a chat first")
+            none.setEnabled(False)
+            return
+        self.sidebar.fill_folder_menu(self.folder_menu, session.id, session.folder)
+
     def _connect_signals(self) -> None:
         self.tabs.currentChanged.connect(self._on_tabs_current_changed)
+        self.tabs.tabBar().tabMoved.connect(self._on_tab_bar_tab_moved)
+        self.view_menu.aboutToShow.connect(self._on_view_menu_about_to_show)
+        self.folder_menu.aboutToShow.connect(self._fill_folder_menu)
+        organizer = self.organizer
+        organizer.chat_changed.connect(self.refresh_chat)
+        organizer.folder_renamed.connect(self._on_organizer_folder_renamed)
+        organizer.status.connect(self.show_status)
+        organizer.error.connect(self.show_error)
         if self.importer is not None:
             self.importer.imported.connect(self._on_importer_imported)
         self.tabs.tabCloseRequested.connect(self._on_tabs_close_requested)
@@ -246,6 +308,13 @@ class MainWindow(QMainWindow):
         self.sidebar.mute_toggled.connect(self.set_muted)
         self.sidebar.search_requested.connect(self._on_sidebar_search_requested)
         self.sidebar.hit_activated.connect(self.open_hit)
+        self.sidebar.pin_toggled.connect(organizer.set_pinned)
+        self.sidebar.archive_toggled.connect(organizer.set_archived)
+        self.sidebar.folder_chosen.connect(organizer.set_folder)
+        self.sidebar.new_folder_requested.connect(organizer.move_to_new_folder)
+        self.sidebar.rename_folder_requested.connect(organizer.rename_folder)
+        self.sidebar.dissolve_folder_requested.connect(organizer.dissolve_folder)
+        self.sidebar.scope_changed.connect(organizer.save_scope)
         # The sidebar's spinners follow the manager, and nothing else.
         manager, listener = self._chat.manager, self._live_flags
         manager.attach(None, listener)
@@ -257,11 +326,18 @@ class MainWindow(QMainWindow):
         return widget if isinstance(widget, ChatTab) else None
 
     def tab_for(self, session_id: int) -> ChatTab | None:
+        """The chat's tab, if it is open and has been shown (a tab restored at
+        start and never shown yet has no view: None)."""
         return self._tabs_by_session.get(session_id)
 
     def open_tabs(self) -> list[ChatTab]:
+        """The tabs built so far, in the tabs' order (restored tabs never shown are not)."""
         tabs = [self.tabs.widget(i) for i in range(self.tabs.count())]
         return [t for t in tabs if isinstance(t, ChatTab)]
+
+    def tab_session_ids(self) -> list[int]:
+        """The chats open in tabs, in the tabs' order (restored ones not shown yet too)."""
+        return [page.session_id for page in self._pages()]
 
     def visible_session(self) -> int | None:
         """The chat the user is looking at now, or None if none is."""
@@ -284,38 +360,50 @@ class MainWindow(QMainWindow):
 
     # ----------------------------------------------------------------- actions
     def new_chat(self) -> ChatTab | None:
+        """A new chat, opened; made while a folder is shown, it goes in that folder."""
         try:
             session = self._chat.create_chat()
         except Exception as exc:
             self.show_error(f"Could not create a chat: {exc}")
             return None
+        scope = self.sidebar.scope
+        if scope.is_folder:
+            try:
+                self._chat.set_folder(session.id, scope.folder)
+            except Exception as exc:
+                self.show_error(f"The new chat could not go into “{scope.folder}”: {exc}")
+            else:
+                session = dataclasses.replace(session, folder=scope.folder)
+        elif scope.kind is ScopeKind.ARCHIVED:
+            self.sidebar.set_scope(ALL_CHATS)  # a new chat is not archived: show where it is
         self.sidebar.model.upsert(session)
         return self.open_chat(session.id)
 
     def open_chat(self, session_id: int) -> ChatTab | None:
         tab = self._tabs_by_session.get(session_id)
+        if tab is None and session_id in self._pending:
+            # Restored at start, shown now: showing it builds it.
+            self.tabs.setCurrentWidget(self._pending[session_id])
+            tab = self._tabs_by_session.get(session_id)
+            if tab is None:
+                return None  # its chat is gone; the window said so
         if tab is None:
             session = self._chat.chat(session_id)
             if session is None:
                 self.show_error("This chat no longer exists.")
                 return None
-            tab = ChatTab(self._chat, session, self.tabs, attachments=self._attachments)
-            tab.error_raised.connect(self.show_error)
-            tab.model_change_requested.connect(self.change_model)
-            tab.chat_changed.connect(self.refresh_chat)
-            self._tabs_by_session[session_id] = tab
-            # A page of a tab widget is sized only while it is current. Size it
-            # now: its view lays text out at its width even when the tab is
-            # left at once, and is not laid out again on its return.
-            stack = self.tabs.findChild(QStackedWidget)
-            if stack is not None:
-                tab.setGeometry(stack.contentsRect())
+            tab = self._build_tab(session)
             index = self.tabs.addTab(tab, self._tab_text(session))
             self.tabs.setTabToolTip(index, session.title)
         self.tabs.setCurrentWidget(tab)
         self._update_empty_state()
         tab.composer.focus_input()
+        self._save_tabs()
         return tab
+
+    def show_scope(self, scope: ChatScope) -> None:
+        """Have the chat list show ``scope`` (all chats, a folder's, the archived)."""
+        self.sidebar.set_scope(scope)
 
     def open_hit(self, session_id: int, message_id: int, query: str) -> ChatTab | None:
         """Open a chat at a message found by search, its matches highlighted
@@ -403,9 +491,9 @@ class MainWindow(QMainWindow):
         self._tasks.spawn(self._delete(session_id))
 
     async def _delete(self, session_id: int) -> None:
-        tab = self._tabs_by_session.get(session_id)
-        if tab is not None:
-            self._remove_tab(tab)
+        page = self._page(session_id)
+        if page is not None:
+            self._remove_page(page)
         await self._chat.delete_chat(session_id)
         self._unread.discard(session_id)
         self.sidebar.model.remove(session_id)
@@ -413,7 +501,7 @@ class MainWindow(QMainWindow):
     def set_muted(self, session_id: int, muted: bool) -> None:
         self._chat.set_muted(session_id, muted)
         self.sidebar.model.set_muted(session_id, muted)
-        self._update_mute_action()
+        self._update_chat_actions()
 
     def change_model(self, session_id: int) -> None:
         session = self._chat.chat(session_id)
@@ -431,7 +519,7 @@ class MainWindow(QMainWindow):
 
     def _on_importer_imported(self, session_ids: list[int]) -> None:
         """Chats came in from a file: the sidebar lists them, the first is opened."""
-        self.sidebar.model.set_chats(self._chat.chats())
+        self.sidebar.model.set_chats(self._chat.chats(archived=None))
         if session_ids:
             self.open_chat(session_ids[0])
 
@@ -468,13 +556,17 @@ class MainWindow(QMainWindow):
         if session is None:
             return
         self.sidebar.model.upsert(session)
-        tab = self._tabs_by_session.get(session_id)
-        if tab is not None:
-            tab.set_session(session)
-            index = self.tabs.indexOf(tab)
+        page = self._page(session_id)
+        if isinstance(page, ChatTab):
+            page.set_session(session)
+        elif page is not None:
+            page.session = session
+        if page is not None:
+            index = self.tabs.indexOf(page)
             self.tabs.setTabText(index, self._tab_text(session))
             self.tabs.setTabToolTip(index, session.title)
         self._update_title()
+        self._update_chat_actions()
 
     def mark_unread(self, session_id: int, unread: bool) -> None:
         """A reply finished unseen (True) or the chat was viewed (False)."""
@@ -486,15 +578,19 @@ class MainWindow(QMainWindow):
             self._unread.discard(session_id)
         self._chat.set_unread(session_id, unread)
         self.sidebar.model.set_unread(session_id, unread)
-        tab = self._tabs_by_session.get(session_id)
+        page = self._page(session_id)
         session = self._chat.chat(session_id)
-        if tab is not None and session is not None:
-            self.tabs.setTabText(self.tabs.indexOf(tab), self._tab_text(session))
+        if page is not None and session is not None:
+            self.tabs.setTabText(self.tabs.indexOf(page), self._tab_text(session))
         self.visibility_changed.emit()
 
     def show_error(self, text: str) -> None:
         log.warning("shown to the user: %s", text)
         self.statusBar().showMessage(text, 10_000)
+
+    def show_status(self, text: str) -> None:
+        """Say what an action did (not an error)."""
+        self.statusBar().showMessage(text, 8_000)
 
     def show_and_raise(self, session_id: int | None = None) -> None:
         """Bring the window to the front, on a chat if given (a notification click)."""
@@ -509,6 +605,11 @@ class MainWindow(QMainWindow):
 
     # ------------------------------------------------------------------- slots
     def _on_tabs_current_changed(self, index: int) -> None:
+        if self._restoring or self._closed:
+            return
+        pending = self.tabs.widget(index)
+        if isinstance(pending, _PendingTab) and self._build_pending(pending) is None:
+            return  # its chat is gone: the tab went, and the next one is current
         current = self.current_tab()
         for tab in self.open_tabs():
             if tab is not current:
@@ -517,13 +618,30 @@ class MainWindow(QMainWindow):
             current.activate()
         self.sidebar.select_chat(current.session_id if current else None)
         self._update_title()
-        self._update_mute_action()
+        self._update_chat_actions()
         self._on_visibility_maybe_changed()
+        self._save_tabs()
 
     def _on_tabs_close_requested(self, index: int) -> None:
-        tab = self.tabs.widget(index)
-        if isinstance(tab, ChatTab):
-            self._remove_tab(tab)
+        page = self.tabs.widget(index)
+        if isinstance(page, ChatTab | _PendingTab):
+            self._remove_page(page)
+
+    def _on_tab_bar_tab_moved(self, _from: int, _to: int) -> None:
+        self._save_tabs()
+
+    def _on_view_menu_about_to_show(self) -> None:
+        self.organizer.fill_view_menu(self.view_menu)
+
+    def _on_organizer_folder_renamed(self, old: str, new: str) -> None:
+        for page in self._pages():
+            if page.session.folder != old:
+                continue
+            session = dataclasses.replace(page.session, folder=new)
+            if isinstance(page, ChatTab):
+                page.set_session(session)
+            else:
+                page.session = session
 
     def _on_manager_live_changed(self, session_id: int, live: bool) -> None:
         self.sidebar.model.set_streaming(session_id, live)
@@ -532,12 +650,108 @@ class MainWindow(QMainWindow):
             self.sidebar.model.upsert(session)  # a reply moves its chat up
 
     # --------------------------------------------------------------- internals
-    def _remove_tab(self, tab: ChatTab) -> None:
-        tab.close_tab()  # detaches; the reply goes on
-        self._tabs_by_session.pop(tab.session_id, None)
-        self.tabs.removeTab(self.tabs.indexOf(tab))
-        tab.deleteLater()
+    def _page(self, session_id: int) -> ChatTab | _PendingTab | None:
+        """The chat's tab page: its tab, or the placeholder of a restored one."""
+        tab = self._tabs_by_session.get(session_id)
+        return tab if tab is not None else self._pending.get(session_id)
+
+    def _pages(self) -> list[ChatTab | _PendingTab]:
+        pages = [self.tabs.widget(i) for i in range(self.tabs.count())]
+        return [p for p in pages if isinstance(p, ChatTab | _PendingTab)]
+
+    def _build_tab(self, session: Session) -> ChatTab:
+        tab = ChatTab(self._chat, session, self.tabs, attachments=self._attachments)
+        tab.error_raised.connect(self.show_error)
+        tab.model_change_requested.connect(self.change_model)
+        tab.chat_changed.connect(self.refresh_chat)
+        self._tabs_by_session[session.id] = tab
+        # A page of a tab widget is sized only while it is current. Size it
+        # now: its view lays text out at its width even when the tab is
+        # left at once, and is not laid out again on its return.
+        stack = self.tabs.findChild(QStackedWidget)
+        if stack is not None:
+            tab.setGeometry(stack.contentsRect())
+        return tab
+
+    def _build_pending(self, pending: _PendingTab) -> ChatTab | None:
+        """Put the chat's tab in place of a restored placeholder, at its index;
+        None (and the placeholder gone) if its chat no longer exists."""
+        session = self._chat.chat(pending.session_id)
+        if session is None:
+            self.show_error(f"“{pending.session.title}” no longer exists; its tab is closed.")
+            self._remove_page(pending)
+            return None
+        tab = self._build_tab(session)
+        del self._pending[session.id]
+        index = self.tabs.indexOf(pending)
+        current = self.tabs.currentIndex() == index
+        # Swapped without a word: the tab widget would say "current changed"
+        # for the tabs beside it as one goes out and the other comes in.
+        self.tabs.blockSignals(True)
+        try:
+            self.tabs.removeTab(index)
+            self.tabs.insertTab(index, tab, self._tab_text(session))
+            self.tabs.setTabToolTip(index, session.title)
+            if current:
+                self.tabs.setCurrentIndex(index)
+        finally:
+            self.tabs.blockSignals(False)
+        pending.deleteLater()
+        return tab
+
+    def _remove_page(self, page: ChatTab | _PendingTab) -> None:
+        if isinstance(page, ChatTab):
+            page.close_tab()  # detaches; the reply goes on
+            self._tabs_by_session.pop(page.session_id, None)
+        else:
+            self._pending.pop(page.session_id, None)
+        self.tabs.removeTab(self.tabs.indexOf(page))
+        page.deleteLater()
         self._update_empty_state()
+        self._save_tabs()
+
+    def _restore_tabs(self, sessions: list[Session]) -> None:
+        """The tabs open at the last run, in their order, the same one current.
+        Chats deleted since are left out; only the current tab is built now."""
+        saved = self._settings.saved_tabs()
+        if not saved.ids:
+            return
+        known = {s.id: s for s in sessions}
+        self._restoring = True
+        try:
+            for session_id in saved.ids:
+                session = known.get(session_id)
+                if session is None:
+                    continue
+                pending = _PendingTab(session, self.tabs)
+                self._pending[session_id] = pending
+                index = self.tabs.addTab(pending, self._tab_text(session))
+                self.tabs.setTabToolTip(index, session.title)
+            current = self._pending.get(saved.current) if saved.current is not None else None
+            if current is not None:
+                self.tabs.setCurrentWidget(current)
+        finally:
+            self._restoring = False
+        if self.tabs.count():
+            self._on_tabs_current_changed(self.tabs.currentIndex())
+
+    def _save_tabs(self) -> None:
+        """Remember the open tabs, their order and the current one (as they change)."""
+        if self._restoring or self._closed:
+            return
+        current = self.tabs.currentWidget()
+        tabs = SavedTabs(
+            tuple(self.tab_session_ids()),
+            current.session_id if isinstance(current, ChatTab | _PendingTab) else None,
+        )
+        if tabs == self._saved_tabs:
+            return
+        try:
+            self._settings.save_tabs(tabs)
+        except Exception as exc:  # a convenience: the tabs work all the same
+            log.warning("could not save the open tabs: %s", exc)
+            return
+        self._saved_tabs = tabs
 
     def _cycle_tab(self, step: int) -> None:
         count = self.tabs.count()
@@ -560,11 +774,26 @@ class MainWindow(QMainWindow):
         if (tab := self.current_tab()) is not None:
             self.set_muted(tab.session_id, checked)
 
-    def _update_mute_action(self) -> None:
+    def _toggle_pin(self, checked: bool) -> None:
+        if (tab := self.current_tab()) is not None:
+            self.organizer.set_pinned(tab.session_id, checked)
+
+    def _toggle_archive(self, checked: bool) -> None:
+        if (tab := self.current_tab()) is not None:
+            self.organizer.set_archived(tab.session_id, checked)
+
+    def _update_chat_actions(self) -> None:
+        """The Chat menu's checks follow the chat shown."""
         tab = self.current_tab()
         session = self._chat.chat(tab.session_id) if tab else None
-        self.action_mute.setEnabled(session is not None)
-        self.action_mute.setChecked(bool(session and session.muted))
+        for action, checked in (
+            (self.action_mute, bool(session and session.muted)),
+            (self.action_pin, bool(session and session.pinned)),
+            (self.action_archive, bool(session and session.archived)),
+        ):
+            action.setEnabled(session is not None)
+            action.setChecked(checked)
+        self.folder_menu.setEnabled(session is not None)
 
     def _update_empty_state(self) -> None:
         has_tabs = self.tabs.count() > 0
@@ -595,6 +824,8 @@ class MainWindow(QMainWindow):
 
     def closeEvent(self, event: QCloseEvent) -> None:
         if self.allow_close:
+            # Closed for good (the app quits): the tabs stay as last saved.
+            self._closed = True
             event.accept()
             return
         event.ignore()
