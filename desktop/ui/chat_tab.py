@@ -5,24 +5,31 @@ Switching away moves its feed to the background: the chat no longer counts
 as on screen, and the view catches up at a low rate, so that coming back
 only lays out the last moment's text instead of everything that arrived
 meanwhile. Closing the tab detaches the feed; the reply goes on.
+
+Files dragged onto the tab (its transcript or its composer) are attached to
+the message being written; while they are dragged over it, a hint covers the
+tab (:class:`~desktop.ui.attachment_chips.DropHint`).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Sequence
 from typing import Any
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QMimeData, Qt, Signal
+from PySide6.QtGui import QDragEnterEvent, QDragLeaveEvent, QDragMoveEvent, QDropEvent, QResizeEvent
 from PySide6.QtWidgets import QHBoxLayout, QStackedWidget, QToolButton, QVBoxLayout, QWidget
 
-from desktop.core.models import Message, Session
+from desktop.core.models import Attachment, Message, Session
 from desktop.core.states import Role
 from desktop.core.tasks import TaskKeeper
 from desktop.services.attachments import AttachmentService
 from desktop.services.chat import ChatActionError, ChatService
 from desktop.streaming.events import MessageUpdate
+from desktop.ui.attachment_chips import DropHint
+from desktop.ui.attachment_tray import holds_files
 from desktop.ui.bridge import ViewFeed
 from desktop.ui.chat_view import ChatView
 from desktop.ui.composer import Composer
@@ -59,13 +66,13 @@ class ChatTab(QWidget):
         self._tasks = TaskKeeper(log, on_error=self._on_task_failed)
         self._active = False
 
-        self.view = ChatView(self)
+        self.view = ChatView(self, files=attachments)
         # The view of the branch shown before the last big switch, kept laid
         # out (as a tab keeps its view): switching back to it costs a swap.
         self._stashed: ChatView | None = None
         self._views = QStackedWidget(self)
         self._views.addWidget(self.view)
-        self.composer = Composer(self)
+        self.composer = Composer(self, attachments=attachments)
         # The ids of the path the chat shows (the branch on screen), as last read.
         self._path: set[int] = set(chat.path_ids(session.id))
         self.feed = ViewFeed(chat.manager, session.id, self, shows=self.shows)
@@ -88,6 +95,10 @@ class ChatTab(QWidget):
         layout.addLayout(header)
         layout.addWidget(self._views, 1)
         layout.addWidget(self.composer)
+        # Ctrl+U attaches files wherever the focus is in the tab.
+        self.addAction(self.composer.attach_action)
+        self.drop_hint = DropHint(self)
+        self.setAcceptDrops(attachments is not None)
         self._connect_signals()
         self.refresh_header()
         messages = [self._as_shown(m) for m in chat.messages(session.id)]
@@ -106,8 +117,9 @@ class ChatTab(QWidget):
         self.composer.send_requested.connect(self._on_composer_send_requested)
         self.composer.stop_requested.connect(self.stop)
         self._connect_view(self.view)
-        self.composer.edit_submitted.connect(self.edit_message)
+        self.composer.edit_submitted.connect(self._on_composer_edit_submitted)
         self.composer.edit_last_requested.connect(self._on_composer_edit_last_requested)
+        self.drop_hint.dropped.connect(self._on_drop_hint_dropped)
         self._model_button.clicked.connect(
             lambda: self.model_change_requested.emit(self._session.id)
         )
@@ -117,6 +129,7 @@ class ChatTab(QWidget):
         view.retry_requested.connect(self._on_view_retry_requested)
         view.version_requested.connect(self._on_view_version_requested)
         view.edit_requested.connect(self._on_view_edit_requested)
+        view.error_raised.connect(self.error_raised)
 
     # ------------------------------------------------------------------ state
     @property
@@ -179,17 +192,27 @@ class ChatTab(QWidget):
         reply streaming on the branch left goes on; coming back shows it live."""
         self._tasks.spawn(self._switch_version(message_id, version_id, keep_focus=False))
 
-    def edit_message(self, message_id: int, text: str) -> None:
+    def edit_message(
+        self, message_id: int, text: str, attachments: Sequence[Attachment] | None = None
+    ) -> None:
         """Resend one of the user's messages changed: a new version of it, and a
         reply to that, shown; the original and its replies stay (a reply of
-        theirs still streaming goes on, on its own branch)."""
-        self._tasks.spawn(self._edit_message(message_id, text))
+        theirs still streaming goes on, on its own branch). ``attachments``:
+        the files the new version carries (None: the original's)."""
+        self._tasks.spawn(self._edit_message(message_id, text, attachments))
 
-    async def _edit_message(self, message_id: int, text: str) -> None:
+    async def _edit_message(
+        self, message_id: int, text: str, attachments: Sequence[Attachment] | None
+    ) -> None:
         try:
-            await self._chat.edit(message_id, text)
+            await self._chat.edit(message_id, text, attachments)
         except ChatActionError as exc:
             self.error_raised.emit(str(exc))
+            # The edit comes back to the composer, words and files, to be fixed.
+            message = self._chat.message(message_id)
+            if message is not None and message.role is Role.USER and self.composer.editing is None:
+                files = message.attachments if attachments is None else attachments
+                self.composer.begin_edit(message_id, text, files)
             return
         self._sync_with_store()
 
@@ -222,6 +245,7 @@ class ChatTab(QWidget):
         self._active = False
         self.feed.detach()
         self._tasks.cancel_all()
+        self.composer.tray.cancel()
 
     # ------------------------------------------------------------------ slots
     def _on_feed_updated(self, update: MessageUpdate) -> None:
@@ -246,7 +270,7 @@ class ChatTab(QWidget):
         message = self._chat.message(message_id)
         if message is None or message.role is not Role.USER:
             return
-        self.composer.begin_edit(message_id, message.content)
+        self.composer.begin_edit(message_id, message.content, message.attachments)
         self.composer.focus_input()
 
     def _on_composer_edit_last_requested(self) -> None:
@@ -254,11 +278,50 @@ class ChatTab(QWidget):
         path = self._chat.messages(self._session.id)
         mine = [m for m in path if m.role is Role.USER]
         if mine:
-            self.composer.begin_edit(mine[-1].id, mine[-1].content)
+            self.composer.begin_edit(mine[-1].id, mine[-1].content, mine[-1].attachments)
 
     def _on_composer_send_requested(self, text: str) -> None:
-        # The composer cleared itself (undoably); the text comes back on error.
-        self._tasks.spawn(self._send(text))
+        # The composer cleared itself (undoably); the text and files come back on error.
+        self._tasks.spawn(self._send(text, self.composer.take_attachments()))
+
+    def _on_composer_edit_submitted(
+        self, message_id: int, text: str, attachments: tuple[Attachment, ...]
+    ) -> None:
+        self.edit_message(message_id, text, attachments)
+
+    # ------------------------------------------------------------ dropping
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
+        if self._attachments is None or not holds_files(event.mimeData()):
+            event.ignore()
+            return
+        event.acceptProposedAction()
+        self.drop_hint.cover()
+
+    def dragMoveEvent(self, event: QDragMoveEvent) -> None:
+        if self._attachments is None or not holds_files(event.mimeData()):
+            event.ignore()
+            return
+        event.acceptProposedAction()
+
+    def dragLeaveEvent(self, event: QDragLeaveEvent) -> None:
+        self.drop_hint.hide()
+
+    def dropEvent(self, event: QDropEvent) -> None:
+        self.drop_hint.hide()
+        if self._attachments is None or not holds_files(event.mimeData()):
+            event.ignore()
+            return
+        event.acceptProposedAction()
+        self._on_drop_hint_dropped(event.mimeData())
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        if self.drop_hint.isVisible():
+            self.drop_hint.cover()
+
+    def _on_drop_hint_dropped(self, mime: QMimeData) -> None:
+        if self.composer.attach_mime(mime):
+            self.composer.focus_input()
 
     def _on_view_continue_requested(self, message_id: int) -> None:
         self._tasks.spawn(self._run_action(self._chat.continue_reply(message_id)))
@@ -280,11 +343,12 @@ class ChatTab(QWidget):
             self._on_view_retry_requested(replies[-1].id)
 
     # -------------------------------------------------------------- internals
-    async def _send(self, text: str) -> None:
+    async def _send(self, text: str, attachments: tuple[Attachment, ...] = ()) -> None:
         try:
-            await self._chat.send(self._session.id, text)
+            await self._chat.send(self._session.id, text, attachments)
         except ChatActionError as exc:
-            self.composer.set_text(text)  # give the words back
+            self.composer.set_text(text)  # give the words back, and the files
+            self.composer.give_back(attachments)
             self.error_raised.emit(str(exc))
             return
         self._sync_with_store()
@@ -376,7 +440,7 @@ class ChatTab(QWidget):
                     self._unsettled.discard(message_id)
             view = old
         else:
-            view = ChatView(self)
+            view = ChatView(self, files=self._attachments)
             self._views.addWidget(view)
             self._connect_view(view)
         self._stashed = None

@@ -12,15 +12,37 @@ ends. While editing, the edit owns the keys and the button: Enter and Resend
 send the edit (``edit_submitted``), Esc and Cancel drop it; Esc stops a
 streaming reply again once the edit is over. The rule for Esc in the box:
 an edit in progress first, then a streaming reply, else it is the window's.
+
+Files (when the tab hands it an ``AttachmentService``): the paperclip and
+Ctrl+U pick files, Ctrl+V pastes an image or files copied in a file manager
+(text pastes as text), and files dragged onto the chat are dropped here by
+the tab. Each shows as a chip above the box (:mod:`desktop.ui.attachment_tray`),
+read in a worker thread; Send takes text or files or both, once every file
+is read. An edit brings the message's files back as chips, which the user
+can remove or add to; the draft's files wait, as its text does.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
+from pathlib import Path
 
-from PySide6.QtCore import QEvent, QRect, QSize, Qt, Signal
-from PySide6.QtGui import QFontMetrics, QFontMetricsF, QKeyEvent, QResizeEvent, QTextCursor
+from PySide6.QtCore import QEvent, QMimeData, QRect, QSize, Qt, Signal
+from PySide6.QtGui import (
+    QAction,
+    QDragEnterEvent,
+    QDragMoveEvent,
+    QDropEvent,
+    QFontMetrics,
+    QFontMetricsF,
+    QKeyEvent,
+    QKeySequence,
+    QResizeEvent,
+    QTextCursor,
+)
 from PySide6.QtWidgets import (
+    QFileDialog,
     QFrame,
     QHBoxLayout,
     QPlainTextEdit,
@@ -31,7 +53,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from desktop.core.models import Attachment
+from desktop.services.attachments import AttachmentService
 from desktop.ui import icons
+from desktop.ui.attachment_tray import AttachmentTray, holds_files
 from desktop.ui.plain import plain_label, tooltip
 
 log = logging.getLogger("sidestream.ui")
@@ -39,6 +64,12 @@ log = logging.getLogger("sidestream.ui")
 PLACEHOLDER = "Message Sidestream — Enter to send, Shift+Enter for a new line"
 EDIT_PLACEHOLDER = "Your message — Enter to send it again, Esc to cancel"
 EDIT_BAR_TEXT = "Editing your message · Esc to cancel"
+ATTACH_TOOLTIP = "Attach files (Ctrl+U)"
+STILL_READING = "Wait until the files are read"
+FILE_FILTERS = (
+    "All files (*);;Images (*.png *.jpg *.jpeg *.webp *.gif);;"
+    "Text and PDF (*.txt *.md *.csv *.tsv *.json *.yaml *.yml *.toml *.log *.py *.pdf)"
+)
 _ENTER_KEYS = (Qt.Key.Key_Return, Qt.Key.Key_Enter)
 
 
@@ -52,17 +83,23 @@ def _clean(text: str) -> str:
 
 class ComposerEdit(QPlainTextEdit):
     """The text box: turns Enter into "submit", Esc into "cancel the edit" or
-    "stop", Up in an empty box into "edit the last message"; grows with its text."""
+    "stop", Up in an empty box into "edit the last message"; grows with its text.
+
+    With ``accepts_files`` on, a paste of files or an image is handed on
+    (``mime_pasted``) instead of inserted, and a drag of them is left to the
+    widgets around (the tab shows where to drop them)."""
 
     submitted = Signal()
     stop_pressed = Signal()
     cancel_pressed = Signal()
     up_pressed_empty = Signal()
+    mime_pasted = Signal(object)  # QMimeData holding files or an image
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.streaming = False
         self.editing = False
+        self.accepts_files = False
         self.max_lines = 8
         self.setTabChangesFocus(True)
         self.setLineWrapMode(QPlainTextEdit.LineWrapMode.WidgetWidth)
@@ -140,6 +177,35 @@ class ComposerEdit(QPlainTextEdit):
                 return True
         return super().event(event)
 
+    def canInsertFromMimeData(self, source: QMimeData) -> bool:
+        if self.accepts_files and holds_files(source):
+            return True
+        return super().canInsertFromMimeData(source)
+
+    def insertFromMimeData(self, source: QMimeData) -> None:
+        if self.accepts_files and holds_files(source):
+            self.mime_pasted.emit(source)
+            return
+        super().insertFromMimeData(source)
+
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
+        if self.accepts_files and holds_files(event.mimeData()):
+            event.ignore()  # the tab takes files, with a hint where to drop them
+            return
+        super().dragEnterEvent(event)
+
+    def dragMoveEvent(self, event: QDragMoveEvent) -> None:
+        if self.accepts_files and holds_files(event.mimeData()):
+            event.ignore()
+            return
+        super().dragMoveEvent(event)
+
+    def dropEvent(self, event: QDropEvent) -> None:
+        if self.accepts_files and holds_files(event.mimeData()):
+            event.ignore()
+            return
+        super().dropEvent(event)
+
     def keyPressEvent(self, event: QKeyEvent) -> None:
         key = event.key()
         modifiers = event.modifiers() & ~Qt.KeyboardModifier.KeypadModifier
@@ -178,28 +244,34 @@ class ComposerEdit(QPlainTextEdit):
 
 
 class Composer(QWidget):
-    """Text box plus Send/Stop button for one chat.
+    """Text box plus Send/Stop button for one chat, and the files attached.
 
-    ``send_requested(str)`` carries the text (never empty); the box is already
-    cleared when it is emitted. ``stop_requested()`` comes from Stop or Esc
-    while :meth:`set_streaming` is on (and no edit is in progress).
+    ``send_requested(str)`` carries the text (empty only when files are
+    attached); the box is already cleared when it is emitted. The files go
+    with it: the receiver takes them with :meth:`take_attachments` (their
+    chips go then) and gives them back with :meth:`give_back` if the send
+    fails. ``stop_requested()`` comes from Stop or Esc while
+    :meth:`set_streaming` is on (and no edit is in progress).
 
-    Edit mode (see the module docstring): ``edit_submitted(message id, text)``
-    when the edit is sent, ``edit_cancelled()`` when it is dropped (Esc,
-    Cancel, :meth:`cancel_edit`); either way the draft comes back.
+    Edit mode (see the module docstring): ``edit_submitted(message id, text,
+    files)`` when the edit is sent (the files the new version carries, a
+    tuple), ``edit_cancelled()`` when it is dropped (Esc, Cancel,
+    :meth:`cancel_edit`); either way the draft comes back, with its files.
     ``edit_last_requested()`` is Up in an empty box: the tab answers with
     :meth:`begin_edit` for the last user message shown.
     """
 
     send_requested = Signal(str)
     stop_requested = Signal()
-    edit_submitted = Signal(int, str)  # message id, the new text (never empty)
+    edit_submitted = Signal(int, str, object)  # message id, text, tuple[Attachment, ...]
     edit_cancelled = Signal()
     edit_last_requested = Signal()
 
     MAX_LINES = 8
 
-    def __init__(self, parent: QWidget | None = None) -> None:
+    def __init__(
+        self, parent: QWidget | None = None, *, attachments: AttachmentService | None = None
+    ) -> None:
         super().__init__(parent)
         self.setObjectName("composer")
         self._streaming = False
@@ -214,6 +286,24 @@ class Composer(QWidget):
         self.input.refit()
         self.input.setAccessibleName("Message")
         self.input.setFrameShape(QFrame.Shape.StyledPanel)
+        self.input.accepts_files = attachments is not None
+
+        self.tray = AttachmentTray(attachments, self)
+        self.tray.focus_after_last = self.input
+        self.attach_button = QToolButton(self)
+        self.attach_button.setObjectName("composerAttach")
+        self.attach_button.setIcon(icons.attach_icon())
+        self.attach_button.setToolTip(ATTACH_TOOLTIP)
+        self.attach_button.setAccessibleName("Attach files")
+        self.attach_button.setAutoRaise(True)
+        self.attach_button.setFocusPolicy(Qt.FocusPolicy.TabFocus)
+        self.attach_button.setVisible(self.tray.enabled)
+        self.attach_action = QAction("Attach files…", self)
+        self.attach_action.setShortcut(QKeySequence("Ctrl+U"))
+        self.attach_action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+        self.attach_action.setEnabled(self.tray.enabled)
+        self.addAction(self.attach_action)
+        self._folder: Path | None = None  # where files were last picked from
 
         self.button = QPushButton(self)
         self.button.setObjectName("composerButton")
@@ -242,12 +332,14 @@ class Composer(QWidget):
 
         row = QHBoxLayout()
         row.setSpacing(6)
+        row.addWidget(self.attach_button, 0, Qt.AlignmentFlag.AlignBottom)
         row.addWidget(self.input, 1)
         row.addWidget(self.button, 0, Qt.AlignmentFlag.AlignBottom)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(8, 6, 8, 8)
         layout.setSpacing(2)
         layout.addWidget(self.edit_bar)
+        layout.addWidget(self.tray)
         layout.addLayout(row)
         self.setFocusProxy(self.input)
 
@@ -257,6 +349,10 @@ class Composer(QWidget):
         self.input.up_pressed_empty.connect(self.edit_last_requested)
         self.cancel_button.clicked.connect(self.cancel_edit)
         self.input.textChanged.connect(self._update_button)
+        self.input.mime_pasted.connect(self.attach_mime)
+        self.tray.changed.connect(self._update_button)
+        self.attach_button.clicked.connect(self.attach_files)
+        self.attach_action.triggered.connect(self.attach_files)
         self.button.clicked.connect(self._on_button_clicked)
         self._update_button()
 
@@ -271,6 +367,47 @@ class Composer(QWidget):
 
     def clear(self) -> None:
         self.input.clear()
+
+    # ---------------------------------------------------------------- files
+    def attachments(self) -> tuple[Attachment, ...]:
+        """The files attached and read, in order."""
+        return self.tray.attachments()
+
+    def take_attachments(self) -> tuple[Attachment, ...]:
+        """The files attached, handed over with a send: their chips go."""
+        return self.tray.take()
+
+    def give_back(self, files: Sequence[Attachment]) -> None:
+        """Files whose send failed: their chips come back, in front."""
+        self.tray.give_back(files)
+
+    def attach_files(self) -> None:
+        """Ask for files (Ctrl+U, the paperclip) and attach them."""
+        if not self.tray.enabled:
+            return
+        paths = self.choose_files()
+        if paths:
+            self._folder = paths[0].parent
+            self.attach_paths(paths)
+        self.focus_input()
+
+    def choose_files(self) -> list[Path]:
+        """The files the user picks in a file dialog (tests replace this)."""
+        chosen, _ = QFileDialog.getOpenFileNames(
+            self, "Attach files", str(self._folder or Path.home()), FILE_FILTERS
+        )
+        return [Path(name) for name in chosen]
+
+    def attach_paths(self, paths: Sequence[Path]) -> None:
+        """Attach files (picked, or dropped on the chat)."""
+        self.tray.attach_paths(paths)
+
+    def attach_mime(self, mime: QMimeData) -> bool:
+        """Attach the files or the image that were pasted or dropped; False
+        if there are none (or attaching is off)."""
+        if not self.tray.enabled:
+            return False
+        return self.tray.attach_mime(mime)
 
     def focus_input(self) -> None:
         self.input.setFocus(Qt.FocusReason.OtherFocusReason)
@@ -301,13 +438,18 @@ class Composer(QWidget):
         """The id of the message being edited, or None."""
         return self._editing
 
-    def begin_edit(self, message_id: int, text: str) -> None:
-        """Edit a message: its text in the box (cursor at the end), the bar
-        above, Resend for Send. The draft the box held comes back when the
-        edit ends; editing another message meanwhile keeps that draft."""
+    def begin_edit(
+        self, message_id: int, text: str, attachments: Sequence[Attachment] = ()
+    ) -> None:
+        """Edit a message: its text in the box (cursor at the end) and its
+        files as chips, the bar above, Resend for Send. The draft the box
+        held (and its files) comes back when the edit ends; editing another
+        message meanwhile keeps that draft."""
         if self._editing is None:
             self._draft = (self.input.toPlainText(), self.input.textCursor().position())
+            self.tray.stash()
         self._editing = message_id
+        self.tray.set_attachments(attachments)
         self.input.editing = True
         self.edit_bar.show()
         self._update_placeholder()
@@ -334,6 +476,8 @@ class Composer(QWidget):
         self.input.setAccessibleDescription("")
         text, position = self._draft
         self._draft = ("", 0)
+        self.tray.clear()
+        self.tray.unstash()
         self.input.setPlainText(text)
         cursor = self.input.textCursor()
         cursor.setPosition(min(position, len(text)))
@@ -344,14 +488,15 @@ class Composer(QWidget):
     def _submit_edit(self, message_id: int) -> None:
         # A streaming reply does not hold an edit back: the edit starts its
         # own branch beside it (ChatService.edit), and the reply goes on.
-        if self._disabled_reason is not None:
+        if self._disabled_reason is not None or self._still_reading():
             return
         text = _clean(self.input.toPlainText())
-        if not text:
+        files = self.tray.attachments()
+        if not text and not files:
             return
         self._end_edit()
         log.debug("Composer: sending an edit of message %d", message_id)
-        self.edit_submitted.emit(message_id, text)
+        self.edit_submitted.emit(message_id, text, files)
 
     def _on_input_submitted(self) -> None:
         if self._editing is not None:
@@ -359,8 +504,10 @@ class Composer(QWidget):
             return
         if self._streaming or self._disabled_reason is not None:
             return  # one reply at a time per chat; the text stays for later
+        if self._still_reading():
+            return
         text = _clean(self.input.toPlainText())
-        if not text:
+        if not text and not self.tray.attachments():
             return
         # Clear through the cursor so that Ctrl+Z can bring the words back.
         cursor = self.input.textCursor()
@@ -368,8 +515,17 @@ class Composer(QWidget):
         cursor.removeSelectedText()
         self.input.setTextCursor(cursor)
         self.input.setFocus(Qt.FocusReason.OtherFocusReason)
-        log.debug("Composer: sending %d characters", len(text))
+        log.debug(
+            "Composer: sending %d characters, %d files", len(text), len(self.tray.attachments())
+        )
         self.send_requested.emit(text)
+
+    def _still_reading(self) -> bool:
+        """Whether a file is still being read (then nothing is sent yet: say so)."""
+        if not self.tray.busy:
+            return False
+        self.tray.show_note(f"{STILL_READING}: Enter sends then.")
+        return True
 
     def _on_button_clicked(self) -> None:
         if self._editing is not None:
@@ -385,16 +541,21 @@ class Composer(QWidget):
         self.input.setPlaceholderText(self._disabled_reason or default)
         self.input.refit()
 
+    def _can_send(self) -> bool:
+        has_content = bool(self.input.toPlainText().strip()) or bool(self.tray.attachments())
+        return self._disabled_reason is None and has_content and not self.tray.busy
+
     def _update_button(self) -> None:
+        reading = STILL_READING if self.tray.busy else None
         if self._editing is not None:
             self.button.setText("Resend")
             self.button.setIcon(self._send_icon)
             self.button.setToolTip(
-                self._disabled_reason or "Send the edited message as a new version (Enter)"
+                self._disabled_reason
+                or reading
+                or "Send the edited message as a new version (Enter)"
             )
-            self.button.setEnabled(
-                self._disabled_reason is None and bool(self.input.toPlainText().strip())
-            )
+            self.button.setEnabled(self._can_send())
         elif self._streaming:
             self.button.setText("Stop")
             self.button.setIcon(self._stop_icon)
@@ -403,7 +564,5 @@ class Composer(QWidget):
         else:
             self.button.setText("Send")
             self.button.setIcon(self._send_icon)
-            self.button.setToolTip(self._disabled_reason or "Send (Enter)")
-            self.button.setEnabled(
-                self._disabled_reason is None and bool(self.input.toPlainText().strip())
-            )
+            self.button.setToolTip(self._disabled_reason or reading or "Send (Enter)")
+            self.button.setEnabled(self._can_send())

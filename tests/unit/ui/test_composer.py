@@ -212,7 +212,7 @@ def test_begin_edit_then_enter_sends_the_edit_and_gives_the_draft_back(
         qtbot.waitSignal(composer.edit_submitted) as sent,
     ):
         qtbot.keyClick(composer.input, Qt.Key.Key_Return)
-    assert sent.args == [7, "What is 2+2 exactly?"]
+    assert sent.args == [7, "What is 2+2 exactly?", ()]
     assert composer.editing is None and composer.edit_bar.isHidden()
     assert composer.text() == "half a thought"
     assert composer.button.text() == "Send"
@@ -261,7 +261,7 @@ def test_an_edit_emptied_is_not_sent(composer: Composer, qtbot: QtBot) -> None:
     with qtbot.waitSignal(composer.edit_submitted) as sent:
         qtbot.keyClicks(composer.input, "  y  ")
         composer.button.click()  # Resend
-    assert sent.args == [3, "  y"]
+    assert sent.args == [3, "  y", ()]
 
 
 def test_while_a_reply_streams_esc_cancels_the_edit_not_the_reply(qtbot: QtBot) -> None:
@@ -288,7 +288,7 @@ def test_while_a_reply_streams_esc_cancels_the_edit_not_the_reply(qtbot: QtBot) 
     composer.begin_edit(3, "new words")
     with qtbot.waitSignal(composer.edit_submitted) as sent:
         qtbot.keyClick(composer.input, Qt.Key.Key_Return)
-    assert sent.args == [3, "new words"]
+    assert sent.args == [3, "new words", ()]
     assert fired == ["cancel", "stop"]
 
 
