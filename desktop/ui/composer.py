@@ -24,6 +24,7 @@ can remove or add to; the draft's files wait, as its text does.
 
 from __future__ import annotations
 
+import itertools
 import logging
 from collections.abc import Sequence
 from pathlib import Path
@@ -350,7 +351,7 @@ class Composer(QWidget):
         self.cancel_button.clicked.connect(self.cancel_edit)
         self.input.textChanged.connect(self._update_button)
         self.input.mime_pasted.connect(self.attach_mime)
-        self.tray.changed.connect(self._update_button)
+        self.tray.changed.connect(self._on_tray_changed)
         self.attach_button.clicked.connect(self.attach_files)
         self.attach_action.triggered.connect(self.attach_files)
         self.button.clicked.connect(self._on_button_clicked)
@@ -540,6 +541,20 @@ class Composer(QWidget):
         default = PLACEHOLDER if self._editing is None else EDIT_PLACEHOLDER
         self.input.setPlaceholderText(self._disabled_reason or default)
         self.input.refit()
+
+    def _on_tray_changed(self) -> None:
+        self._update_button()
+        self._order_tabs()
+
+    def _order_tabs(self) -> None:
+        """Tab goes through the chips (as they read, above the box), then the
+        paperclip, the box and Send."""
+        chain: list[QWidget] = []
+        for chip in self.tray.row.chips():
+            chain += [chip.open_button, chip.remove_button]
+        chain += [self.attach_button, self.input, self.button]
+        for first, second in itertools.pairwise(chain):
+            QWidget.setTabOrder(first, second)
 
     def _can_send(self) -> bool:
         has_content = bool(self.input.toPlainText().strip()) or bool(self.tray.attachments())

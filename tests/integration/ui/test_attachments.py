@@ -248,7 +248,10 @@ def test_unsupported_files_and_limits_are_said_and_nothing_is_attached(
     latin = tmp_path / "old.txt"
     latin.write_bytes("na\u00efve r\u00e9sum\u00e9\n".encode("latin-1"))
     tab.composer.choose_files = lambda: [binary, latin]  # type: ignore[method-assign]
-    qtbot.keyClick(tab.composer.input, Qt.Key.Key_U, Qt.KeyboardModifier.ControlModifier)
+    # Ctrl+U picks files wherever the focus is in the chat (here, the transcript).
+    tab.view.browser.setFocus(Qt.FocusReason.OtherFocusReason)
+    qtbot.keyClick(tab.view.browser, Qt.Key.Key_U, Qt.KeyboardModifier.ControlModifier)
+    assert tab.composer.input.hasFocus()
     wait_read(qtbot, tab)
     assert names(tab) == [] and tab.composer.attachments() == ()
     message = tab.composer.tray.message_text()

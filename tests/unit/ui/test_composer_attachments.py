@@ -197,6 +197,16 @@ def test_the_x_removes_a_file_by_keyboard_too(
     qtbot.keyClick(second.remove_button, Qt.Key.Key_Space)
     qtbot.waitUntil(lambda: names(composer) == [], timeout=WAIT)
     assert composer.input.hasFocus()
+    # Tab order: the chips (above the box), the paperclip, the box, Send.
+    composer.attach_paths([text_file(tmp_path / "four.txt", "4")])
+    wait_read(qtbot, composer)
+    composer.focus_input()
+    qtbot.keyClick(composer.input, Qt.Key.Key_Backtab, Qt.KeyboardModifier.ShiftModifier)
+    assert composer.attach_button.hasFocus()
+    qtbot.keyClick(composer.attach_button, Qt.Key.Key_Backtab, Qt.KeyboardModifier.ShiftModifier)
+    assert chips(composer)[0].remove_button.hasFocus()
+    qtbot.keyClick(chips(composer)[0].remove_button, Qt.Key.Key_Space)
+    qtbot.waitUntil(lambda: names(composer) == [], timeout=WAIT)
     # Delete on a chip's name removes it as well.
     composer.attach_paths([text_file(tmp_path / "three.txt", "3")])
     wait_read(qtbot, composer)
