@@ -25,8 +25,9 @@ were.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
-from collections.abc import Awaitable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -73,7 +74,11 @@ def local_files(mime: QMimeData) -> list[Path]:
 
 
 def holds_image(mime: QMimeData) -> bool:
-    """Whether dragged or copied data holds an image (not a file of one)."""
+    """Whether dragged or copied data is an image (not a file of one), and not
+    text: an office suite copies a picture of the cells with their text, and
+    that text is what a paste means."""
+    if mime.hasText() and mime.text().strip():
+        return False
     formats = set(mime.formats())
     return mime.hasImage() or any(kind in formats for kind, _ in _CLIPBOARD_IMAGES)
 
@@ -159,9 +164,6 @@ class AttachmentTray(QWidget):
         """Whether a file is still being read."""
         return any(entry.attachment is None for entry in self._entries)
 
-    def entries(self) -> list[Entry]:
-        return list(self._entries)
-
     def attachments(self) -> tuple[Attachment, ...]:
         """The files attached (read), in the order they were added."""
         return tuple(e.attachment for e in self._entries if e.attachment is not None)
@@ -181,7 +183,9 @@ class AttachmentTray(QWidget):
             return
         for path in paths:
             entry = self._add_entry(path.name)
-            entry.task = self._tasks.spawn(self._attach(entry, files.attach_path(path)))
+            entry.task = self._tasks.spawn(
+                self._attach(entry, functools.partial(files.attach_path, path))
+            )
 
     def attach_mime(self, mime: QMimeData) -> bool:
         """Attach what was pasted or dropped: its files, else its image; False
@@ -190,6 +194,8 @@ class AttachmentTray(QWidget):
         if paths:
             self.attach_paths(paths)
             return True
+        if not holds_image(mime):
+            return False
         for kind, suffix in _CLIPBOARD_IMAGES:
             if kind in mime.formats():
                 data = mime.data(kind).data()
@@ -213,7 +219,9 @@ class AttachmentTray(QWidget):
             return
         name = self._pasted_name("png")
         entry = self._add_entry(name)
-        entry.task = self._tasks.spawn(self._attach(entry, self._encode_and_attach(name, image)))
+        entry.task = self._tasks.spawn(
+            self._attach(entry, functools.partial(self._encode_and_attach, name, image))
+        )
 
     def _attach_image_bytes(self, data: bytes, suffix: str) -> None:
         files = self._files
@@ -224,17 +232,19 @@ class AttachmentTray(QWidget):
             return
         name = self._pasted_name(suffix)
         entry = self._add_entry(name)
-        entry.task = self._tasks.spawn(self._attach(entry, files.attach_bytes(name, data)))
+        entry.task = self._tasks.spawn(
+            self._attach(entry, functools.partial(files.attach_bytes, name, data))
+        )
 
     async def _encode_and_attach(self, name: str, image: QImage) -> Attachment:
         assert self._files is not None
         data = await asyncio.to_thread(encode_png, image)
         return await self._files.attach_bytes(name, data)
 
-    async def _attach(self, entry: Entry, attaching: Awaitable[Attachment]) -> None:
+    async def _attach(self, entry: Entry, attaching: Callable[[], Awaitable[Attachment]]) -> None:
         name = entry.chip.name
         try:
-            attachment = await attaching
+            attachment = await attaching()
         except AttachmentError as exc:
             self._drop(entry, str(exc))
             return

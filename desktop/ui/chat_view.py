@@ -76,7 +76,6 @@ from desktop.ui.render.attachments import (
     IMAGE_SCHEME,
     THUMB_SIZE,
     describe,
-    image_url,
 )
 from desktop.ui.render.document import (
     BLOCK_KIND,
@@ -807,10 +806,6 @@ class ChatView(QWidget):
 
     # ----------------------------------------------------------------- files
 
-    def attachment(self, message_id: int, index: int) -> Attachment | None:
-        """A shown message's ``index``-th attached file, or None."""
-        return self.renderer.attachment(message_id, index)
-
     def open_file(self, message_id: int, index: int) -> FileViewer | None:
         """Show a message's attached file in a viewer of its own."""
         attachment = self.renderer.attachment(message_id, index)
@@ -882,17 +877,14 @@ class ChatView(QWidget):
         return pixmap
 
     def _on_thumbnails_loaded(self, sha256: str) -> None:
-        document = self.renderer.document
-        for name in list(self._tiles):
-            if name.endswith(sha256):
-                del self._tiles[name]
+        """A thumbnail is made: the document shows it in place of the
+        placeholder (same size: only a repaint, no layout)."""
         name = f"{IMAGE_SCHEME}:{sha256}"
-        attachment = self.renderer.image(name)
-        if attachment is None or image_url(attachment) != name:
-            return
+        self._tiles.pop(name, None)
         tile = self.file_resource(name)
         if tile is not None:
-            document.addResource(QTextDocument.ResourceType.ImageResource.value, QUrl(name), tile)
+            kind = QTextDocument.ResourceType.ImageResource.value
+            self.renderer.document.addResource(kind, QUrl(name), tile)
             self.browser.viewport().update()
 
     def _file_link(self, href: str) -> tuple[int, int, Attachment] | None:

@@ -153,7 +153,14 @@ def test_ctrl_v_attaches_an_image_and_copied_files_text_stays_text(
     wait_read(qtbot, composer)
     assert names(composer)[-1] == "copied.txt"
     assert composer.text() == ""
-    # Text pastes as text.
+    # Text pastes as text, even with a picture of it (as office suites copy cells).
+    cells = QMimeData()
+    cells.setText("a\tb")
+    cells.setImageData(image)
+    clipboard.setMimeData(cells)
+    qtbot.keyClick(composer.input, Qt.Key.Key_V, Qt.KeyboardModifier.ControlModifier)
+    assert composer.text() == "a\tb"
+    composer.clear()
     clipboard.setText("just words")
     qtbot.keyClick(composer.input, Qt.Key.Key_V, Qt.KeyboardModifier.ControlModifier)
     assert composer.text() == "just words"
