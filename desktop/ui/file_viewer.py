@@ -20,7 +20,14 @@ import shutil
 from pathlib import Path
 
 from PySide6.QtCore import QObject, QRect, QSize, Qt, Signal
-from PySide6.QtGui import QGuiApplication, QImage, QImageReader, QPainter, QPaintEvent
+from PySide6.QtGui import (
+    QGuiApplication,
+    QImage,
+    QImageReader,
+    QPainter,
+    QPaintEvent,
+    QTextCursor,
+)
 from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
@@ -42,6 +49,8 @@ log = logging.getLogger("sidestream.ui")
 
 TEXT_LIMIT = 2_000_000
 """Characters of a text a viewer shows (laying out more takes seconds)."""
+TEXT_PIECE = 100_000
+"""Characters put in the viewer per turn of the event loop (~5 ms each)."""
 GONE = "This file is no longer in Sidestream's data folder."
 
 
@@ -138,6 +147,7 @@ class FileViewer(QDialog):
         self.image_area.setWidgetResizable(False)
         self.text = QPlainTextEdit(self)
         self.text.setReadOnly(True)
+        self.text.document().setUndoRedoEnabled(False)
         self.text.setLineWrapMode(QPlainTextEdit.LineWrapMode.WidgetWidth)
         self.text.setAccessibleName(attachment.name)
         self.pages.addWidget(self.image_area)
@@ -173,7 +183,7 @@ class FileViewer(QDialog):
                 self._show_image(image)
             else:
                 text = await asyncio.to_thread(read_text, files, self.attachment)
-                self._show_text(text)
+                await self._show_text(text)
         except (FileGone, AttachmentError) as exc:
             self.status.setText(str(exc))
         except OSError as exc:
@@ -192,14 +202,22 @@ class FileViewer(QDialog):
             max(240, min(wanted.height(), available.height())),
         )
 
-    def _show_text(self, text: str) -> None:
+    async def _show_text(self, text: str) -> None:
         if len(text) > TEXT_LIMIT:
             self.note.setText(
-                f"Showing the first {describe_size(TEXT_LIMIT)} of the text; Save as… has it all."
+                f"Showing the first {TEXT_LIMIT:,} characters of {len(text):,};"
+                " Save as… has it all."
             )
             self.note.show()
             text = text[:TEXT_LIMIT]
-        self.text.setPlainText(text)
+        # A piece at a time, each its own turn of the loop: 2 MB in one go
+        # would keep the GUI thread (and every streaming reply) for 100 ms.
+        cursor = QTextCursor(self.text.document())
+        for start in range(0, len(text), TEXT_PIECE):
+            cursor.movePosition(QTextCursor.MoveOperation.End)
+            cursor.insertText(text[start : start + TEXT_PIECE])
+            await asyncio.sleep(0)
+        self.text.moveCursor(QTextCursor.MoveOperation.Start)
         self.pages.setCurrentWidget(self.text)
         self.text.setFocus(Qt.FocusReason.OtherFocusReason)
 
