@@ -404,3 +404,26 @@ def test_a_reply_streams_in_one_chat_while_20_mb_are_attached_in_another(
     assert lateness < STALL_BOUND_MS
     services.manager.stop(a.session_id)
     qtbot.waitUntil(lambda: not services.manager.is_live(a.session_id), timeout=WAIT)
+
+
+def test_a_send_that_fails_gives_the_words_and_the_files_back(
+    qtbot: QtBot, window: MainWindow, services: Services, demo: DemoServer, tmp_path: Path
+) -> None:
+    demo.defaults = DemoOptions(rate=100, tokens=4000)
+    tab = new_tab(window)
+    qtbot.keyClicks(tab.composer.input, "A long story, please")
+    qtbot.keyClick(tab.composer.input, Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: services.manager.is_live(tab.session_id), timeout=WAIT)
+    tab.composer.attach_paths([png(tmp_path / "later.png", "#808080")])
+    wait_read(qtbot, tab)
+    errors: list[str] = []
+    tab.error_raised.connect(errors.append)
+    # The chat still streams: the service refuses a second message.
+    tab.composer.send_requested.emit("and another thing")
+    qtbot.waitUntil(lambda: bool(errors), timeout=WAIT)
+    assert errors == ["A reply is still streaming in this chat: stop it first."]
+    assert tab.composer.text() == "and another thing"
+    assert names(tab) == ["later.png"]
+    assert [a.name for a in tab.composer.attachments()] == ["later.png"]
+    services.manager.stop(tab.session_id)
+    qtbot.waitUntil(lambda: not services.manager.is_live(tab.session_id), timeout=WAIT)
