@@ -19,7 +19,6 @@ first (:func:`_user_content`).
 
 from __future__ import annotations
 
-import base64
 import logging
 from collections.abc import AsyncGenerator, Sequence
 from typing import Any
@@ -218,7 +217,7 @@ def _user_content(turn: ChatTurn) -> list[dict[str, Any]]:
             "source": {
                 "type": "base64",
                 "media_type": file.mime,
-                "data": base64.b64encode(file.data).decode("ascii"),
+                "data": file.base64(),
             },
         }
         for file in turn.files
@@ -349,6 +348,7 @@ class AnthropicProvider(HttpProvider):
             headers=self._headers,
             parser=MessagesParser(cut),
             json_body=body,
+            encode_off_loop=request.has_files,
         )
 
     async def list_models(self) -> list[str]:

@@ -23,10 +23,11 @@ import html
 import json
 import logging
 import re
+import secrets
 import ssl
 import threading
 import time
-from collections.abc import AsyncGenerator, Mapping, Sequence
+from collections.abc import AsyncGenerator, Callable, Mapping, Sequence
 from typing import Any, Protocol, cast
 from urllib.parse import urlsplit
 
@@ -491,6 +492,51 @@ async def _drain(chunks: AsyncGenerator[bytes, None]) -> None:
                 pass
 
 
+# A string longer than this is encoded in pieces of it (see json_bytes).
+_PIECE = 1 << 18
+
+
+def json_bytes(body: Any) -> bytes:
+    """A body as httpx's ``json=`` encodes it (the same bytes), for a worker thread.
+
+    ``json.dumps`` holds the GIL for the whole of one call: 27 MB of base64
+    in one string would keep the loop's thread from running for tens of
+    milliseconds, thread or no thread. Long strings are taken out, the rest
+    encoded, and each long one encoded in pieces of 256 KB spliced back in
+    (escaping is per character, so the pieces give the same bytes), letting
+    the loop run between pieces.
+    """
+    long: list[str] = []
+    nonce = secrets.token_hex(8)
+
+    def swap(value: Any) -> Any:
+        if isinstance(value, str) and len(value) > _PIECE:
+            long.append(value)
+            return f"\0{nonce}:{len(long) - 1}\0"
+        if isinstance(value, dict):
+            return {key: swap(item) for key, item in value.items()}
+        if isinstance(value, list):
+            return [swap(item) for item in value]
+        return value
+
+    text = json.dumps(swap(body), ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    if not long:
+        return text.encode()
+    parts = re.split(rf'"\\u0000{nonce}:(\d+)\\u0000"', text)
+    out: list[bytes] = []
+    for index, part in enumerate(parts):
+        if index % 2 == 0:
+            out.append(part.encode())
+            continue
+        value = long[int(part)]
+        out.append(b'"')
+        for start in range(0, len(value), _PIECE):
+            piece = json.dumps(value[start : start + _PIECE], ensure_ascii=False)
+            out.append(piece[1:-1].encode())
+        out.append(b'"')
+    return b"".join(out)
+
+
 async def stream_exchange(
     client: httpx.AsyncClient,
     method: str,
@@ -501,8 +547,15 @@ async def stream_exchange(
     parser: EventParser,
     json_body: Any = None,
     started: bool = False,
+    encode_off_loop: bool = False,
+    body_of: Callable[[], Any] | None = None,
 ) -> AsyncGenerator[StreamEvent, None]:
     """Perform one streamed request and yield the parser's events.
+
+    ``encode_off_loop``: the body is big (attached files: a 20 MB image is
+    27 MB of base64), so it is built (``body_of``, when given, instead of
+    ``json_body``) and encoded to JSON in a worker thread, not on the loop
+    that streams every other reply and paints the window.
 
     ``started``: the reply had its first token before (a resume), so the
     stall limit applies from the start rather than the first-token wait.
@@ -520,12 +573,24 @@ async def stream_exchange(
     watchdog = Watchdog(config.first_token_wait, config.read_timeout)
     if started:
         watchdog.token()
+    sent_headers = {**headers, "Accept": "text/event-stream", "Cache-Control": "no-store"}
+    content: bytes | None = None
     try:
+        if encode_off_loop:
+            made = json_body
+            content = await asyncio.to_thread(
+                lambda: json_bytes(body_of() if body_of is not None else made)
+            )
+            sent_headers["Content-Type"] = "application/json"
+            json_body = None
+        elif body_of is not None:
+            json_body = body_of()
         async with client.stream(
             method,
             url,
             json=json_body,
-            headers={**headers, "Accept": "text/event-stream", "Cache-Control": "no-store"},
+            content=content,
+            headers=sent_headers,
             # No read timeout: the watchdog keeps both waits.
             timeout=timeout_for(config, streaming=True),
         ) as response:

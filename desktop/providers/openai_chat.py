@@ -17,6 +17,7 @@ attached sends its content as a list of parts (:func:`user_content`).
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import AsyncGenerator, Sequence
 from typing import Any
@@ -383,7 +384,8 @@ class OpenAIChatProvider(HttpProvider):
             config=self.config,
             headers=self._headers,
             parser=ChatParser(),
-            json_body=build_body(request, limit_key=self._limit_key),
+            body_of=functools.partial(build_body, request, limit_key=self._limit_key),
+            encode_off_loop=request.has_files,
         )
 
     async def list_models(self) -> list[str]:

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import logging
 from collections.abc import AsyncGenerator, Sequence
 from typing import Any
@@ -427,7 +428,8 @@ class OpenAIResponsesProvider(HttpProvider):
             config=self.config,
             headers=self._headers,
             parser=ResponsesParser(),
-            json_body=build_body(request),
+            body_of=functools.partial(build_body, request),
+            encode_off_loop=request.has_files,
         )
 
     def resume(self, cursor: str, *, started: bool = False) -> AsyncGenerator[StreamEvent, None]:

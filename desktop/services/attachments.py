@@ -123,7 +123,7 @@ def turn_files(store: Store, message: Message) -> tuple[TurnFile, ...]:
             files.append(TurnFile(a.name, "text/plain", AttachmentKind.TEXT, text=MISSING_FILE))
             continue
         if a.kind is AttachmentKind.IMAGE:
-            files.append(TurnFile(a.name, a.mime, a.kind, data=data))
+            files.append(TurnFile.image(a.name, a.mime, data))
         elif a.kind is AttachmentKind.PDF:
             files.append(TurnFile(a.name, a.mime, a.kind, text=a.text or ""))
         else:

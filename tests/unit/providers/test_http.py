@@ -549,3 +549,33 @@ def test_a_10_mb_event_still_completes() -> None:
         events = run(stream_once(chat_config(server.base_url)), timeout=30)
     assert events[0] == TextDelta(content.decode())
     assert events[1:] == [Finished("stop")]
+
+
+def test_a_body_encoded_off_the_loop_is_the_bytes_httpx_would_send() -> None:
+    from desktop.providers.http import json_bytes
+
+    body = {"messages": [{"role": "user", "content": 'naïve ✓ \u2028 "q"'}], "n": 1.5}
+    assert json_bytes(body) == httpx.Request("POST", "http://x/", json=body).content
+
+
+def test_long_strings_are_encoded_in_pieces_to_the_same_bytes() -> None:
+    """json_bytes splits strings over 256 KB: escapes, non-ASCII and a text that
+    looks like its own placeholder must come out exactly as httpx encodes them."""
+    import base64
+    import os
+
+    from desktop.core.models import AttachmentKind, TurnFile
+    from desktop.providers.http import json_bytes
+
+    data = os.urandom(1_000_003)
+    image = TurnFile.image("a.png", "image/png", data)
+    assert image.encoded == base64.b64encode(data).decode("ascii")
+    text = ('line "quoted"\n\ttab \\ naïve ✓ \x00\x1f ' * 20_000) + "\u0000abc:0\u0000"
+    body = {
+        "input": [{"content": [{"type": "input_image", "image_url": image.data_url()}]}],
+        "text": text,
+        "short": "\u0000x:0\u0000",
+        "items": [text[:10], 3, None, True, 2.5],
+    }
+    assert json_bytes(body) == httpx.Request("POST", "http://x/", json=body).content
+    assert image.kind is AttachmentKind.IMAGE
