@@ -25,8 +25,8 @@ from desktop.services.attachments import AttachmentService
 
 log = logging.getLogger("sidestream.ui")
 
-KEEP = 300
-"""Thumbnails kept per cache (160 x 120 at 2x: about 300 KB each at most)."""
+KEEP = 64
+"""Thumbnails kept per cache (160 x 120 at 2x: about 300 KB each at most, so ~20 MB)."""
 
 
 def scaled_image(path: Path | str, box: QSize) -> QImage:

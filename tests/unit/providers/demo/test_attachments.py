@@ -33,7 +33,8 @@ DATA_URL = "data:image/png;base64," + base64.b64encode(IMAGE).decode("ascii")
 FRAME = '<file name="notes.txt">\none\ntwo\n</file>'
 NOTE = "You attached 2 files: notes.txt (text, 2 lines), an image (PNG, 2 KB)."
 REFUSAL = (
-    "sidestream-demo-text-only does not accept images: remove the image, or pick a model that reads images."
+    "sidestream-demo-text-only does not accept images: remove the image,"
+    " or pick a model that reads images."
 )
 
 
