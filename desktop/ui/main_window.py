@@ -263,8 +263,10 @@ class MainWindow(QMainWindow):
             ("Ctrl+T", self.new_chat),
             ("Ctrl+Tab", lambda: self._cycle_tab(1)),
             ("Ctrl+PgDown", lambda: self._cycle_tab(1)),
+            # One binding: X11 sends Shift+Tab as Backtab with Shift, which
+            # Qt matches to "Ctrl+Shift+Tab"; a second "Ctrl+Backtab" made the
+            # key ambiguous, and Qt then fires neither.
             ("Ctrl+Shift+Tab", lambda: self._cycle_tab(-1)),
-            ("Ctrl+Backtab", lambda: self._cycle_tab(-1)),
             ("Ctrl+PgUp", lambda: self._cycle_tab(-1)),
             ("Ctrl+F", self.sidebar.focus_search),
             ("Ctrl+Shift+F", self.find_in_chat),

@@ -9,7 +9,7 @@ composer; from there:
 
     prompt A, Enter        A streams
     Ctrl+T, prompt B, Enter   a new chat; B streams, A goes on unseen
-    Ctrl+Tab               back to A
+    Ctrl+Shift+Tab         back to A (then Ctrl+Tab to B and round to A)
     Esc                    A stops (its partial text is kept)
                            B finishes while A is on screen: one notification
     prompt A2, Enter       A streams again
@@ -225,7 +225,11 @@ def _scenario(app: Keyboard, desktop: DesktopSession) -> None:
     wait_until(lambda: app.reply_status(PROMPT_B) == "streaming", WAIT, "reply B to stream")
     app.screenshot("02-two-replies-streaming")
 
+    app.key("ctrl+shift+Tab")  # the previous tab (Qt gets Backtab with Shift)
+    app.wait_for_title(PROMPT_A)
     app.key("ctrl+Tab")
+    app.wait_for_title(PROMPT_B)
+    app.key("ctrl+Tab")  # wraps around
     app.wait_for_title(PROMPT_A)
     app.key("Escape")
     wait_until(lambda: app.reply_status(PROMPT_A) == "stopped", WAIT, "reply A to stop")
