@@ -93,6 +93,12 @@ FIGURES: dict[str, list[str]] = {
         rf" ratio p50 {NUMBER}",
         rf"RSS of chat tabs \({NUMBER} messages each, laid out and painted\): the first"
         rf" \+{NUMBER} MB, then {NUMBER} MB per tab \({NUMBER} tabs\)",
+        rf"A {NUMBER} MB image attached in the chat on screen while a reply streams in another",
+        rf"attaching: read and stored in {NUMBER} ms, its thumbnail shown at {NUMBER} ms;"
+        rf" lateness p99 {NUMBER} ms\s+max {NUMBER} ms \(goal p99 <= 8, max <= 16\); the other"
+        rf" reply grew {NUMBER} characters meanwhile",
+        rf"sending it: {NUMBER} ms to the first token of the reply; lateness p99 {NUMBER} ms"
+        rf"\s+max {NUMBER} ms",
         rf"Opening a chat of 1,000 messages: {NUMBER} ms",
         rf"a 10 MB single event: lateness p50 {NUMBER} ms\s+p99 {NUMBER} ms\s+max {NUMBER} ms",
         rf"a 5 MB reply .*: lateness p50 {NUMBER} ms",
