@@ -18,7 +18,6 @@ import os
 import signal
 import sys
 from collections.abc import Callable
-from enum import Enum
 
 import PySide6  # noqa: F401  (imported before qasync so qasync picks PySide6)
 from PySide6.QtCore import QCoreApplication
@@ -34,7 +33,7 @@ from desktop.ready_probe import install_ready_probe
 from desktop.services import Services, build_services
 from desktop.store import Store, StoreError, resolve_data_dir
 from desktop.store.lock import DataDirLock, DataDirLocked, held_by_another_process
-from desktop.streaming.events import StreamListener
+from desktop.streaming.events import StreamEnded, StreamListener
 from desktop.streaming.stream import UnsavedReply
 from desktop.ui.collector import GuiThreadCollector
 from desktop.ui.event_loop import new_event_loop
@@ -47,7 +46,8 @@ from desktop.ui.notifications import (
     Notifier,
     TrayBalloonNotifier,
 )
-from desktop.ui.plain import message_box, warn
+from desktop.ui.plain import warn
+from desktop.ui.quit_question import QuitChoice, QuitQuestion
 from desktop.ui.single_instance import InstanceServer, ask_running_instance_to_raise
 from desktop.ui.tray import Tray
 from desktop.ui.unsaved_dialog import UnsavedText, UnsavedTextDialog
@@ -56,14 +56,6 @@ log = logging.getLogger("sidestream.app")
 
 UNSAVED_RETRY_S = 1.0
 """How often Quit retries writing text the store refused, while it asks."""
-
-
-class QuitChoice(Enum):
-    """The answer to "replies are still streaming: quit?"."""
-
-    KEEP_RUNNING = "keep running"  # in the tray (minimised when there is no tray)
-    QUIT = "quit"  # stop the replies (their text is kept) and quit
-    CANCEL = "cancel"
 
 
 AskQuit = Callable[[int, bool], QuitChoice]
@@ -114,6 +106,8 @@ class SidestreamApp(StreamListener):
         self._ask_quit = ask_quit or self._ask_quit_dialog
         self.unsaved_dialog: UnsavedTextDialog | None = None
         """Shown while Quit waits for text the store refused to be written."""
+        self.quit_question: QuitQuestion | None = None
+        """The quit question while it is open: its count follows the replies."""
         self._connect_signals()
 
     def _connect_signals(self) -> None:
@@ -147,6 +141,14 @@ class SidestreamApp(StreamListener):
     # ---------------------------------------------------------------- events
     def on_live_changed(self, session_id: int, live: bool) -> None:
         self.tray.refresh()
+        self._update_quit_question()
+
+    def on_stream_ended(self, ended: StreamEnded) -> None:
+        self._update_quit_question()
+
+    def _update_quit_question(self) -> None:
+        if self.quit_question is not None:
+            self.quit_question.set_live(self.services.manager.streaming_count())
 
     def on_store_refused(self, error: StoreError) -> None:
         self.window.show_store_problem(error.message)
@@ -296,31 +298,13 @@ class SidestreamApp(StreamListener):
 
     def _ask_quit_dialog(self, live: int, tray_available: bool) -> QuitChoice:
         parent = self.window if self.window.isVisible() else None
-        where = "in the tray" if tray_available else "with the window minimised"
-        box = message_box(
-            parent,
-            QMessageBox.Icon.Question,
-            f"Quit {APP_NAME}",
-            f"{live} {'reply is' if live == 1 else 'replies are'} still streaming.",
-            f"Keep them running {where}, or stop them and quit? "
-            "Stopped replies keep their text, and you can Continue them later.",
-        )
-        keep = box.addButton(
-            "&Keep running in the tray" if tray_available else "&Keep running",
-            QMessageBox.ButtonRole.AcceptRole,
-        )
-        stop = box.addButton("&Stop and quit", QMessageBox.ButtonRole.DestructiveRole)
-        cancel = box.addButton(QMessageBox.StandardButton.Cancel)
-        box.setDefaultButton(keep)
-        box.setEscapeButton(cancel)
-        box.exec()
-        clicked = box.clickedButton()
-        box.deleteLater()
-        if clicked is keep:
-            return QuitChoice.KEEP_RUNNING
-        if clicked is stop:
-            return QuitChoice.QUIT
-        return QuitChoice.CANCEL
+        question = QuitQuestion(live, tray_available, parent)
+        self.quit_question = question
+        try:
+            return question.ask()
+        finally:
+            self.quit_question = None
+            question.box.deleteLater()
 
     # -------------------------------------------------------------- lifecycle
     async def run(self) -> int:
