@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QLineEdit,
+    QMessageBox,
     QPushButton,
     QVBoxLayout,
     QWidget,
@@ -38,7 +39,7 @@ from desktop.core.presets import ProviderPreset
 from desktop.core.tasks import TaskKeeper
 from desktop.services.settings import KeyPersistence, ProviderView, SettingsError, SettingsService
 from desktop.ui import icons, style
-from desktop.ui.plain import plain_label
+from desktop.ui.plain import message_box, plain_label
 
 log = logging.getLogger("sidestream.ui")
 
@@ -55,6 +56,10 @@ KIND_SHORT: dict[ProviderKind, str] = {
     ProviderKind.ANTHROPIC: "Anthropic",
 }
 KEY_HINT = "Stored in the system keyring, never in Sidestream's database."
+NO_KEYRING_HINT = (
+    "No system keyring is available: a key typed here is kept only until Sidestream "
+    "quits (never in Sidestream's database), and asked for again next time."
+)
 # KeyPersistence.SESSION_ONLY's value (the enum lives in the store, which ui/ may not import).
 DEMO_URL_TEXT = "Built-in demo server (its address is chosen at each start)"
 
@@ -112,11 +117,12 @@ class ProviderEditor(QDialog):
     """Add or edit one provider: name, kind, base URL, API key, default model.
 
     ``provider`` None adds a new one (prefilled from ``preset`` if given).
-    Emits ``saved(provider_id, key_session_only)`` and closes when the service
-    accepted the settings; a refusal stays on screen as a message.
+    Emits ``saved(provider_id, key_session_only, test_failed)`` and closes
+    when the service accepted the settings; a refusal stays on screen as a
+    message. Saving settings whose Test connection just failed asks first.
     """
 
-    saved = Signal(int, bool)
+    saved = Signal(int, bool, bool)
 
     def __init__(
         self,
@@ -134,6 +140,7 @@ class ProviderEditor(QDialog):
         self._is_demo = provider is not None and provider.is_demo
         self._saving = False
         self._unsaved_key_note = False
+        self._keep_default: int | None = None
         self.setObjectName("providerEditor")
         self.setWindowTitle(f"Edit {provider.name}" if provider else "Add a provider")
         self.setMinimumWidth(520)
@@ -155,9 +162,19 @@ class ProviderEditor(QDialog):
         self.forget_key_check = QCheckBox("Remove the stored key", self)
         self.forget_key_check.setObjectName("forgetKey")
         self.forget_key_check.hide()
-        self.key_hint = plain_label(KEY_HINT, self)
+        # Said before Save: where a key goes depends on the system having a keyring.
+        keyring = service.keyring_available()
+        self.key_hint = plain_label(KEY_HINT if keyring else NO_KEYRING_HINT, self)
+        self.key_hint.setObjectName("keyHint")
         self.key_hint.setWordWrap(True)
-        self.key_hint.setStyleSheet(style.status_stylesheet("info", self.palette()))
+        self.key_hint.setStyleSheet(
+            style.status_stylesheet("info" if keyring else "warning", self.palette())
+        )
+        # The form (type, address, key) a Test connection last failed with:
+        # saving it asks first, and it is not made the default on the way.
+        self._failed_test: tuple[ProviderKind, str, str | None] | None = None
+        # Asks "save anyway?" after a failed test; tests replace it.
+        self.confirm_failed: Callable[[str], bool] = self._ask_save_anyway
 
         self.model_combo = model_combo(self, "providerModel")
         self.fetch_button = QPushButton("Fetch models", self)
@@ -315,11 +332,24 @@ class ProviderEditor(QDialog):
             and self.api_key() is None
         )
 
+    def _tested_form(self) -> tuple[ProviderKind, str, str | None]:
+        return (self.kind(), self.base_url().rstrip("/"), self.api_key())
+
+    def test_failed(self) -> bool:
+        """Whether Test connection failed with the form as it is now."""
+        return self._failed_test is not None and self._failed_test == self._tested_form()
+
     # -------------------------------------------------------------- actions
     def save(self) -> None:
         if self._saving:
             return
         self._show_error(None)
+        failed = self.test_failed()
+        if failed and not self.confirm_failed(self.test_status.text()):
+            return  # keep editing
+        # A provider that failed its test does not become the default on its
+        # way in (a real one is preferred over the demo until one is chosen).
+        self._keep_default = self._service.default_provider_id() if failed else None
         if self._provider is None:
             try:
                 stored, persistence = self._service.add_provider(
@@ -362,8 +392,35 @@ class ProviderEditor(QDialog):
 
     def _finish_save(self, provider_id: int, persistence: object) -> None:
         session_only = persistence is KeyPersistence.SESSION_ONLY
-        self.saved.emit(provider_id, session_only)
+        keep = self._keep_default
+        untested = keep is not None
+        if keep is not None and keep != provider_id:
+            try:
+                if self._service.default_provider_id() != keep:
+                    self._service.set_default_provider(keep)
+            except Exception as exc:  # saved all the same; the list shows the default
+                log.warning("could not keep the default provider: %s", exc)
+        self.saved.emit(provider_id, session_only, untested)
         self.accept()
+
+    def _ask_save_anyway(self, failure: str) -> bool:
+        box = message_box(
+            self,
+            QMessageBox.Icon.Warning,
+            "Save a provider that failed its test?",
+            "Test connection failed with these settings:",
+            f"{failure}\n\nSave it anyway (it will not become the default provider), "
+            "or keep editing?",
+        )
+        save = box.addButton("&Save anyway", QMessageBox.ButtonRole.AcceptRole)
+        keep = box.addButton("&Keep editing", QMessageBox.ButtonRole.RejectRole)
+        box.setDefaultButton(keep)
+        box.setEscapeButton(keep)
+        try:
+            box.exec()
+            return box.clickedButton() is save
+        finally:
+            box.deleteLater()
 
     def fetch_models(self) -> None:
         """Fill the model list from the provider (async; errors shown under the list)."""
@@ -427,11 +484,13 @@ class ProviderEditor(QDialog):
             self._set_status(self.model_status, "The provider listed no models.", "warning")
 
     async def _run_test(self, request: Callable[[], Awaitable[list[str]]]) -> None:
+        tested = self._tested_form()
         models, error = await self._guarded(request)
         if not shiboken6.isValid(self):
             return
         self.test_busy.stop()
         self.test_button.setEnabled(True)
+        self._failed_test = tested if error is not None else None
         if error is not None:
             self._set_status(self.test_status, self._with_key_note(error), "error")
             return

@@ -435,21 +435,25 @@ class SettingsDialog(QDialog):
         return f"{base} {n}"
 
     # ---------------------------------------------------------------- slots
-    def _on_editor_saved(self, provider_id: int, session_only: bool) -> None:
+    def _on_editor_saved(self, provider_id: int, session_only: bool, test_failed: bool) -> None:
         self.refresh()
         self.select_provider(provider_id)
         p = self._providers.get(provider_id)
+        name = p.name if p is not None else "this provider"
+        said: list[str] = []
+        if test_failed and p is not None and not p.is_default:
+            said.append(
+                f"“{name}” was saved although its connection test failed; new chats "
+                "still use the default provider. Make it the default once it works."
+            )
         if session_only:
-            name = p.name if p is not None else "this provider"
-            self.show_message(
+            said.append(
                 f"No system keyring is available, so the API key of “{name}” is kept "
                 "only until Sidestream quits. You will need to enter it again next time "
                 "(for OpenAI's or Anthropic's own service, OPENAI_API_KEY or "
-                "ANTHROPIC_API_KEY in the environment also works).",
-                "warning",
+                "ANTHROPIC_API_KEY in the environment also works)."
             )
-        else:
-            self.show_message(None)
+        self.show_message("\n\n".join(said) or None, "warning")
         self.providers_changed.emit()
 
     def _on_provider_list_double_clicked(self, item: QTreeWidgetItem, column: int) -> None:

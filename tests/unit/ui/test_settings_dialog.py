@@ -30,7 +30,7 @@ from desktop.providers.demo.server import DemoOptions, DemoServer
 from desktop.services import Services
 from desktop.services.settings import ProviderView, SettingsService
 from desktop.store import KeyStore, Store
-from desktop.ui.provider_editor import ProviderEditor
+from desktop.ui.provider_editor import KEY_HINT, NO_KEYRING_HINT, ProviderEditor
 from desktop.ui.settings_dialog import SettingsDialog
 from tests.support.aio import run_on_qloop
 from tests.support.raw_server import RawServer, Reply
@@ -185,6 +185,74 @@ def test_key_kept_for_this_session_only_is_announced(
         assert by_name(svc, "NoKeyring").has_key
     finally:
         run_on_qloop(built.aclose())
+
+
+def test_the_key_field_says_where_a_key_goes_before_save(
+    dialog: SettingsDialog, demo: DemoServer, tmp_path: Path, qtbot: QtBot
+) -> None:
+    editor = new_editor(dialog, name="WithKeyring", base_url=demo.url + "/v1")
+    assert editor.key_hint.text() == KEY_HINT
+    editor.close()
+    keys = KeyStore(backend=keyring.backends.fail.Keyring())
+    built = services_on(demo, Store.open(tmp_path / "other"), keys)
+    try:
+        other = SettingsDialog(built.settings)
+        qtbot.addWidget(other)
+        other.show()
+        editor = new_editor(other, name="NoKeyring", base_url=demo.url + "/v1")
+        assert editor.key_hint.isVisible()
+        assert editor.key_hint.text() == NO_KEYRING_HINT
+        assert "only until Sidestream quits" in editor.key_hint.text()
+        assert "Stored in the system keyring" not in editor.key_hint.text()
+        other.close()
+    finally:
+        run_on_qloop(built.aclose())
+
+
+def test_saving_after_a_failed_test_asks_and_never_makes_it_the_default(
+    dialog: SettingsDialog, service: SettingsService, qtbot: QtBot
+) -> None:
+    demo_id = by_name(service, "Demo").id
+    editor = new_editor(dialog, name="Nobody", base_url=f"http://127.0.0.1:{closed_port()}/v1")
+    asked: list[str] = []
+    answer = False
+
+    def confirm(failure: str) -> bool:
+        asked.append(failure)
+        return answer
+
+    editor.confirm_failed = confirm
+    editor.test_connection()
+    qtbot.waitUntil(lambda: not editor.test_busy.is_running(), timeout=WAIT_MS)
+    assert editor.test_failed()
+    with qtbot.assertNotEmitted(dialog.providers_changed):
+        editor.save()  # keep editing
+    assert len(asked) == 1 and asked[0].startswith("The connection to the provider failed")
+    assert editor.isVisible()
+    assert [p.name for p in service.providers()] == ["Demo"]
+
+    answer = True  # save anyway
+    with qtbot.waitSignal(dialog.providers_changed, timeout=WAIT_MS):
+        editor.save()
+    assert len(asked) == 2
+    nobody = by_name(service, "Nobody")
+    assert not nobody.is_default
+    assert service.default_provider_id() == demo_id
+    assert dialog.banner.isVisible()
+    assert "connection test failed" in dialog.banner.text()
+
+
+def test_a_test_that_failed_with_other_settings_does_not_ask(
+    dialog: SettingsDialog, service: SettingsService, demo: DemoServer, qtbot: QtBot
+) -> None:
+    editor = new_editor(dialog, name="Local", base_url=f"http://127.0.0.1:{closed_port()}/v1")
+    editor.confirm_failed = lambda failure: pytest.fail("asked although the address changed")
+    editor.test_connection()
+    qtbot.waitUntil(lambda: not editor.test_busy.is_running(), timeout=WAIT_MS)
+    editor.base_url_edit.setText(demo.url + "/v1")  # fixed: the failure is stale
+    with qtbot.waitSignal(dialog.providers_changed, timeout=WAIT_MS):
+        editor.save()
+    assert by_name(service, "Local").is_default  # a real provider, preferred as before
 
 
 def test_fetch_models_from_the_demo_server_fills_the_combo(
