@@ -13,6 +13,7 @@ parse display strings.
 from __future__ import annotations
 
 import dataclasses
+import enum
 import logging
 from collections import Counter
 from collections.abc import Sequence
@@ -31,6 +32,7 @@ from PySide6.QtCore import (
 )
 
 from desktop.core.models import Session
+from desktop.core.states import InterruptReason, MessageStatus
 from desktop.ui.chat_scope import ALL_CHATS, ChatScope, ScopeCounts, folder_counts
 
 log = logging.getLogger("sidestream.ui")
@@ -46,10 +48,57 @@ UpdatedRole: Final = _USER + 6
 PinnedRole: Final = _USER + 7
 ArchivedRole: Final = _USER + 8
 FolderRole: Final = _USER + 9
+ReplyEndRole: Final = _USER + 10
+"""How the chat's last reply ended when that needs a word (:class:`ReplyEnd`), else None."""
 
 UNTITLED = "Untitled chat"
 
 ModelIndex = QModelIndex | QPersistentModelIndex
+
+
+class ReplyEnd(enum.Enum):
+    """A last reply cut short or failed: each has its own mark in the list,
+    apart from the "New reply" of one that finished."""
+
+    EVICTED = "evicted"
+    INTERRUPTED = "interrupted"
+    STOPPED = "stopped"
+    FAILED = "failed"
+
+    @property
+    def label(self) -> str:
+        """The row's detail line says this."""
+        return _END_LABELS[self]
+
+    @property
+    def description(self) -> str:
+        """The tooltip and the accessible text say this."""
+        return _END_DESCRIPTIONS[self]
+
+
+_END_LABELS = {
+    ReplyEnd.EVICTED: "Stopped to make room",
+    ReplyEnd.INTERRUPTED: "Interrupted",
+    ReplyEnd.STOPPED: "Stopped",
+    ReplyEnd.FAILED: "Failed",
+}
+_END_DESCRIPTIONS = {
+    ReplyEnd.EVICTED: "Stopped to make room — Continue in the chat",
+    ReplyEnd.INTERRUPTED: "Interrupted — Continue in the chat",
+    ReplyEnd.STOPPED: "Stopped — Continue in the chat",
+    ReplyEnd.FAILED: "Failed — Retry in the chat",
+}
+
+
+def reply_end(status: MessageStatus, reason: str | None) -> ReplyEnd | None:
+    """The mark of a reply that ended so; None for a complete one (or a live one)."""
+    if status is MessageStatus.FAILED:
+        return ReplyEnd.FAILED
+    if status is MessageStatus.STOPPED:
+        return ReplyEnd.STOPPED
+    if status is MessageStatus.INTERRUPTED:
+        return ReplyEnd.EVICTED if reason == InterruptReason.EVICTED else ReplyEnd.INTERRUPTED
+    return None
 
 
 def _sort_key(session: Session) -> tuple[bool, datetime, int]:
@@ -104,6 +153,7 @@ class ChatListModel(QAbstractListModel):
         self._sessions: list[Session] = []
         self._rows: dict[int, int] = {}
         self._streaming: set[int] = set()
+        self._ends: dict[int, ReplyEnd] = {}
         # Chats listed (not archived) by folder ("" none); archived by folder.
         self._listed: Counter[str] = Counter()
         self._archived: Counter[str] = Counter()
@@ -148,6 +198,8 @@ class ChatListModel(QAbstractListModel):
             return session.archived
         if role == FolderRole:
             return session.folder
+        if role == ReplyEndRole:
+            return self._ends.get(session.id)
         if role in (Qt.ItemDataRole.ToolTipRole, Qt.ItemDataRole.AccessibleTextRole):
             return self._describe(session)
         return None
@@ -164,6 +216,7 @@ class ChatListModel(QAbstractListModel):
             (PinnedRole, b"pinned"),
             (ArchivedRole, b"archived"),
             (FolderRole, b"folder"),
+            (ReplyEndRole, b"replyEnd"),
         ):
             names[role] = QByteArray(name)
         return names
@@ -176,8 +229,11 @@ class ChatListModel(QAbstractListModel):
             parts.append("Archived")
         if session.folder:
             parts.append(f"in folder {session.folder}")
+        end = self._ends.get(session.id)
         if session.id in self._streaming:
             parts.append("replying now")
+        elif end is not None:
+            parts.append(end.description)
         elif session.unread:
             parts.append("new reply")
         if session.muted:
@@ -286,6 +342,7 @@ class ChatListModel(QAbstractListModel):
         row = self._rows.get(session_id)
         was_streaming = session_id in self._streaming
         self._streaming.discard(session_id)
+        self._ends.pop(session_id, None)
         if row is None:
             return
         self.beginRemoveRows(QModelIndex(), row, row)
@@ -308,6 +365,21 @@ class ChatListModel(QAbstractListModel):
         if row is not None:
             self._changed(row, StreamingRole)
             self.streaming_changed.emit()
+
+    def reply_end(self, session_id: int) -> ReplyEnd | None:
+        return self._ends.get(session_id)
+
+    def set_reply_end(self, session_id: int, end: ReplyEnd | None) -> None:
+        """How the chat's last reply ended (None: it completed, or a new one began)."""
+        if self._ends.get(session_id) == end:
+            return
+        if end is None:
+            del self._ends[session_id]
+        else:
+            self._ends[session_id] = end
+        row = self._rows.get(session_id)
+        if row is not None:
+            self._changed(row, ReplyEndRole)
 
     def set_unread(self, session_id: int, unread: bool) -> None:
         row = self._rows.get(session_id)

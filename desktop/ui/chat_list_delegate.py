@@ -1,4 +1,5 @@
-"""How a row of the chat list is painted: title, when, and the pin / live / unread / muted marks."""
+"""How a row of the chat list is painted: title, when, and the pin / live /
+unread / muted marks, and the mark of a last reply cut short or failed."""
 
 from __future__ import annotations
 
@@ -20,7 +21,15 @@ from PySide6.QtWidgets import QApplication, QStyle, QStyledItemDelegate, QStyleO
 
 from desktop.core.models import Session
 from desktop.ui import icons, style
-from desktop.ui.chat_list import UNTITLED, ModelIndex, SessionRole, StreamingRole, relative_time
+from desktop.ui.chat_list import (
+    UNTITLED,
+    ModelIndex,
+    ReplyEnd,
+    ReplyEndRole,
+    SessionRole,
+    StreamingRole,
+    relative_time,
+)
 
 
 def paint_pin(painter: QPainter, rect: QRectF, color: QColor) -> None:
@@ -45,6 +54,48 @@ def paint_pin(painter: QPainter, rect: QRectF, color: QColor) -> None:
     painter.setPen(needle)
     painter.drawLine(QPointF(0, 0.09), QPointF(0, 0.48))
     painter.restore()
+
+
+def paint_reply_end(painter: QPainter, rect: QRectF, end: ReplyEnd, color: QColor) -> None:
+    """The mark of a last reply that did not complete, each its own shape
+    (none a filled dot, the "New reply" mark): pause bars for one stopped to
+    make room, a broken ring for one interrupted, a square for one stopped, a
+    triangle for one that failed."""
+    side = min(rect.width(), rect.height())
+    painter.save()
+    painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+    painter.translate(rect.center())
+    painter.scale(side, side)
+    painter.setPen(Qt.PenStyle.NoPen)
+    painter.setBrush(color)
+    if end is ReplyEnd.EVICTED:
+        painter.drawRoundedRect(QRectF(-0.3, -0.32, 0.2, 0.64), 0.05, 0.05)
+        painter.drawRoundedRect(QRectF(0.1, -0.32, 0.2, 0.64), 0.05, 0.05)
+    elif end is ReplyEnd.INTERRUPTED:
+        pen = QPen(color, 0.14)
+        pen.setCapStyle(Qt.PenCapStyle.RoundCap)
+        painter.setPen(pen)
+        painter.setBrush(Qt.BrushStyle.NoBrush)
+        # Qt's angles are in sixteenths of a degree: a ring with a gap at the top right.
+        painter.drawArc(QRectF(-0.3, -0.3, 0.6, 0.6), 70 * 16, 290 * 16)
+    elif end is ReplyEnd.STOPPED:
+        painter.drawRoundedRect(QRectF(-0.24, -0.24, 0.48, 0.48), 0.06, 0.06)
+    else:
+        triangle = QPainterPath()
+        triangle.moveTo(0, -0.36)
+        triangle.lineTo(0.36, 0.3)
+        triangle.lineTo(-0.36, 0.3)
+        triangle.closeSubpath()
+        painter.drawPath(triangle)
+    painter.restore()
+
+
+def reply_end_color(end: ReplyEnd, palette: QPalette, dim: QColor) -> QColor:
+    if end is ReplyEnd.FAILED:
+        return style.error_color(palette)
+    if end is ReplyEnd.STOPPED:
+        return dim
+    return style.warning_color(palette)
 
 
 class ChatListDelegate(QStyledItemDelegate):
@@ -146,6 +197,9 @@ class ChatListDelegate(QStyledItemDelegate):
         if not isinstance(session, Session):
             return
         streaming = bool(index.data(StreamingRole))
+        end = index.data(ReplyEndRole)
+        if not isinstance(end, ReplyEnd):
+            end = None
         group = (
             QPalette.ColorGroup.Normal
             if state & QStyle.StateFlag.State_Enabled
@@ -161,6 +215,7 @@ class ChatListDelegate(QStyledItemDelegate):
         )
         dim = style.blend(text_color, background, 0.42)
         mark = text_color if selected else style.accent(palette)
+        end_color = text_color if selected or end is None else reply_end_color(end, palette, dim)
 
         painter.save()
         inner = rect.adjusted(self.PADDING + 2, self.PADDING, -self.PADDING - 2, -self.PADDING)
@@ -178,10 +233,12 @@ class ChatListDelegate(QStyledItemDelegate):
         # Right-hand marks: live spinner or unread dot on the title line,
         # the muted bell on the detail line.
         mark_side = round(mark_rect.width())
-        if streaming or session.unread:
+        if streaming or end is not None or session.unread:
             if streaming:
                 spinner = mark_rect.adjusted(1, 1, -1, -1)
                 icons.paint_spinner_frame(painter, spinner, self.phase, live)
+            elif end is not None:
+                paint_reply_end(painter, mark_rect, end, end_color)
             else:
                 icons.paint_dot(painter, mark_rect.center(), mark_side * 0.3, mark)
             title_rect.setRight(title_rect.right() - mark_side - 6)
@@ -220,6 +277,8 @@ class ChatListDelegate(QStyledItemDelegate):
             when = f"{when} · {session.folder}"
         if streaming:
             detail, detail_color = "Replying…", live
+        elif end is not None:
+            detail, detail_color = f"{end.label} · {when}", end_color
         elif session.unread:
             detail, detail_color = f"New reply · {when}", mark
         else:

@@ -43,7 +43,8 @@ from desktop.services.chat_presets import PresetService
 from desktop.services.imports import ImportService
 from desktop.services.search import SearchService
 from desktop.services.settings import SavedTabs, SettingsService
-from desktop.streaming.events import StreamListener
+from desktop.streaming.events import StreamEnded, StreamListener
+from desktop.ui.chat_list import reply_end
 from desktop.ui.chat_order import ChatOrganizer
 from desktop.ui.chat_scope import ALL_CHATS, ChatScope, ScopeKind
 from desktop.ui.chat_settings_dialog import ChatSettingsDialog
@@ -61,13 +62,20 @@ UNREAD_MARK = "● "
 
 
 class _LiveFlags(StreamListener):
-    """Tells the window when a chat's reply starts or ends (the manager says so)."""
+    """Tells the window when a chat's reply starts or ends, and how it ended
+    (the manager says so)."""
 
-    def __init__(self, changed: Callable[[int, bool], None]) -> None:
+    def __init__(
+        self, changed: Callable[[int, bool], None], ended: Callable[[StreamEnded], None]
+    ) -> None:
         self._changed = changed
+        self._ended = ended
 
     def on_live_changed(self, session_id: int, live: bool) -> None:
         self._changed(session_id, live)
+
+    def on_stream_ended(self, ended: StreamEnded) -> None:
+        self._ended(ended)
 
 
 class _PendingTab(QWidget):
@@ -124,7 +132,7 @@ class MainWindow(QMainWindow):
         self.resize(1180, 780)
         self.sidebar = Sidebar(self)
         self.organizer = ChatOrganizer(chat, settings, self.sidebar, self)
-        self._live_flags = _LiveFlags(self._on_manager_live_changed)
+        self._live_flags = _LiveFlags(self._on_manager_live_changed, self._on_manager_stream_ended)
         self.tabs = QTabWidget(self)
         self.tabs.setTabsClosable(True)
         self.tabs.setMovable(True)
@@ -647,9 +655,16 @@ class MainWindow(QMainWindow):
 
     def _on_manager_live_changed(self, session_id: int, live: bool) -> None:
         self.sidebar.model.set_streaming(session_id, live)
+        if live:
+            self.sidebar.model.set_reply_end(session_id, None)  # a new reply: the old end is past
         session = self._chat.chat(session_id)
         if session is not None:
             self.sidebar.model.upsert(session)  # a reply moves its chat up
+
+    def _on_manager_stream_ended(self, ended: StreamEnded) -> None:
+        """A reply cut short or failed marks its chat in the list (apart from
+        "New reply"); one that completed clears the mark."""
+        self.sidebar.model.set_reply_end(ended.session_id, reply_end(ended.status, ended.reason))
 
     # --------------------------------------------------------------- internals
     def _page(self, session_id: int) -> ChatTab | _PendingTab | None:
