@@ -352,6 +352,7 @@ class SidestreamApp(StreamListener):
 
     async def shutdown(self) -> None:
         """Every partial text is flushed before the process exits."""
+        self.window.save_geometry()  # while the store is open
         self.window.allow_close = True
         self.window.hide()
         self.tray.hide()

@@ -17,8 +17,8 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from PySide6.QtCore import QEvent, Qt, Signal
-from PySide6.QtGui import QAction, QCloseEvent, QKeySequence, QShortcut
+from PySide6.QtCore import QEvent, QPoint, Qt, Signal
+from PySide6.QtGui import QAction, QCloseEvent, QGuiApplication, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QHBoxLayout,
     QInputDialog,
@@ -49,6 +49,7 @@ from desktop.ui.chat_order import ChatOrganizer
 from desktop.ui.chat_scope import ALL_CHATS, ChatScope, ScopeKind
 from desktop.ui.chat_settings_dialog import ChatSettingsDialog
 from desktop.ui.chat_tab import ChatTab
+from desktop.ui.geometry import GEOMETRY_KEY, Rect, clamp_rect
 from desktop.ui.icons import app_icon
 from desktop.ui.import_dialog import ChatImporter
 from desktop.ui.model_picker import ModelPickerDialog
@@ -129,7 +130,7 @@ class MainWindow(QMainWindow):
         self._saved_tabs: SavedTabs | None = None
 
         self.setWindowIcon(app_icon())
-        self.resize(1180, 780)
+        self._restore_geometry()
         self.sidebar = Sidebar(self)
         self.organizer = ChatOrganizer(chat, settings, self.sidebar, self)
         self._live_flags = _LiveFlags(self._on_manager_live_changed, self._on_manager_stream_ended)
@@ -175,6 +176,39 @@ class MainWindow(QMainWindow):
         self._restore_tabs(sessions)
         self._update_empty_state()
         self._update_title()
+
+    # --------------------------------------------------------------- geometry
+    def _restore_geometry(self) -> None:
+        """The size and place of the last run (or the default), on a screen
+        and fitting it."""
+        value = self._settings.get(GEOMETRY_KEY)
+        saved = Rect.from_setting(value)
+        screen = None
+        if saved is not None:
+            centre = QPoint(saved.x + saved.width // 2, saved.y + saved.height // 2)
+            screen = QGuiApplication.screenAt(centre)
+        screen = screen or self.screen() or QGuiApplication.primaryScreen()
+        area = screen.availableGeometry()
+        available = Rect(area.x(), area.y(), area.width(), area.height())
+        rect = clamp_rect(saved, available)
+        self.setGeometry(rect.x, rect.y, rect.width, rect.height)
+        if saved is not None and isinstance(value, dict) and value.get("maximized") is True:
+            self.setWindowState(self.windowState() | Qt.WindowState.WindowMaximized)
+
+    def save_geometry(self) -> None:
+        """Remember the window's size and place (its normal ones when maximised)."""
+        maximized = self.isMaximized()
+        area = self.normalGeometry() if maximized else self.geometry()
+        if area.width() <= 0 or area.height() <= 0:
+            return
+        value: dict[str, object] = dict(
+            Rect(area.x(), area.y(), area.width(), area.height()).to_setting()
+        )
+        value["maximized"] = maximized
+        try:
+            self._settings.set(GEOMETRY_KEY, value)
+        except Exception as exc:  # a convenience: the window works all the same
+            log.warning("could not save the window's size and place: %s", exc)
 
     # ------------------------------------------------------------------ build
     def _build_demo_hint(self) -> QWidget:
@@ -846,4 +880,5 @@ class MainWindow(QMainWindow):
             event.accept()
             return
         event.ignore()
+        self.save_geometry()
         self.close_requested.emit()
