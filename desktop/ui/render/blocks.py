@@ -338,6 +338,36 @@ def end_tables_before_blocks(text: str) -> str:
     return "\n".join(out)
 
 
+# A list item with nothing in it yet: a marker alone on a line.
+_EMPTY_ITEM = re.compile(r"(?:[ \t]*>)*[ \t]*(?:[-+*]|\d{1,9}[.)])")
+
+
+def drop_empty_list_start(text: str) -> str:
+    """Leave out a last line that starts a list with an empty item.
+
+    Qt's Markdown importer makes a list whose items are all empty out of the
+    block *before* it (``QTextCursor::createList`` where no item inserted
+    one), so while a list starts streaming in (``1.``, ``- ``) the paragraph
+    or table row above showed a list marker, and kept it when that block
+    stayed. GitHub shows an empty item as nothing but its marker, and only
+    for a moment: the importer is not given it. Only an item that can start
+    a list counts (first line, or after a blank line); ``Title\n-`` is a
+    heading in the making, ``- a\n- `` a list that has its items.
+    """
+    end = len(text.rstrip(_BLANK_CHARS + "\n"))
+    cut = text.rfind("\n", 0, end) + 1
+    if not end or _EMPTY_ITEM.fullmatch(text, cut, end) is None:
+        return text
+    if cut and not is_blank(_quote_level(text[text.rfind("\n", 0, cut - 1) + 1 : cut - 1])[1]):
+        return text
+    return text[:cut]
+
+
+def importable(text: str) -> str:
+    """The Markdown to give Qt's importer for ``text``: read as GitHub reads it."""
+    return drop_empty_list_start(end_tables_before_blocks(text))
+
+
 def find_tables(text: str) -> list[TableSpan]:
     """The tables in a whole text, as a splitter fed it would see them."""
     if "|" not in text:

@@ -30,7 +30,7 @@ from PySide6.QtGui import (
 )
 
 from desktop.ui.render.attachments import write_files
-from desktop.ui.render.blocks import end_tables_before_blocks
+from desktop.ui.render.blocks import importable
 from desktop.ui.render.chrome import Style, fill_header, insert_status, status_for
 from desktop.ui.render.code_labels import label_code_blocks, may_hold_code
 from desktop.ui.render.edit import (
@@ -38,6 +38,8 @@ from desktop.ui.render.edit import (
     MARKDOWN_FEATURES,
     edit_block,
     insert_markdown,
+    lift_first_cells,
+    may_follow_block,
     may_hold_action_links,
     strip_action_links,
 )
@@ -112,7 +114,7 @@ class BulkRenderer:
                 # always read one as such (after a table row it is a row). An
                 # unfinished code block swallows the next sentinel instead, and
                 # the check below falls back to rendering one by one.
-                parts.append(end_tables_before_blocks(region.text))
+                parts.append(importable(region.text))
         doc.setMarkdown("\n\n".join(parts), MARKDOWN_FEATURES)
         self._stats.markdown_imports += 1
         self._stats.markdown_chars += sum(len(part) for part in parts)
@@ -144,6 +146,10 @@ class BulkRenderer:
                 region.splitter = None
                 region.code_blocks = 0
                 forget_tables(region)
+                if body_chars and may_follow_block(region.text):
+                    before = doc.characterCount()
+                    lift_first_cells(doc, body_start, body_start + body_chars)
+                    body_chars += doc.characterCount() - before
                 if body_chars and may_hold_action_links(region.text):
                     strip_action_links(doc, body_start, body_start + body_chars)
                 if body_chars and may_hold_code(region.text):

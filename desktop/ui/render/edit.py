@@ -18,15 +18,22 @@ from contextlib import contextmanager
 
 from PySide6.QtGui import QTextCharFormat, QTextCursor, QTextDocument, QTextDocumentFragment
 
-from desktop.ui.render.blocks import end_tables_before_blocks
+from desktop.ui.render.blocks import importable
 from desktop.ui.render.region import RenderStats
 from desktop.ui.render.status import ACTION_SCHEME
 
 log = logging.getLogger("sidestream.ui")
 
-MARKDOWN_FEATURES = (
-    QTextDocument.MarkdownFeature.MarkdownDialectGitHub
-    | QTextDocument.MarkdownFeature.MarkdownNoHTML
+# md4c's flag that reads ``_word_`` and ``__word__`` as underline (Qt's GitHub
+# dialect sets it; GitHub does not): without it they are emphasis and strong,
+# and an underlined word no longer passes for a link.
+_MD_FLAG_UNDERLINE = 0x4000
+MARKDOWN_FEATURES = QTextDocument.MarkdownFeature(
+    (
+        QTextDocument.MarkdownFeature.MarkdownDialectGitHub
+        | QTextDocument.MarkdownFeature.MarkdownNoHTML
+    ).value
+    & ~_MD_FLAG_UNDERLINE
 )
 # Plain text is shown in lines of at most this many characters: Qt lays out a
 # whole paragraph again whenever text is added to it, so one 10 MB line
@@ -81,9 +88,7 @@ def insert_markdown(doc: QTextDocument, position: int, markdown: str, stats: Ren
     before = doc.characterCount()
     cursor = QTextCursor(doc)
     cursor.setPosition(position)
-    fragment = QTextDocumentFragment.fromMarkdown(
-        "x\n\n" + end_tables_before_blocks(markdown), MARKDOWN_FEATURES
-    )
+    fragment = QTextDocumentFragment.fromMarkdown("x\n\n" + importable(markdown), MARKDOWN_FEATURES)
     stats.markdown_imports += 1
     stats.markdown_chars += len(markdown)
     cursor.insertFragment(fragment)
@@ -91,6 +96,10 @@ def insert_markdown(doc: QTextDocument, position: int, markdown: str, stats: Ren
     cursor.setPosition(position)
     cursor.setPosition(position + 1, KEEP)
     cursor.removeSelectedText()
+    if may_follow_block(markdown):
+        count = doc.characterCount()
+        lift_first_cells(doc, position + 1, end - 1)
+        end -= count - doc.characterCount()
     if may_hold_action_links(markdown):
         # The new blocks only: the cursor's block may hold the view's own links.
         strip_action_links(doc, position + 1, end - 1)
@@ -162,6 +171,43 @@ def strip_action_links(doc: QTextDocument, start: int, end: int) -> None:
                 log.debug("Disarmed an action link in message text: %s", href)
             iterator.__iadd__(1)
         block = block.next()
+
+
+def may_follow_block(markdown: str) -> bool:
+    """Whether a table in ``markdown`` may come right after a code block or quote."""
+    return "|" in markdown and ("```" in markdown or "~~~" in markdown or ">" in markdown)
+
+
+def lift_first_cells(doc: QTextDocument, start: int, end: int) -> None:
+    """Remove the empty line Qt's importer puts atop a table's first cell.
+
+    After a code block or a quote the importer still owes a new block when
+    the table begins, and inserts it into the first header cell: the cell's
+    text went down a line. No Markdown in between avoids it (the next text
+    always pays the debt), so the empty block is taken out of the cell.
+    """
+    cursor = QTextCursor(doc)
+    block = doc.findBlock(start)
+    while block.isValid() and block.position() < end:
+        following = block.next()
+        if block.length() == 1 and following.isValid():
+            cursor.setPosition(block.position())
+            table = cursor.currentTable()
+            cell = table.cellAt(cursor) if table is not None else None
+            if (
+                cell is not None
+                and cell.row() == 0
+                and cell.column() == 0
+                and cell.firstPosition() == block.position()
+                and cell.lastPosition() > block.position()
+            ):
+                block_format = following.blockFormat()
+                char_format = following.charFormat()
+                cursor.deleteChar()
+                cursor.setBlockFormat(block_format)
+                cursor.setBlockCharFormat(char_format)
+                following = cursor.block().next()
+        block = following
 
 
 def _after_table(doc: QTextDocument, position: int) -> bool:
