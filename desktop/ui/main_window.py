@@ -55,7 +55,9 @@ from desktop.ui.import_dialog import ChatImporter
 from desktop.ui.model_picker import ModelPickerDialog
 from desktop.ui.plain import ask, plain_label
 from desktop.ui.settings_dialog import SettingsDialog
+from desktop.ui.shortcuts_sheet import ShortcutsSheet, shortcut_for
 from desktop.ui.sidebar import Sidebar
+from desktop.ui.zoom_steps import ZOOM_KEY, valid_zoom, zoom_in, zoom_out
 
 log = logging.getLogger("sidestream.ui")
 
@@ -128,6 +130,8 @@ class MainWindow(QMainWindow):
         self._restoring = False
         self._closed = False
         self._saved_tabs: SavedTabs | None = None
+        self._zoom = valid_zoom(settings.get(ZOOM_KEY, 1.0))
+        self.shortcuts_sheet: ShortcutsSheet | None = None
 
         self.setWindowIcon(app_icon())
         self._restore_geometry()
@@ -260,18 +264,18 @@ class MainWindow(QMainWindow):
     def _build_menus(self) -> None:
         bar = self.menuBar()
         file_menu = bar.addMenu("&File")
-        self.action_new = self._action(file_menu, "&New chat", "Ctrl+N", self.new_chat)
+        self.action_new = self._action(file_menu, "&New chat", "new_chat", self.new_chat)
         self.action_import = self._action(file_menu, "&Import chats…", None, self._import)
         self.action_import.setEnabled(self.importer is not None)
-        self._action(file_menu, "&Settings…", "Ctrl+,", self.open_settings)
+        self._action(file_menu, "&Settings…", "settings", self.open_settings)
         file_menu.addSeparator()
-        self.action_quit = self._action(file_menu, "&Quit", "Ctrl+Q", self.quit_requested.emit)
+        self.action_quit = self._action(file_menu, "&Quit", "quit", self.quit_requested.emit)
         chat_menu = bar.addMenu("&Chat")
         self._action(chat_menu, "&Stop reply", None, self.stop_current)
-        self._action(chat_menu, "&Rename…", "F2", self._rename_current)
+        self._action(chat_menu, "&Rename…", "rename", self._rename_current)
         self._action(chat_menu, "Change &model…", None, self._change_model_current)
         self.action_chat_settings = self._action(
-            chat_menu, "Chat s&ettings…", "Ctrl+Shift+S", self._chat_settings_current
+            chat_menu, "Chat s&ettings…", "chat_settings", self._chat_settings_current
         )
         self.action_chat_settings.setEnabled(self._presets is not None)
         self.action_mute = self._action(chat_menu, "&Mute notifications", None, self._toggle_mute)
@@ -285,42 +289,90 @@ class MainWindow(QMainWindow):
         self.action_archive = self._action(chat_menu, "&Archive chat", None, self._toggle_archive)
         self.action_archive.setCheckable(True)
         chat_menu.addSeparator()
-        self._action(chat_menu, "&Close tab", "Ctrl+W", self.close_current_tab)
+        self._action(chat_menu, "&Close tab", "close_tab", self.close_current_tab)
         self._action(chat_menu, "&Delete chat…", None, self._delete_current)
         # View: which chats the list shows, and the folder shown's actions.
         self.view_menu = bar.addMenu("&View")
         self.view_menu.setObjectName("viewMenu")
         self.organizer.fill_view_menu(self.view_menu)
+        help_menu = bar.addMenu("&Help")
+        self.action_shortcuts = self._action(
+            help_menu, "&Keyboard shortcuts", "shortcuts", self.open_shortcuts
+        )
 
-    def _action(self, menu: Any, text: str, shortcut: str | None, slot: Any) -> QAction:
+    def _action(self, menu: Any, text: str, command: str | None, slot: Any) -> QAction:
+        """A menu's action; ``command`` names its keys in the shortcuts table."""
         action = QAction(text, self)
-        if shortcut:
-            action.setShortcut(QKeySequence(shortcut))
+        if command:
+            action.setShortcuts([QKeySequence(k) for k in shortcut_for(command).keys])
         action.triggered.connect(slot)
         menu.addAction(action)
         return action
 
     def _build_shortcuts(self) -> None:
-        pairs = [
-            ("Ctrl+T", self.new_chat),
-            ("Ctrl+Tab", lambda: self._cycle_tab(1)),
-            ("Ctrl+PgDown", lambda: self._cycle_tab(1)),
-            # One binding: X11 sends Shift+Tab as Backtab with Shift, which
-            # Qt matches to "Ctrl+Shift+Tab"; a second "Ctrl+Backtab" made the
-            # key ambiguous, and Qt then fires neither.
-            ("Ctrl+Shift+Tab", lambda: self._cycle_tab(-1)),
-            ("Ctrl+PgUp", lambda: self._cycle_tab(-1)),
-            ("Ctrl+F", self.sidebar.focus_search),
-            ("Ctrl+Shift+F", self.find_in_chat),
-            ("F3", lambda: self.find_step(1)),
-            ("Shift+F3", lambda: self.find_step(-1)),
-            ("Esc", self.stop_current),
-            ("Ctrl+R", self.retry_current),
-        ]
-        for keys, slot in pairs:
-            shortcut = QShortcut(QKeySequence(keys), self)
-            shortcut.setContext(Qt.ShortcutContext.WindowShortcut)
-            shortcut.activated.connect(slot)
+        """The window's keys that no menu carries, bound from the shortcuts
+        table (the sheet lists the same rows). Each key is bound once: Qt
+        fires neither of two bindings of one key (X11 sends Shift+Tab as
+        Backtab with Shift, which Qt matches to "Ctrl+Shift+Tab": a second
+        "Ctrl+Backtab" made the key ambiguous)."""
+        commands: dict[str, Callable[[], object]] = {
+            "next_tab": lambda: self._cycle_tab(1),
+            "previous_tab": lambda: self._cycle_tab(-1),
+            "search": self.sidebar.focus_search,
+            "find": self.find_in_chat,
+            "find_next": lambda: self.find_step(1),
+            "find_previous": lambda: self.find_step(-1),
+            "stop": self.stop_current,
+            "retry": self.retry_current,
+            "zoom_in": self.zoom_in,
+            "zoom_out": self.zoom_out,
+            "zoom_reset": lambda: self.set_zoom(1.0),
+        }
+        for command, slot in commands.items():
+            for keys in shortcut_for(command).keys:
+                shortcut = QShortcut(QKeySequence(keys), self)
+                shortcut.setContext(Qt.ShortcutContext.WindowShortcut)
+                shortcut.activated.connect(slot)
+
+    def open_shortcuts(self) -> ShortcutsSheet:
+        """F1 / Ctrl+/: the sheet of every shortcut (Esc closes it)."""
+        sheet = self.shortcuts_sheet
+        if sheet is None:
+            sheet = ShortcutsSheet(self)
+            self.shortcuts_sheet = sheet
+        sheet.show()
+        sheet.raise_()
+        sheet.activateWindow()
+        return sheet
+
+    # -------------------------------------------------------------------- zoom
+    @property
+    def zoom(self) -> float:
+        return self._zoom
+
+    def zoom_in(self) -> None:
+        self.set_zoom(zoom_in(self._zoom))
+
+    def zoom_out(self) -> None:
+        self.set_zoom(zoom_out(self._zoom))
+
+    def set_zoom(self, factor: float) -> None:
+        """All chat text at ``factor`` (every open tab, and new ones); remembered."""
+        factor = valid_zoom(factor)
+        if factor != self._zoom:
+            self._zoom = factor
+            try:
+                self._settings.set(ZOOM_KEY, factor)
+            except Exception as exc:  # a convenience: the zoom works all the same
+                log.warning("could not save the zoom: %s", exc)
+            for tab in self.open_tabs():
+                self._apply_zoom(tab)
+        self.show_status(f"Zoom {round(factor * 100)}%")
+
+    def _apply_zoom(self, tab: ChatTab) -> None:
+        set_zoom = getattr(tab, "set_zoom", None)  # ChatTab.set_zoom is coming
+        if set_zoom is not None:
+            set_zoom(self._zoom)
 
     def _fill_folder_menu(self) -> None:
         tab = self.current_tab()
@@ -716,6 +768,8 @@ class MainWindow(QMainWindow):
         tab.model_change_requested.connect(self.change_model)
         tab.chat_changed.connect(self.refresh_chat)
         self._tabs_by_session[session.id] = tab
+        if self._zoom != 1.0:
+            self._apply_zoom(tab)
         # A page of a tab widget is sized only while it is current. Size it
         # now: its view lays text out at its width even when the tab is
         # left at once, and is not laid out again on its return.
