@@ -34,6 +34,7 @@ from desktop.ui.bridge import ViewFeed
 from desktop.ui.chat_view import ChatView
 from desktop.ui.composer import Composer
 from desktop.ui.plain import plain_label
+from desktop.ui.zoom import clamp_zoom
 
 log = logging.getLogger("sidestream.ui")
 
@@ -57,22 +58,25 @@ class ChatTab(QWidget):
         parent: QWidget | None = None,
         *,
         attachments: AttachmentService | None = None,
+        zoom: float = 1.0,
     ) -> None:
         super().__init__(parent)
         self._chat = chat
+        self._zoom = clamp_zoom(zoom)
         # None: attaching is off (tests that build a tab without the service).
         self._attachments = attachments
         self._session = session
         self._tasks = TaskKeeper(log, on_error=self._on_task_failed)
         self._active = False
 
-        self.view = ChatView(self, files=attachments)
+        self.view = ChatView(self, files=attachments, zoom=self._zoom)
         # The view of the branch shown before the last big switch, kept laid
         # out (as a tab keeps its view): switching back to it costs a swap.
         self._stashed: ChatView | None = None
         self._views = QStackedWidget(self)
         self._views.addWidget(self.view)
         self.composer = Composer(self, attachments=attachments)
+        self.composer.set_zoom(self._zoom)
         # The ids of the path the chat shows (the branch on screen), as last read.
         self._path: set[int] = set(chat.path_ids(session.id))
         self.feed = ViewFeed(chat.manager, session.id, self, shows=self.shows)
@@ -440,7 +444,7 @@ class ChatTab(QWidget):
                     self._unsettled.discard(message_id)
             view = old
         else:
-            view = ChatView(self, files=self._attachments)
+            view = ChatView(self, files=self._attachments, zoom=self._zoom)
             self._views.addWidget(view)
             self._connect_view(view)
         self._stashed = None
@@ -457,6 +461,18 @@ class ChatTab(QWidget):
         view.load_transcript(messages)
         self._after_path_change(versions)
 
+    @property
+    def zoom(self) -> float:
+        return self._zoom
+
+    def set_zoom(self, factor: float) -> None:
+        """Show the transcript's and the composer's text ``factor`` times
+        its normal size (1.0; ``desktop.ui.zoom`` gives the range). A view
+        kept for a branch left zooms when it is shown again."""
+        self._zoom = clamp_zoom(factor)
+        self.view.set_zoom(self._zoom)
+        self.composer.set_zoom(self._zoom)
+
     def _swap_views(self, view: ChatView) -> None:
         """Show ``view`` in place of the current one (kept as the stash)."""
         previous = self.view
@@ -464,6 +480,7 @@ class ChatTab(QWidget):
             self.composer.removeAction(action)
         self.view = view
         self._stashed = previous
+        view.set_zoom(self._zoom)
         self._views.setCurrentWidget(view)
         self.composer.addAction(view.previous_version_action)
         self.composer.addAction(view.next_version_action)

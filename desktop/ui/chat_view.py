@@ -41,6 +41,7 @@ from PySide6.QtGui import (
     QColor,
     QContextMenuEvent,
     QDesktopServices,
+    QFont,
     QGuiApplication,
     QImage,
     QKeyEvent,
@@ -93,6 +94,7 @@ from desktop.ui.render.versions import (
     VersionMark,
 )
 from desktop.ui.thumbnails import Thumbnails
+from desktop.ui.zoom import clamp_zoom, zoomed_font
 
 log = logging.getLogger("sidestream.ui")
 
@@ -388,9 +390,14 @@ class ChatView(QWidget):
     error_raised = Signal(str)  # a file that could not be opened or saved
 
     def __init__(
-        self, parent: QWidget | None = None, *, files: AttachmentService | None = None
+        self,
+        parent: QWidget | None = None,
+        *,
+        files: AttachmentService | None = None,
+        zoom: float = 1.0,
     ) -> None:
         super().__init__(parent)
+        self._zoom = clamp_zoom(zoom)
         # The files attached to messages: opened, saved and shown as
         # thumbnails through these (None: a view without files, as in tests).
         self.file_actions = FileActions(files, self) if files is not None else None
@@ -418,7 +425,7 @@ class ChatView(QWidget):
         self.find_bar.step_requested.connect(self.find_step)
         self.find_bar.closed.connect(self.close_find)
         self.theme = Theme.for_palette(self.palette())
-        self.renderer = TranscriptDocument(self._make_document, self.theme, self.font())
+        self.renderer = TranscriptDocument(self._make_document, self.theme, self.content_font())
         self._following = True
         self._auto_scrolling = False
         self._set_document(self.renderer.document)
@@ -471,6 +478,31 @@ class ChatView(QWidget):
 
     def document(self) -> QTextDocument:
         return self.renderer.document
+
+    @property
+    def zoom(self) -> float:
+        """How much larger than the widget's font the transcript's text is."""
+        return self._zoom
+
+    def content_font(self) -> QFont:
+        """The font the transcript is rendered with: the widget's, zoomed.
+
+        Everything in it is sized from this font (Qt's importer sizes code
+        blocks from the document's default font; headers, labels, status
+        lines and tables shown as text from the renderer's style).
+        """
+        return zoomed_font(self.font(), self._zoom)
+
+    def set_zoom(self, factor: float) -> None:
+        """Show all text ``factor`` times its normal size (clamped to
+        ``desktop.ui.zoom``'s range): one re-render and one layout, as a
+        change of theme costs. The view keeps following the end, or keeps
+        the same share of the transcript above the viewport's top."""
+        factor = clamp_zoom(factor)
+        if factor == self._zoom:
+            return
+        self._zoom = factor
+        self._restyle()
 
     def load_transcript(self, messages: Sequence[Message]) -> None:
         """Show exactly these messages (replaces everything)."""
@@ -939,13 +971,23 @@ class ChatView(QWidget):
             theme = Theme.for_palette(self.palette())
             if theme != self.theme or event.type() == QEvent.Type.FontChange:
                 self.theme = theme
-                self.browser.forget_placeholder()
-                self._tiles.clear()
-                following = self._following
-                self.renderer.set_theme(theme, self.font())
-                self._set_document(self.renderer.document)
-                if following:
-                    self.scroll_to_bottom()
+                self._restyle()
+
+    def _restyle(self) -> None:
+        """Render the transcript again with the current theme and font."""
+        self.browser.forget_placeholder()
+        self._tiles.clear()
+        following = self._following
+        bar = self.browser.verticalScrollBar()
+        share = bar.value() / bar.maximum() if bar.maximum() > 0 else 1.0
+        self.renderer.set_theme(self.theme, self.content_font())
+        self._set_document(self.renderer.document)
+        if following:
+            self.scroll_to_bottom()
+        else:
+            doc = self.renderer.document
+            doc.documentLayout().blockBoundingRect(doc.lastBlock())
+            self._scroll_to(round(share * bar.maximum()))
 
     def _on_browser_anchor_clicked(self, url: QUrl) -> None:
         scheme = url.scheme().lower()

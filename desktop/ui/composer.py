@@ -59,6 +59,7 @@ from desktop.services.attachments import AttachmentService
 from desktop.ui import icons
 from desktop.ui.attachment_tray import AttachmentTray, holds_files
 from desktop.ui.plain import plain_label, tooltip
+from desktop.ui.zoom import clamp_zoom, zoomed_font
 
 log = logging.getLogger("sidestream.ui")
 
@@ -286,6 +287,7 @@ class Composer(QWidget):
         self.input.setPlaceholderText(PLACEHOLDER)
         self.input.refit()
         self.input.setAccessibleName("Message")
+        self._zoom = 1.0
         self.input.setFrameShape(QFrame.Shape.StyledPanel)
         self.input.accepts_files = attachments is not None
 
@@ -409,6 +411,19 @@ class Composer(QWidget):
         if not self.tray.enabled:
             return False
         return self.tray.attach_mime(mime)
+
+    @property
+    def zoom(self) -> float:
+        return self._zoom
+
+    def set_zoom(self, factor: float) -> None:
+        """Show the text box's text ``factor`` times its normal size."""
+        factor = clamp_zoom(factor)
+        if factor == self._zoom:
+            return
+        self._zoom = factor
+        self.input.setFont(zoomed_font(self.font(), factor))
+        self.input.refit()
 
     def focus_input(self) -> None:
         self.input.setFocus(Qt.FocusReason.OtherFocusReason)

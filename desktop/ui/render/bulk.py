@@ -91,6 +91,7 @@ class BulkRenderer:
         scratch = make_document()
         try:
             scratch.setUndoRedoEnabled(False)
+            scratch.setDefaultFont(self._style.font)
             self.render_into(scratch, regions, last, defer_live=False)
             first = scratch.begin()
             cursor = QTextCursor(scratch)

@@ -9,7 +9,14 @@ link.
 
 from __future__ import annotations
 
-from PySide6.QtGui import QTextBlock, QTextBlockFormat, QTextCursor, QTextDocument, QTextFormat
+from PySide6.QtGui import (
+    QTextBlock,
+    QTextBlockFormat,
+    QTextCharFormat,
+    QTextCursor,
+    QTextDocument,
+    QTextFormat,
+)
 
 from desktop.ui.render.chrome import Style
 from desktop.ui.render.edit import KEEP
@@ -63,12 +70,12 @@ def label_code_blocks(
             block = doc.findBlock(position + chars)
             run_start = block.position()
         elif not is_code and run_start >= 0:
-            _finish_code_run(doc, run_start, previous)
+            _finish_code_run(doc, run_start, previous, style)
             run_start = -1
         previous = block
         block = block.next()
     if run_start >= 0:
-        _finish_code_run(doc, run_start, previous)
+        _finish_code_run(doc, run_start, previous, style)
     return added, count
 
 
@@ -127,13 +134,24 @@ def _insert_code_label(
     return doc.characterCount() - before
 
 
-def _finish_code_run(doc: QTextDocument, start: int, last: QTextBlock) -> None:
-    """Let a code block's lines wrap, and space it from what follows.
+def _finish_code_run(doc: QTextDocument, start: int, last: QTextBlock, style: Style) -> None:
+    """Let a code block's lines wrap, size its text as the rest, and space
+    it from what follows.
 
     The importer makes fenced code non-breaking, which would give the whole
-    transcript a horizontal scroll bar for one long line.
+    transcript a horizontal scroll bar for one long line. It also gives code
+    an explicit point size, that of the document it imports into: a fragment's
+    own document has the application's font, not the transcript's (zoomed).
     """
     cursor = QTextCursor(doc)
+    size = style.font.pointSizeF()
+    cursor.setPosition(start + 1)
+    if size > 0 and cursor.charFormat().fontPointSize() not in (0.0, size):
+        cursor.setPosition(start)
+        cursor.setPosition(last.position() + last.length() - 1, KEEP)
+        sized = QTextCharFormat()
+        sized.setFontPointSize(size)
+        cursor.mergeCharFormat(sized)
     cursor.setPosition(start)
     cursor.setPosition(last.position(), KEEP)
     wrapping = QTextBlockFormat()

@@ -162,7 +162,7 @@ class TextTables:
         line_format = QTextBlockFormat()
         line_format.setProperty(BLOCK_KIND, int(BlockKind.TABLE_TEXT))
         line_format.setBottomMargin(0.0)
-        mono = _table_text_format()
+        mono = _table_text_format(self._style)
         cursor.insertBlock(line_format, mono)
         lines, column = wrap_plain(source.replace("\r", ""), 0, PLAIN_LINE_CHARS)
         cursor.insertText(lines, mono)
@@ -177,17 +177,19 @@ class TextTables:
         before = doc.characterCount()
         cursor = QTextCursor(doc)
         cursor.setPosition(region.tail_end)
-        cursor.insertText(lines, _table_text_format())
+        cursor.insertText(lines, _table_text_format(self._style))
         region.tail_chars += doc.characterCount() - before
         state.shown_to += len(text)
         self._stats.plain_appends += 1
 
 
-def _table_text_format() -> QTextCharFormat:
-    # The font the importer gives code blocks.
+def _table_text_format(style: Style) -> QTextCharFormat:
+    # The font the importer gives code blocks: the fixed family at the
+    # document's size (so that it zooms with the rest of the text).
     fixed = QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont)
     mono = QTextCharFormat()
     mono.setFontFamilies([fixed.family()])
-    if fixed.pointSizeF() > 0:
-        mono.setFontPointSize(fixed.pointSizeF())
+    size = style.font.pointSizeF()
+    if size > 0:
+        mono.setFontPointSize(size)
     return mono
