@@ -68,6 +68,7 @@ from desktop.streaming.events import MessageUpdate
 from desktop.ui.file_viewer import FileActions, FileViewer
 from desktop.ui.find import FindBar, Match, matches_in, selections
 from desktop.ui.icons import file_glyph, paint_file
+from desktop.ui.jump_button import JumpButton
 from desktop.ui.link_dialog import LinkDialog
 from desktop.ui.plain import tooltip
 from desktop.ui.render.attachments import (
@@ -429,6 +430,9 @@ class ChatView(QWidget):
         self._following = True
         self._auto_scrolling = False
         self._set_document(self.renderer.document)
+        # Shown while the user reads above a reply that streams in.
+        self.jump_button = JumpButton(self)
+        self.jump_button.clicked.connect(self._on_jump_button_clicked)
         # Counts a wait for the first token up, a second at a time, while a
         # reply waits (and only then).
         self._wait_timer = QTimer(self)
@@ -804,6 +808,34 @@ class ChatView(QWidget):
         self._following = True
         bar = self.browser.verticalScrollBar()
         self._scroll_to(bar.maximum())
+        self._sync_jump_button()
+
+    def _on_jump_button_clicked(self) -> None:
+        had_focus = self.jump_button.hasFocus()
+        self.scroll_to_bottom()
+        if had_focus:
+            # The button goes away: the keyboard stays in the transcript.
+            self.browser.setFocus(Qt.FocusReason.OtherFocusReason)
+
+    def _sync_jump_button(self) -> None:
+        """Show "↓ Latest" while the user reads above a streaming reply; hide
+        it once the view follows the end again."""
+        button = self.jump_button
+        if self._following:
+            if button.isVisible():
+                button.hide()
+        elif not button.isVisible() and self._reply_streaming():
+            button.place(self.browser.geometry())
+            button.show()
+
+    def _reply_streaming(self) -> bool:
+        regions = self.renderer.regions()
+        return bool(regions) and regions[-1].status.is_live
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        if self.jump_button.isVisible():
+            self.jump_button.place(self.browser.geometry())
 
     def confirm_open_url(self, check: LinkCheck) -> bool:
         """Ask before opening a link, showing where it leads (or why it is
@@ -1111,6 +1143,7 @@ class ChatView(QWidget):
             return
         bar = self.browser.verticalScrollBar()
         self._following = value >= bar.maximum() - FOLLOW_SLACK_PX
+        self._sync_jump_button()
         if value == bar.minimum() and bar.maximum() > 0 and self.renderer.hidden_count:
             # Reached the top: bring in older messages (after this scroll event).
             QTimer.singleShot(0, self, self._on_reached_top)
@@ -1151,6 +1184,8 @@ class ChatView(QWidget):
     def _after_update(self) -> None:
         if self._following:
             self._scroll_to(self.browser.verticalScrollBar().maximum())
+        else:
+            self._sync_jump_button()
         if self._find_terms and not self._find_timer.isActive():
             self._find_timer.start()
 
