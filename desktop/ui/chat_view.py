@@ -65,6 +65,7 @@ from desktop.core.search import find_matches, query_terms
 from desktop.core.states import Role
 from desktop.services.attachments import AttachmentService
 from desktop.streaming.events import MessageUpdate
+from desktop.ui.copied_badge import CopiedBadge
 from desktop.ui.file_viewer import FileActions, FileViewer
 from desktop.ui.find import FindBar, Match, matches_in, selections
 from desktop.ui.icons import file_glyph, paint_file
@@ -86,7 +87,7 @@ from desktop.ui.render.document import (
     RenderStats,
     TranscriptDocument,
 )
-from desktop.ui.render.status import ACTION_SCHEME
+from desktop.ui.render.status import ACTION_SCHEME, action_url
 from desktop.ui.render.theme import Theme
 from desktop.ui.render.versions import (
     EDIT_ACTION,
@@ -433,6 +434,8 @@ class ChatView(QWidget):
         # Shown while the user reads above a reply that streams in.
         self.jump_button = JumpButton(self)
         self.jump_button.clicked.connect(self._on_jump_button_clicked)
+        # "Copied ✓" over the Copy link just used.
+        self.copied_badge = CopiedBadge(self.browser.viewport())
         # Counts a wait for the first token up, a second at a time, while a
         # reply waits (and only then).
         self._wait_timer = QTimer(self)
@@ -851,6 +854,7 @@ class ChatView(QWidget):
         if region is None:
             return
         QGuiApplication.clipboard().setText(region.text)
+        self._show_copied(message_id, action_url("copy", message_id))
         self.copied.emit("Copied the message")
 
     def copy_code(self, message_id: int, index: int) -> None:
@@ -859,7 +863,36 @@ class ChatView(QWidget):
             log.debug("No code block %d in message %d", index, message_id)
             return
         QGuiApplication.clipboard().setText(code)
+        self._show_copied(message_id, action_url("copy-code", message_id, index))
         self.copied.emit("Copied the code block")
+
+    def _show_copied(self, message_id: int, href: str) -> None:
+        """Say "Copied ✓" over the link ``href`` of a message, if it is shown."""
+        span = self._find_link(message_id, href)
+        if span is None:
+            return
+        cursor = QTextCursor(self.renderer.document)
+        cursor.setPosition(span[0])
+        first = self.browser.cursorRect(cursor)
+        cursor.setPosition(span[1])
+        self.copied_badge.show_over(first.united(self.browser.cursorRect(cursor)))
+
+    def _find_link(self, message_id: int, href: str) -> tuple[int, int] | None:
+        """Where a link of a message is in the document: (start, end)."""
+        region = self.renderer.region(message_id)
+        if region is None or not region.in_document:
+            return None
+        doc = self.renderer.document
+        block = doc.findBlock(region.start)
+        while block.isValid() and block.position() <= region.end:
+            iterator = block.begin()
+            while not iterator.atEnd():
+                fragment = iterator.fragment()
+                if fragment.charFormat().anchorHref() == href:
+                    return fragment.position(), fragment.position() + fragment.length()
+                iterator.__iadd__(1)
+            block = block.next()
+        return None
 
     def copy_selection(self) -> None:
         selection = self.browser.textCursor().selection()
