@@ -366,13 +366,8 @@ class MainWindow(QMainWindow):
             except Exception as exc:  # a convenience: the zoom works all the same
                 log.warning("could not save the zoom: %s", exc)
             for tab in self.open_tabs():
-                self._apply_zoom(tab)
+                tab.set_zoom(factor)
         self.show_status(f"Zoom {round(factor * 100)}%")
-
-    def _apply_zoom(self, tab: ChatTab) -> None:
-        set_zoom = getattr(tab, "set_zoom", None)  # ChatTab.set_zoom is coming
-        if set_zoom is not None:
-            set_zoom(self._zoom)
 
     def _fill_folder_menu(self) -> None:
         tab = self.current_tab()
@@ -763,13 +758,13 @@ class MainWindow(QMainWindow):
         return [p for p in pages if isinstance(p, ChatTab | _PendingTab)]
 
     def _build_tab(self, session: Session) -> ChatTab:
-        tab = ChatTab(self._chat, session, self.tabs, attachments=self._attachments)
+        tab = ChatTab(
+            self._chat, session, self.tabs, attachments=self._attachments, zoom=self._zoom
+        )
         tab.error_raised.connect(self.show_error)
         tab.model_change_requested.connect(self.change_model)
         tab.chat_changed.connect(self.refresh_chat)
         self._tabs_by_session[session.id] = tab
-        if self._zoom != 1.0:
-            self._apply_zoom(tab)
         # A page of a tab widget is sized only while it is current. Size it
         # now: its view lays text out at its width even when the tab is
         # left at once, and is not laid out again on its return.
