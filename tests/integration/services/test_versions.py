@@ -153,6 +153,10 @@ def test_stop_and_send_act_on_the_branch_shown(tmp_path: Path, demo: DemoServer)
         # Nothing streams on the path shown: a follow-up may go, beside the hidden reply.
         follow_up = await chat.send(session.id, "and then?")
         assert manager.live_messages(session.id) == [hidden.id, follow_up.id]
+        # Some of its text first (a loaded machine may not have sent a token yet).
+        await wait_for(
+            lambda: (manager.text_length(session.id, hidden.id) or 0) > 0, 20, "hidden text"
+        )
         assert chat.stop(session.id, hidden.id)
         await wait_for(lambda: not manager.is_message_live(hidden.id), 20, "the stop")
         assert manager.live_messages(session.id) == [follow_up.id]
