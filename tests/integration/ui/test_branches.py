@@ -217,8 +217,11 @@ def test_regenerate_three_times_and_walk_the_versions_with_the_keyboard(
         if len(path) != 2 or path[1].status is not MessageStatus.COMPLETE:
             return False
         versions = services.chat.versions(tab.session_id).get(path[1].id, (path[1].id,))
+        # The shown reply must be the newest version: the store's writer thread
+        # may add the next one between the two reads above (it is not live yet).
         return (
             len(versions) == count
+            and versions[-1] == path[1].id
             and tab.view.message_ids() == [path[0].id, path[1].id]
             and not services.manager.is_live(tab.session_id)
         )
