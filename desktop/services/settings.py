@@ -15,7 +15,7 @@ from desktop.core.models import ProviderKind, StoredProvider
 from desktop.core.presets import PRESETS, ProviderPreset
 from desktop.providers.factory import create_provider
 from desktop.services.directory import DEMO_BASE_URL, FIRST_TOKEN_WAIT_KEY, ProviderDirectory
-from desktop.store import KeyPersistence, KeyStore, Store
+from desktop.store import KeyPersistence, Store
 from desktop.streaming.manager import StreamManager
 
 log = logging.getLogger("sidestream.settings")
@@ -52,18 +52,6 @@ class SavedTabs:
 
     ids: tuple[int, ...] = ()
     current: int | None = None
-
-
-def keys_outlast_the_run(keys: KeyStore) -> bool:
-    """Whether the keyring ``keys`` writes to keeps what it is given (the
-    KeyStore's own test, asked without storing anything)."""
-    from desktop.store.secrets import _usable
-
-    try:
-        return _usable(keys._keyring())
-    except Exception as exc:  # a keyring that cannot even be chosen keeps nothing
-        log.warning("No keyring could be chosen: %s", exc)
-        return False
 
 
 def _is_id(value: object) -> bool:
@@ -168,7 +156,7 @@ class SettingsService:
     def keyring_available(self) -> bool:
         """Whether a key saved now is kept by the system keyring (else only for
         this run): the key field says which before Save, not only after."""
-        return keys_outlast_the_run(self._directory.keys)
+        return self._directory.keys.keyring_available()
 
     async def fetch_models(self, provider_id: int) -> list[str]:
         """The provider's model list; raises ProviderError with a clear message."""

@@ -125,6 +125,15 @@ class KeyStore:
         self._session_keys: dict[str, str] = {}
         self._lock = threading.Lock()
 
+    def keyring_available(self) -> bool:
+        """Whether the keyring a key would be written to keeps it (asked
+        without storing anything); False when none can even be chosen."""
+        try:
+            return _usable(self._keyring())
+        except Exception as exc:  # a broken keyring configuration keeps nothing
+            log.warning("No keyring could be chosen: %s", exc)
+            return False
+
     def _keyring(self) -> keyring.backend.KeyringBackend:
         if self._backend is not None:
             return self._backend

@@ -206,3 +206,12 @@ def test_keys_reach_neither_logs_nor_the_database(
     assert SECRET not in caplog.text
     for path in (tmp_path / "data").iterdir():
         assert SECRET.encode() not in path.read_bytes(), path.name
+
+
+def test_keyring_available_says_whether_a_key_would_outlast_the_run() -> None:
+    """Asked before Save (the key field says it), without storing anything."""
+    memory = MemoryKeyring()
+    assert KeyStore(backend=memory).keyring_available()
+    assert not KeyStore(backend=keyring.backends.fail.Keyring()).keyring_available()
+    assert not KeyStore(backend=keyring.backends.null.Keyring()).keyring_available()
+    assert memory.get_password(SERVICE, "anything") is None  # nothing was written
